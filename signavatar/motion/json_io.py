@@ -1,0 +1,58 @@
+"""Motion clips as JSON (the HTTP representation): nested lists, axis-angle."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from signavatar.motion.clip import MotionClip
+
+_ARRAYS = ("poses", "expression", "betas", "trans", "confidence")
+
+
+def clip_to_dict(clip: MotionClip) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "gloss": clip.gloss,
+        "clip_id": clip.clip_id,
+        "split": clip.split,
+        "fps": clip.fps,
+        "num_frames": clip.num_frames,
+        "source": clip.source,
+    }
+    for name in _ARRAYS:
+        value = getattr(clip, name)
+        out[name] = None if value is None else np.round(value, 6).tolist()
+    return out
+
+
+def clip_from_dict(data: dict[str, Any]) -> MotionClip:
+    """Inverse of :func:`clip_to_dict`; missing optional arrays default to zeros/None."""
+    if not isinstance(data, dict):
+        raise ValueError("a motion clip must be a JSON object")
+    if "poses" not in data:
+        raise ValueError(f"clip {data.get('clip_id', '?')!r}: field 'poses' is missing")
+    clip_id = str(data.get("clip_id") or "uploaded")
+    gloss = str(data.get("gloss", ""))
+    try:
+        poses = np.asarray(data["poses"], dtype=np.float32)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"clip {clip_id!r} (gloss {gloss!r}): field 'poses' is not a numeric array") from exc
+    frames = poses.shape[0] if poses.ndim else 0
+
+    def arr(name: str, default):
+        value = data.get(name)
+        return default if value is None else value
+
+    return MotionClip(
+        gloss=gloss,
+        clip_id=clip_id,
+        split=str(data.get("split", "unsplit")),
+        fps=data.get("fps", 30.0),
+        poses=poses,
+        expression=arr("expression", np.zeros((frames, 10), np.float32)),
+        betas=arr("betas", np.zeros(10, np.float32)),
+        trans=arr("trans", np.zeros((frames, 3), np.float32)),
+        confidence=data.get("confidence"),
+        source=data.get("source") or {},
+    )

@@ -1,0 +1,172 @@
+"""One place for local paths and ``s3://`` URIs.
+
+Everything that reads or writes files goes through these functions, so a path on local disk and an
+object in S3 behave the same. S3 is reached with s3fs; the endpoint and credentials come from the
+standard AWS environment variables (``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import posixpath
+import tempfile
+import uuid
+from pathlib import Path
+
+import fsspec
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CACHE_DIR = Path(os.environ.get("SIGNAVATAR_CACHE", Path.home() / ".cache" / "signavatar"))
+
+
+def is_remote(uri: str | os.PathLike) -> bool:
+    return "://" in str(uri) and not str(uri).startswith("file://")
+
+
+def s3_storage_options() -> dict:
+    """s3fs options from the standard AWS environment variables."""
+    endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
+    options: dict = {}
+    if endpoint:
+        options["endpoint_url"] = endpoint
+    return options
+
+
+def filesystem(uri: str | os.PathLike) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The fsspec filesystem for ``uri`` and the path inside it."""
+    uri = str(uri)
+    if uri.startswith("s3://"):
+        import s3fs
+
+        return s3fs.S3FileSystem(**s3_storage_options()), uri[len("s3://") :]
+    if "://" in uri and not uri.startswith("file://"):
+        fs, path = fsspec.core.url_to_fs(uri)
+        return fs, path
+    return fsspec.filesystem("file"), os.path.abspath(uri.removeprefix("file://"))
+
+
+def pyarrow_filesystem(uri: str | os.PathLike):
+    """A pyarrow-compatible filesystem and path (for pyarrow.parquet and Ray Data)."""
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(uri)
+    return pafs.PyFileSystem(pafs.FSSpecHandler(fs)), path
+
+
+def join(base: str | os.PathLike, *parts: str) -> str:
+    base = str(base)
+    if is_remote(base):
+        return posixpath.join(base, *parts)
+    return os.path.join(base, *parts)
+
+
+def exists(uri: str | os.PathLike) -> bool:
+    fs, path = filesystem(uri)
+    return fs.exists(path)
+
+
+def listdir(uri: str | os.PathLike, suffix: str = "") -> list[str]:
+    """Full URIs of the entries directly under ``uri`` (sorted), optionally filtered by suffix.
+
+    A missing directory lists as empty.
+    """
+    fs, path = filesystem(uri)
+    if not fs.exists(path):
+        return []
+    prefix = str(uri).rstrip("/")
+    names = sorted(posixpath.basename(p.rstrip("/")) for p in fs.ls(path, detail=False))
+    return [f"{prefix}/{n}" if is_remote(uri) else os.path.join(prefix, n) for n in names if n.endswith(suffix)]
+
+
+def makedirs(uri: str | os.PathLike) -> None:
+    fs, path = filesystem(uri)
+    if not is_remote(uri):
+        fs.makedirs(path, exist_ok=True)
+
+
+def read_bytes(uri: str | os.PathLike) -> bytes:
+    fs, path = filesystem(uri)
+    try:
+        with fs.open(path, "rb") as f:
+            return f.read()
+    except FileNotFoundError as exc:
+        raise FileNotFoundError(f"not found: {uri}") from exc
+
+
+def read_text(uri: str | os.PathLike) -> str:
+    return read_bytes(uri).decode("utf-8")
+
+
+def write_bytes(uri: str | os.PathLike, data: bytes) -> None:
+    """Write atomically: a local file is written beside the target and renamed over it; an S3
+    object is a single PUT, which S3 makes visible all at once."""
+    fs, path = filesystem(uri)
+    if is_remote(uri):
+        fs.pipe_file(path, data)
+        return
+    directory = os.path.dirname(path) or "."
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_text(uri: str | os.PathLike, text: str) -> None:
+    write_bytes(uri, text.encode("utf-8"))
+
+
+def remove(uri: str | os.PathLike, recursive: bool = False) -> None:
+    fs, path = filesystem(uri)
+    if fs.exists(path):
+        fs.rm(path, recursive=recursive)
+
+
+def upload_dir(local_dir: str | os.PathLike, uri: str) -> None:
+    """Copy a local directory tree to ``uri`` (local or S3), file by file, each write atomic."""
+    local_dir = Path(local_dir)
+    for file in sorted(p for p in local_dir.rglob("*") if p.is_file()):
+        write_bytes(join(uri, *file.relative_to(local_dir).parts), file.read_bytes())
+
+
+def download_dir(uri: str, local_dir: str | os.PathLike) -> Path:
+    """Copy the tree under ``uri`` into ``local_dir`` and return it."""
+    fs, path = filesystem(uri)
+    local_dir = Path(local_dir)
+    local_dir.mkdir(parents=True, exist_ok=True)
+    for remote in fs.find(path):
+        rel = posixpath.relpath(remote, path)
+        target = local_dir / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(read_bytes(f"s3://{remote}" if is_remote(uri) else remote))
+    return local_dir
+
+
+def cached_local_copy(uri: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
+    """A local path for ``uri``: local paths are returned as they are; remote objects are
+    downloaded once into ``cache_dir`` (keyed by the URI) and reused afterwards."""
+    if not is_remote(uri):
+        path = Path(str(uri).removeprefix("file://"))
+        if not path.exists():
+            raise FileNotFoundError(f"not found: {path}")
+        return path
+    cache = Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR / "downloads"
+    key = hashlib.sha256(str(uri).encode()).hexdigest()[:16]
+    target = cache / key / posixpath.basename(str(uri).rstrip("/"))
+    if target.exists():
+        return target
+    log.info("downloading %s to %s", uri, target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(read_bytes(uri))
+    os.replace(tmp, target)
+    return target

@@ -1,0 +1,36 @@
+import pytest
+
+from signavatar.config import ConfigError, SignAvatarConfig, dump_config, load_config
+
+
+def test_defaults_match_paper():
+    cfg = SignAvatarConfig()
+    assert (cfg.model.latent_dim, cfg.model.num_layers, cfg.model.num_heads, cfg.model.ff_size) == (256, 8, 4, 1024)
+    assert cfg.train.kl_weight == 1e-5 and cfg.train.lr == 1e-4 and cfg.model.num_frames == 60
+    assert (cfg.curriculum.increment, cfg.curriculum.step, cfg.curriculum.cap) == (0.1, 500, 0.6)
+
+
+def test_yaml_and_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("train:\n  epochs: 7\nmodel:\n  latent_dim: 64\n")
+    cfg = load_config(path, ["train.epochs=9", "train.use_gpu=false", "clip.pretrained=null"])
+    assert cfg.train.epochs == 9 and cfg.model.latent_dim == 64 and cfg.train.use_gpu is False
+    assert load_config(None, []).train.epochs == 5000
+    again = tmp_path / "again.yaml"
+    again.write_text(dump_config(cfg))
+    assert load_config(again) == cfg
+
+
+@pytest.mark.parametrize(
+    "override,needle",
+    [
+        ("train.epoch=3", "train.epoch"),
+        ("nosuch.key=1", "nosuch"),
+        ("train.epochs=-1", "train.epochs"),
+        ("train.epochs", "key=value"),
+        ("model.num_frames=30", "num_frames"),
+    ],
+)
+def test_bad_overrides_name_the_key(override, needle):
+    with pytest.raises(ConfigError, match=needle):
+        load_config(None, [override])
