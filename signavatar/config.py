@@ -33,6 +33,10 @@ class SyntheticCorpusConfig(Section):
     fps: float = 30.0
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
+    noise_deg: float = Field(0.3, ge=0, description="per-frame estimator noise on every joint angle (deg)")
+    dropout_probability: float = Field(
+        0.2, ge=0, le=1, description="chance that a clip has a 1-3 frame low-confidence glitch inside the sign"
+    )
 
 
 class DataConfig(Section):
@@ -84,6 +88,7 @@ class TrainConfig(Section):
     weight_decay: float = Field(0.0, ge=0)
     seed: int = 0
     num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP)")
+    cpus_per_worker: float = Field(1, gt=0, description="CPUs per Ray Train worker (also its torch thread count)")
     use_gpu: bool | None = Field(None, description="None = use GPUs when the cluster has them")
     checkpoint_every: int = Field(10, ge=1)
     keep_checkpoints: int = Field(3, ge=1)
@@ -115,6 +120,123 @@ class EvalConfig(Section):
     repeats: int = Field(20, ge=1)
     gen_samples_per_class: int = Field(20, ge=1)
     feature_batch_size: int = Field(256, ge=1)
+    checkpoint: str | None = Field(None, description="CVAE checkpoint to evaluate; None = <run_dir>/checkpoint")
+    recognizer: str | None = Field(None, description="recognizer checkpoint; None = <run_dir>/recognizer.pt, "
+                                   "trained on Raw train when missing")
+    num_actors: int = Field(1, ge=1, description="Ray Data actors scoring groups (one GPU each when GPUs exist)")
+    paper_dataset: Literal["subset", "full"] | None = Field(
+        None, description="the dataset follows the paper's definition: print the paper's numbers beside ours")
+
+
+class QCConfig(Section):
+    """Quality control (paper section IV-A): trim idle leading / off-sign trailing frames, repair
+    low-confidence frames. Speeds are hand-joint speeds (wrists and distal finger joints, mean
+    over joints) in m/s from forward kinematics; heights are wrist heights in metres."""
+
+    enabled: bool = True
+    idle_energy_threshold: float = Field(
+        0.3, gt=0, description="m/s; the sign is detected once hand speed stays above this (idle_min_active_frames)"
+    )
+    idle_min_active_frames: int = Field(3, ge=1, description="consecutive frames above the threshold")
+    still_tolerance: float = Field(
+        0.015, gt=0, description="m; hands within this of their idle / held position have not started / ended the sign"
+    )
+    energy_sigma: float = Field(1.0, ge=0, description="Gaussian smoothing (frames) of hand positions and heights")
+    trailing_heuristic: bool = Field(True, description="without an annotation, cut where the hands drop to rest")
+    trailing_rest_zone: float = Field(
+        0.25, gt=0, description="m above the hanging-arm wrist height that counts as 'hands down'"
+    )
+    trailing_descent_speed: float = Field(
+        0.05, ge=0, description="m/s; the drop is followed back while the wrist descends faster than this"
+    )
+    confidence_threshold: float = Field(0.5, ge=0, le=1)
+    max_gap: int = Field(4, ge=0, description="longest run of low-confidence frames filled by interpolation")
+    reject_long_gaps: bool = Field(True, description="reject clips with a longer interior low-confidence gap")
+    smoothing: bool = False
+    smoothing_sigma: float = Field(1.0, gt=0, description="Gaussian temporal smoothing (frames) in 6D space")
+    min_frames: int = Field(15, ge=1, description="clips shorter than this after QC are rejected")
+
+
+class ServeConfig(Section):
+    """The Ray Serve application (``signavatar.serving.app:build_app``): the ``args`` of a serve
+    config. Replica counts, resources and autoscaling are Serve's own ``deployments`` settings.
+
+    ``clip`` replaces the CLIP settings stored in the checkpoint (e.g. weights from s3:// on a
+    cluster); it must be the encoder the checkpoint's gloss embeddings were computed with.
+    ``video_estimator`` is ``"module:factory"``: ``factory(ServeConfig)`` returns a callable
+    ``(video_bytes, filename) -> MotionClip`` (see ``signavatar.serving.video``, whose
+    ``extraction_estimator`` runs the extraction pipeline configured by ``extraction_config``);
+    None = video uploads are answered 501."""
+
+    checkpoint: str = Field("runs/demo/checkpoint", description="checkpoint dir or .pt file, local or s3://")
+    clip: ClipEncoderConfig | None = None
+    device: str | None = Field(None, description="torch device of the model replicas; None = cuda when present")
+    video_estimator: str | None = None
+    extraction_config: str | None = Field(
+        None, description="SignAvatar config file (extract/qc/body) for signavatar.serving.video:extraction_estimator"
+    )
+    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
+    max_text_chars: int = Field(300, ge=1)
+    max_num_samples: int = Field(16, ge=1)
+    max_num_frames: int = Field(600, ge=2)
+    max_batch_size: int = Field(16, ge=1, description="@serve.batch: requests sharing one model call")
+    batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch not yet full waits for more")
+
+
+class KeypointFitConfig(Section):
+    """Fitting SMPL-X rotations to Holistic keypoints (``signavatar.extraction.estimators.keypoints``).
+
+    Loss weights are relative to the data term, whose residuals are measured in ``data_sigma``
+    units; priors pull rotations (radians) toward rest, per joint group."""
+
+    iterations: int = Field(300, ge=1)
+    lr: float = Field(0.05, gt=0)
+    data_sigma: float = Field(0.01, gt=0, description="m; residual scale of the data term")
+    smooth_weight: float = Field(20.0, ge=0, description="consecutive-frame rotation change")
+    limit_weight: float = Field(100.0, ge=0, description="elbow / finger joint-limit hinge")
+    root_prior: float = Field(0.01, ge=0)
+    torso_prior: float = Field(2.0, ge=0, description="spine, neck, collars, head")
+    arm_prior: float = Field(0.01, ge=0)
+    hand_prior: float = Field(0.05, ge=0)
+    image_depth_weight: float = Field(0.3, ge=0, le=1, description="weight of MediaPipe's relative z")
+    min_confidence: float = Field(0.1, ge=0, le=1, description="landmarks below this count as missing")
+    seed: int = 0
+
+
+class ExtractConfig(Section):
+    """Video corpus -> motion dataset on Ray Data (``workflows.extract``).
+
+    The corpus is a WLASL-format index (``index``) whose files are ``<videos>/<video_id><video_ext>``;
+    ``video_ext = ".pose"`` reads Holistic keypoint files (pose-format) instead of decoding video.
+    ``landmark_detector`` (``"module:factory"``, ``factory(ExtractConfig)`` returning a
+    frames -> ``HolisticLandmarks`` callable) is what the ``keypoints`` backend runs on video."""
+
+    index: str | None = Field(None, description="WLASL-format index JSON (local or s3://)")
+    videos: str | None = Field(None, description="folder or s3:// prefix holding the videos")
+    video_ext: str = ".mp4"
+    output: str = Field("runs/extract", description="dataset dir (local or s3://)")
+    min_videos_per_gloss: int = Field(20, ge=1, description="paper: 20 (subset source), 18 (full)")
+    top_k_glosses: int | None = Field(None, ge=1, description="keep the K glosses with most videos")
+    split: Literal["per_gloss", "index"] = Field("per_gloss", description="seeded split per gloss, or the index's")
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    seed: int = 0
+    target_fps: float | None = Field(None, gt=0, description="None = the video's own rate")
+    frame_size: int = Field(256, ge=8, description="square estimator input side (pixels)")
+    crop_to_bbox: bool = True
+    bbox_margin: float = Field(0.2, ge=0, description="person box grown by this fraction per side")
+    chunk_frames: int = Field(64, ge=1, description="frames decoded at once (bounds memory per video)")
+    estimator: Literal["torchscript", "keypoints"] = "torchscript"
+    model_path: str | None = Field(None, description="TorchScript regressor file (local or s3://)")
+    estimator_batch_size: int = Field(32, ge=1)
+    landmark_detector: str | None = None
+    keypoints: KeypointFitConfig = KeypointFitConfig()
+    annotations: str | None = Field(None, description="QC kept-frame ranges JSON, in source-video frames")
+    num_actors: int = Field(1, ge=1, description="size of the estimator actor pool")
+    batch_size: int = Field(4, ge=1, description="videos per actor call; each call writes one shard")
+    num_gpus_per_actor: float = Field(1.0, ge=0, description="only used when the cluster has GPUs")
+    max_error_fraction: float = Field(0.1, ge=0, le=1, description="more failed videos than this fails the job")
+    retry_errors: bool = Field(False, description="rerun videos that failed in an earlier run")
+    cache_dir: str | None = None
 
 
 class SignAvatarConfig(Section):
@@ -126,6 +248,8 @@ class SignAvatarConfig(Section):
     curriculum: CurriculumConfig = CurriculumConfig()
     train: TrainConfig = TrainConfig()
     eval: EvalConfig = EvalConfig()
+    qc: QCConfig = QCConfig()
+    extract: ExtractConfig = ExtractConfig()
 
     @model_validator(mode="after")
     def _frames_agree(self) -> SignAvatarConfig:
@@ -153,16 +277,31 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
 
 
+def set_path(data: dict, keys: list[str], value: Any) -> dict:
+    """``data[k0][k1]...[kn] = value``, creating sections on the way."""
+    node = data
+    for k in keys[:-1]:
+        node = node.setdefault(k, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"{'.'.join(keys)}: {k!r} is not a section")
+    node[keys[-1]] = value
+    return data
+
+
 def apply_overrides(data: dict, overrides: list[str]) -> dict:
     for item in overrides:
-        keys, value = parse_override(item)
-        node = data
-        for k in keys[:-1]:
-            node = node.setdefault(k, {})
-            if not isinstance(node, dict):
-                raise ConfigError(f"override {item!r}: {k!r} is not a section")
-        node[keys[-1]] = value
+        set_path(data, *parse_override(item))
     return data
+
+
+def check_key(path: str, cls: type[BaseModel] = SignAvatarConfig) -> None:
+    """Raise ConfigError unless ``path`` (``section.key``) names a field of ``cls``."""
+    model: Any = cls
+    for i, part in enumerate(path.split(".")):
+        fields = getattr(model, "model_fields", None)
+        if not fields or part not in fields:
+            raise ConfigError(f"unknown config key {path!r} ({'.'.join(path.split('.')[:i + 1])!r} does not exist)")
+        model = fields[part].annotation
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None, cls: type[C] = SignAvatarConfig) -> C:

@@ -173,6 +173,15 @@ def shard_uris(uri: str) -> list[str]:
     return [storage.join(uri, name) for name in read_manifest(uri)["shards"]]
 
 
+def read_index(uri: str) -> list[dict[str, str]]:
+    """``clip_id``, ``gloss`` and ``split`` of every clip, reading only those columns."""
+    rows = []
+    for shard in shard_uris(uri):
+        table = pq.read_table(io.BytesIO(storage.read_bytes(shard)), columns=["clip_id", "gloss", "split"])
+        rows += table.to_pylist()
+    return rows
+
+
 def read_dataset(uri: str, split: str | None = None) -> list[MotionClip]:
     """All clips of a dataset (optionally one split), in shard order."""
     clips = [clip for shard in shard_uris(uri) for clip in read_shard(shard)]

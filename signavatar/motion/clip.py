@@ -90,6 +90,8 @@ class MotionClip:
     def _array(self, name: str, value: Any) -> np.ndarray:
         try:
             array = np.asarray(value, dtype=np.float32)
+            if not array.flags.writeable:  # e.g. a zero-copy view of an Arrow buffer
+                array = array.copy()
         except (TypeError, ValueError) as exc:
             raise self._fail(name, f"is not numeric: {exc}") from exc
         bad = ~np.isfinite(array)

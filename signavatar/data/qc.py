@@ -1,0 +1,392 @@
+"""Quality control of motion clips (paper section IV-A): pure functions on ``MotionClip``.
+
+Each step returns the new clip and a record of what it removed or changed and why; ``run_qc``
+chains them and never drops a clip silently (a rejected clip has a ``reason``).
+
+Definitions used throughout:
+
+* **hand speed** (``hand_speed``): joint positions come from forward kinematics of the clip's
+  poses on a rest skeleton, without ``trans`` (motion relative to the body). The wrists and the
+  distal joint of every finger (the closest SMPL-X joints to the finger tips) are smoothed in time
+  with a Gaussian of ``cfg.energy_sigma`` frames; the speed of a frame is the mean over those
+  joints of ``|d position / dt|`` in m/s (central differences). Speed thresholds find that a
+  sign starts; the exact frame is where the hands leave their idle position by more than
+  ``cfg.still_tolerance`` (metres, mean over the same joints).
+* **hand height**: the higher of the two wrists' ``y`` (metres, y up). The **rest height** is the
+  wrist height of straight hanging arms on the rest skeleton (shoulder height minus upper arm and
+  forearm length); "hands down" means below rest height + ``cfg.trailing_rest_zone``. It is
+  smoothed like the positions.
+* frame ranges are ``[start, end_exclusive]`` in the numbering of the clip given to a function;
+  ``run_qc`` reports ``kept_range`` in the numbering of the clip it was given.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from scipy.ndimage import gaussian_filter1d
+
+from signavatar import storage
+from signavatar.body.joints import joint_index
+from signavatar.body.rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
+from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics_axis_angle
+from signavatar.config import QCConfig
+from signavatar.motion.clip import MotionClip
+
+log = logging.getLogger(__name__)
+
+_WRISTS = (joint_index("left_wrist"), joint_index("right_wrist"))
+HAND_JOINTS: tuple[int, ...] = _WRISTS + tuple(
+    joint_index(f"{side}_{finger}3")
+    for side in ("left", "right")
+    for finger in ("index", "middle", "pinky", "ring", "thumb")
+)
+
+Record = dict[str, Any]
+RestJoints = np.ndarray | torch.Tensor
+
+
+class AnnotationError(ValueError):
+    """An annotation file or entry is malformed or does not fit its clip; the message names it."""
+
+
+# --------------------------------------------------------------------------------------------
+# Signals
+
+
+def joint_positions(clip: MotionClip, rest_joints: RestJoints = DEFAULT_REST_JOINTS) -> np.ndarray:
+    """``[T, 55, 3]`` body-relative joint positions (forward kinematics without ``trans``)."""
+    with torch.no_grad():
+        return forward_kinematics_axis_angle(torch.from_numpy(clip.poses), rest_joints).numpy()
+
+
+def _smooth_time(x: np.ndarray, sigma: float) -> np.ndarray:
+    return gaussian_filter1d(x, sigma, axis=0, mode="nearest") if sigma > 0 and len(x) > 1 else x
+
+
+def _hand_joints(clip: MotionClip, rest_joints: RestJoints) -> np.ndarray:
+    return joint_positions(clip, rest_joints)[:, list(HAND_JOINTS)].astype(np.float64)
+
+
+def _speed(smoothed_hands: np.ndarray, fps: float) -> np.ndarray:
+    if len(smoothed_hands) < 2:
+        return np.zeros(len(smoothed_hands))
+    velocity = np.gradient(smoothed_hands, axis=0) * fps
+    return np.linalg.norm(velocity, axis=-1).mean(axis=1)
+
+
+def hand_speed(clip: MotionClip, sigma: float, rest_joints: RestJoints = DEFAULT_REST_JOINTS) -> np.ndarray:
+    """Per-frame hand speed ``[T]`` in m/s (see the module docstring)."""
+    return _speed(_smooth_time(_hand_joints(clip, rest_joints), sigma), clip.fps)
+
+
+def rest_wrist_height(rest_joints: RestJoints = DEFAULT_REST_JOINTS) -> float:
+    """Wrist height (m) with the arms hanging straight down on ``rest_joints``."""
+    rest = np.asarray(rest_joints, dtype=np.float64)
+    heights = []
+    for side in ("left", "right"):
+        shoulder, elbow, wrist = (rest[joint_index(f"{side}_{j}")] for j in ("shoulder", "elbow", "wrist"))
+        heights.append(shoulder[1] - np.linalg.norm(elbow - shoulder) - np.linalg.norm(wrist - elbow))
+    return float(np.mean(heights))
+
+
+def _first_sustained(mask: np.ndarray, length: int) -> int | None:
+    """First index where ``mask`` holds for ``length`` consecutive frames, or None."""
+    if len(mask) < length:
+        return None
+    runs = np.convolve(mask.astype(int), np.ones(length, dtype=int), mode="valid")
+    hits = np.nonzero(runs == length)[0]
+    return int(hits[0]) if len(hits) else None
+
+
+def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+    """Maximal runs ``[(start, end_exclusive)]`` where ``mask`` is True."""
+    edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
+    return list(zip(np.nonzero(edges == 1)[0].tolist(), np.nonzero(edges == -1)[0].tolist(), strict=True))
+
+
+# --------------------------------------------------------------------------------------------
+# Steps
+
+
+def trim_idle_leading(
+    clip: MotionClip, cfg: QCConfig, rest_joints: RestJoints = DEFAULT_REST_JOINTS
+) -> tuple[MotionClip, Record]:
+    """Drop the idle frames before the sign.
+
+    Detection: the first frame whose hand speed stays above ``cfg.idle_energy_threshold`` for
+    ``cfg.idle_min_active_frames`` frames. Refinement: back from there along falling speed to the
+    calm frame before it; the hands' idle position is their mean (smoothed) position over that
+    frame and the two before; the sign starts at the last frame before the hand joints move away
+    from it by more than ``cfg.still_tolerance`` on average (metres). With no active frame at all the clip
+    is returned unchanged and the record says ``active: False``.
+    """
+    hands = _smooth_time(_hand_joints(clip, rest_joints), cfg.energy_sigma)
+    speed = _speed(hands, clip.fps)
+    onset = _first_sustained(speed > cfg.idle_energy_threshold, cfg.idle_min_active_frames)
+    frames = clip.num_frames
+    if onset is None:
+        return clip, {
+            "removed": 0,
+            "kept": [0, frames],
+            "active": False,
+            "reason": f"hand speed never exceeds {cfg.idle_energy_threshold} m/s "
+            f"for {cfg.idle_min_active_frames} frames (peak {float(speed.max(initial=0.0)):.3f} m/s)",
+        }
+    calm = onset
+    while calm > 0 and speed[calm - 1] < speed[calm]:
+        calm -= 1
+    idle = hands[max(calm - 2, 0) : calm + 1].mean(axis=0)
+    moved = np.linalg.norm(hands[calm:] - idle, axis=-1).mean(axis=1) > cfg.still_tolerance
+    start = calm + max(int(np.argmax(moved)) - 1, 0) if moved.any() else onset
+    return clip.slice_frames(start, frames), {"removed": start, "kept": [start, frames], "active": True}
+
+
+def _check_annotation(clip: MotionClip, annotation: tuple[int, int]) -> tuple[int, int]:
+    try:
+        start, end = (int(v) for v in annotation)
+    except (TypeError, ValueError) as exc:
+        raise AnnotationError(f"clip {clip.clip_id!r}: annotation {annotation!r} is not [start, end]") from exc
+    if not 0 <= start < end <= clip.num_frames:
+        raise AnnotationError(
+            f"clip {clip.clip_id!r}: annotation [{start}, {end}) does not fit its {clip.num_frames} frames"
+        )
+    return start, end
+
+
+def trim_trailing(
+    clip: MotionClip,
+    cfg: QCConfig,
+    annotation: tuple[int, int] | None = None,
+    rest_joints: RestJoints = DEFAULT_REST_JOINTS,
+) -> tuple[MotionClip, Record]:
+    """Drop the off-sign frames after the sign.
+
+    With an ``annotation`` (kept frames ``[start, end)`` of this clip, from a per-video annotation
+    file) exactly those frames are kept, the leading ones included: the annotation is the
+    authority. Otherwise, when ``cfg.trailing_heuristic`` is on: find the last frame with the hands
+    up (hand height above the rest zone); if the hands are down by the end of the clip, follow the
+    drop back from there (while the hand height falls faster than ``cfg.trailing_descent_speed``)
+    past its fastest frame to the calmest frame before it; the sign ends at the first frame after
+    that whose hand height is ``cfg.still_tolerance`` below the height held there. Hands that never come down (or
+    never go up) leave the clip as is.
+    """
+    frames = clip.num_frames
+    if annotation is not None:
+        start, end = _check_annotation(clip, annotation)
+        return clip.slice_frames(start, end), {
+            "method": "annotation",
+            "removed": frames - end,
+            "leading_removed": start,
+            "kept": [start, end],
+        }
+    if not cfg.trailing_heuristic:
+        return clip, {"method": "none", "removed": 0, "kept": [0, frames]}
+    height = joint_positions(clip, rest_joints)[:, list(_WRISTS), 1].max(axis=1).astype(np.float64)
+    height = _smooth_time(height, cfg.energy_sigma)
+    up = np.nonzero(height >= rest_wrist_height(rest_joints) + cfg.trailing_rest_zone)[0]
+    if len(up) == 0 or up[-1] == frames - 1:
+        why = "hands never leave the rest zone" if len(up) == 0 else "hands are still up at the end"
+        return clip, {"method": "heuristic", "removed": 0, "kept": [0, frames], "note": why}
+    fall = -np.gradient(height) * clip.fps  # m/s, positive while the hands descend
+    held = int(up[-1])
+    # Back over the drop: up to its fastest frame, then down to where the hands were (nearly) still.
+    while held > 0 and fall[held] > cfg.trailing_descent_speed and fall[held - 1] >= fall[held]:
+        held -= 1
+    while held > 0 and fall[held] > cfg.trailing_descent_speed and fall[held - 1] < fall[held]:
+        held -= 1
+    # The sign ends where the hands first fall clearly below the held height.
+    level = height[max(held - 1, 0) : held + 2].mean()
+    below = height[held + 1 :] < level - cfg.still_tolerance
+    end = held + 1 + int(np.argmax(below)) if below.any() else frames
+    return clip.slice_frames(0, end), {"method": "heuristic", "removed": frames - end, "kept": [0, end]}
+
+
+def _lerp_gap(values: np.ndarray, start: int, end: int) -> None:
+    """Fill ``values[start:end]`` in place by linear interpolation between frames ``start - 1``
+    and ``end`` (both must exist)."""
+    w = (np.arange(start, end) - (start - 1)) / (end - (start - 1))
+    w = w.reshape((-1,) + (1,) * (values.ndim - 1))
+    values[start:end] = (1 - w) * values[start - 1] + w * values[end]
+
+
+def drop_low_confidence(clip: MotionClip, cfg: QCConfig) -> tuple[MotionClip, Record]:
+    """Remove frames whose confidence is below ``cfg.confidence_threshold``.
+
+    Low-confidence frames at either end are cut. Interior runs of at most ``cfg.max_gap`` frames
+    are filled by interpolation between the good frames around them: rotations linearly in 6D and
+    re-orthogonalised (``signavatar.body.rotations``), expression and trans linearly; their
+    confidence values are left as they were. Longer interior runs are left untouched and listed in
+    ``long_gaps`` (``run_qc`` decides). A clip without confidence passes through.
+    """
+    frames = clip.num_frames
+    base: Record = {"removed": 0, "interpolated": 0, "long_gaps": [], "kept": [0, frames]}
+    if clip.confidence is None:
+        return clip, {**base, "note": "no confidence"}
+    good = clip.confidence >= cfg.confidence_threshold
+    if not good.any():
+        return clip, {**base, "all_low": True}
+    first, last = int(np.argmax(good)), int(frames - np.argmax(good[::-1]))
+    clip = clip.slice_frames(first, last)
+    good = good[first:last]
+    gaps = _runs(~good)
+    short = [(a, b) for a, b in gaps if b - a <= cfg.max_gap]
+    record = {
+        **base,
+        "removed": frames - (last - first),
+        "interpolated": sum(b - a for a, b in short),
+        "long_gaps": [[a, b] for a, b in gaps if b - a > cfg.max_gap],
+        "kept": [first, last],
+    }
+    if short:
+        rot6d = axis_angle_to_rot6d(torch.from_numpy(clip.poses).double()).numpy()
+        expression, trans = clip.expression.copy(), clip.trans.copy()
+        for a, b in short:
+            for values in (rot6d, expression, trans):
+                _lerp_gap(values, a, b)
+        poses = rot6d_to_axis_angle(torch.from_numpy(rot6d)).numpy().astype(np.float32)
+        clip = clip.replace(poses=poses, expression=expression, trans=trans)
+    return clip, record
+
+
+def smooth(clip: MotionClip, cfg: QCConfig) -> tuple[MotionClip, Record]:
+    """Optional Gaussian temporal smoothing (``cfg.smoothing_sigma`` frames) of rotations in 6D
+    space (re-orthogonalised), expression and trans. Off unless ``cfg.smoothing``."""
+    if not cfg.smoothing or clip.num_frames < 2:
+        return clip, {"applied": False}
+    rot6d = axis_angle_to_rot6d(torch.from_numpy(clip.poses).double()).numpy()
+    poses = rot6d_to_axis_angle(torch.from_numpy(_smooth_time(rot6d, cfg.smoothing_sigma))).numpy()
+    return clip.replace(
+        poses=poses.astype(np.float32),
+        expression=_smooth_time(clip.expression, cfg.smoothing_sigma),
+        trans=_smooth_time(clip.trans, cfg.smoothing_sigma),
+    ), {"applied": True, "sigma": cfg.smoothing_sigma}
+
+
+# --------------------------------------------------------------------------------------------
+# The whole pass
+
+
+@dataclass
+class QCResult:
+    """``clip`` is None when the clip was rejected; ``report["reason"]`` then says why."""
+
+    clip: MotionClip | None
+    report: Record = field(default_factory=dict)
+
+    @property
+    def accepted(self) -> bool:
+        return self.clip is not None
+
+
+def run_qc(
+    clip: MotionClip,
+    cfg: QCConfig,
+    annotation: tuple[int, int] | None = None,
+    rest_joints: RestJoints = DEFAULT_REST_JOINTS,
+) -> QCResult:
+    """Quality control of one clip.
+
+    Order: the annotation's kept frames (when given; they refer to the input's frame numbers),
+    then low-confidence repair, then — without an annotation — the trailing heuristic and the idle
+    leading trim, then optional smoothing and the ``cfg.min_frames`` check. The report has
+    clip_id, gloss, frames_in, frames_out, kept_range (input frame numbers), removed counts
+    (idle_leading, trailing, low_confidence, interpolated), long_gaps, trailing_method and
+    ``reason`` (None unless rejected).
+    """
+    report: Record = {
+        "clip_id": clip.clip_id,
+        "gloss": clip.gloss,
+        "frames_in": clip.num_frames,
+        "frames_out": clip.num_frames,
+        "kept_range": [0, clip.num_frames],
+        "removed": {"idle_leading": 0, "trailing": 0, "low_confidence": 0, "interpolated": 0},
+        "long_gaps": [],
+        "trailing_method": None,
+        "reason": None,
+    }
+    if not cfg.enabled:
+        return QCResult(clip, {**report, "note": "qc disabled"})
+    removed = report["removed"]
+    offset = 0
+
+    def keep(kept: list[int]) -> None:
+        nonlocal offset
+        report["kept_range"] = [offset + kept[0], offset + kept[1]]
+        offset += kept[0]
+
+    def reject(reason: str) -> QCResult:
+        log.info("QC rejected clip %s (%s): %s", clip.clip_id, clip.gloss, reason)
+        return QCResult(None, {**report, "frames_out": 0, "reason": reason})
+
+    current = clip
+    if annotation is not None:
+        try:
+            current, rec = trim_trailing(current, cfg, annotation, rest_joints)
+        except AnnotationError as exc:
+            return reject(str(exc))
+        removed["idle_leading"] += rec["leading_removed"]
+        removed["trailing"] += rec["removed"]
+        report["trailing_method"] = rec["method"]
+        keep(rec["kept"])
+
+    current, rec = drop_low_confidence(current, cfg)
+    if rec.get("all_low"):
+        return reject(f"every frame has confidence below {cfg.confidence_threshold}")
+    removed["low_confidence"] += rec["removed"]
+    removed["interpolated"] += rec["interpolated"]
+    keep(rec["kept"])
+    report["long_gaps"] = [[offset + a, offset + b] for a, b in rec["long_gaps"]]
+    if report["long_gaps"] and cfg.reject_long_gaps:
+        return reject(
+            f"low-confidence gap(s) longer than max_gap={cfg.max_gap} frames at {report['long_gaps']} "
+            "(input frame numbers)"
+        )
+
+    if annotation is None:
+        current, rec = trim_trailing(current, cfg, None, rest_joints)
+        removed["trailing"] += rec["removed"]
+        report["trailing_method"] = rec["method"]
+        keep(rec["kept"])
+        current, rec = trim_idle_leading(current, cfg, rest_joints)
+        if not rec["active"]:
+            return reject(f"no sign found: {rec['reason']}")
+        removed["idle_leading"] += rec["removed"]
+        keep(rec["kept"])
+
+    current, rec = smooth(current, cfg)
+    report["smoothed"] = rec["applied"]
+    if current.num_frames < cfg.min_frames:
+        return reject(f"only {current.num_frames} frames remain after QC (min_frames={cfg.min_frames})")
+    report["frames_out"] = current.num_frames
+    return QCResult(current, report)
+
+
+def load_annotations(uri: str) -> dict[str, tuple[int, int]]:
+    """Read a per-video annotation file (local or s3://): JSON ``{clip_id: [start, end_exclusive]}``
+    of kept frames. Malformed entries raise ``AnnotationError`` naming the file and the clip."""
+    try:
+        data = json.loads(storage.read_text(uri))
+    except json.JSONDecodeError as exc:
+        raise AnnotationError(f"annotation file {uri}: not valid JSON ({exc})") from exc
+    if not isinstance(data, dict):
+        raise AnnotationError(f"annotation file {uri}: top level must be an object {{clip_id: [start, end]}}")
+    out = {}
+    for clip_id, value in data.items():
+        ok = (
+            isinstance(value, list)
+            and len(value) == 2
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value)
+            and 0 <= value[0] < value[1]
+        )
+        if not ok:
+            raise AnnotationError(
+                f"annotation file {uri}: entry {clip_id!r} is {value!r}; expected [start, end] with 0 <= start < end"
+            )
+        out[clip_id] = (value[0], value[1])
+    return out

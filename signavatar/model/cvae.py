@@ -1,0 +1,196 @@
+"""The SignAvatar CVAE: a transformer VAE over pose-feature sequences, conditioned on a CLIP embedding.
+
+Layout follows ACTOR (Petrovich et al. 2021), with the action label replaced by a word embedding:
+
+- Encoder: each frame's features are projected to ``latent_dim``; the word embedding goes through a
+  3-layer MLP into one more token; two learned tokens (mu, sigma) are prepended; a sinusoidal
+  positional encoding is added; a transformer encoder runs over
+  ``[mu, sigma, word, frame_1 .. frame_T]`` and mu / logvar are read at the first two positions.
+  Hidden frames (the masking curriculum) are excluded as attention keys and zeroed on input, so
+  they cannot influence mu / logvar at all.
+- Decoder: the latent ``z`` plus a word-specific bias (an MLP of the embedding) is the single
+  memory token; ``T`` sinusoidal time queries attend to it through a transformer decoder and a
+  linear head maps each back to pose features. The whole sequence comes out in one pass.
+
+All tensors are batch-first: features ``[B, T, F]``, conditions ``[B, C]``, latents ``[B, L]``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from collections.abc import Iterator
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from signavatar.config import ModelConfig
+
+NUM_SPECIAL_TOKENS = 3  # mu, sigma, word
+
+
+def sinusoidal_encoding(length: int, dim: int, device: torch.device | None = None) -> torch.Tensor:
+    """[length, dim] sinusoidal positional encoding (Vaswani et al. 2017): even dims sin, odd cos."""
+    position = torch.arange(length, dtype=torch.float32, device=device)[:, None]
+    div = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32, device=device) * (-math.log(10000.0) / dim))
+    pe = torch.zeros(length, dim, device=device)
+    pe[:, 0::2] = torch.sin(position * div)
+    pe[:, 1::2] = torch.cos(position * div)[:, : dim // 2]
+    return pe
+
+
+def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum") -> torch.Tensor:
+    """KL(N(mu, diag(exp(logvar))) || N(0, I)) = -1/2 * sum(1 + logvar - mu^2 - exp(logvar)).
+
+    ``reduction="sum"`` sums over the batch AND the latent dims, exactly as ACTOR does; that is
+    the scale on which its (and SignAvatar's) KL weight 1e-5 is defined, so the weight's effect
+    grows with the batch size. ``"mean"`` averages the per-sample KL over the batch; ``"none"``
+    returns it per sample [B]."""
+    per_sample = -0.5 * (1 + logvar - mu.pow(2) - logvar.exp()).sum(dim=-1)
+    if reduction == "sum":
+        return per_sample.sum()
+    if reduction == "mean":
+        return per_sample.mean()
+    if reduction == "none":
+        return per_sample
+    raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
+
+
+def word_mlp(cond_dim: int, latent_dim: int) -> nn.Sequential:
+    """3-layer MLP from a CLIP embedding to ``latent_dim``.
+
+    CLIP embeddings are unit vectors (per-dimension scale ~1/sqrt(C)) and different words share a
+    large common component (mean pairwise cosine ~0.75 for a random-init ViT-B-32). Without the
+    input LayerNorm the MLP's output is dominated by its biases and every word starts as the same
+    token; with it, words start apart and word-specific generation is learned sooner."""
+    return nn.Sequential(
+        nn.LayerNorm(cond_dim),
+        nn.Linear(cond_dim, latent_dim),
+        nn.GELU(),
+        nn.Linear(latent_dim, latent_dim),
+        nn.GELU(),
+        nn.Linear(latent_dim, latent_dim),
+    )
+
+
+class SignAvatarCVAE(nn.Module):
+    def __init__(self, cfg: ModelConfig, feature_dim: int = 264, cond_dim: int = 512) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.feature_dim = feature_dim
+        self.cond_dim = cond_dim
+        d = cfg.latent_dim
+
+        # encoder
+        self.pose_embedding = nn.Linear(feature_dim, d)
+        self.encoder_word = word_mlp(cond_dim, d)
+        self.mu_token = nn.Parameter(torch.randn(d))
+        self.sigma_token = nn.Parameter(torch.randn(d))
+        self.encoder = nn.TransformerEncoder(
+            nn.TransformerEncoderLayer(d, cfg.num_heads, cfg.ff_size, cfg.dropout, activation="gelu", batch_first=True),
+            cfg.num_layers,
+            enable_nested_tensor=False,
+        )
+
+        # decoder
+        self.decoder_word_bias = word_mlp(cond_dim, d)
+        self.decoder = nn.TransformerDecoder(
+            nn.TransformerDecoderLayer(d, cfg.num_heads, cfg.ff_size, cfg.dropout, activation="gelu", batch_first=True),
+            cfg.num_layers,
+        )
+        self.head = nn.Linear(d, feature_dim)
+        self.pos_dropout = nn.Dropout(cfg.dropout)
+
+    def _positions(self, tokens: torch.Tensor) -> torch.Tensor:
+        pe = sinusoidal_encoding(tokens.shape[1], tokens.shape[2], tokens.device)
+        return self.pos_dropout(tokens + pe.to(tokens.dtype))
+
+    def encode(
+        self, x: torch.Tensor, cond: torch.Tensor, visible: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Posterior parameters ``(mu, logvar)``, each [B, L], from features [B, T, F].
+
+        ``visible`` [B, T] bool marks the frames the encoder may see (None = all)."""
+        batch, frames, _ = x.shape
+        if visible is None:
+            visible = torch.ones(batch, frames, dtype=torch.bool, device=x.device)
+        # zeroed as well as masked: a hidden frame's values (even NaN) never reach the attention
+        frames_in = self.pose_embedding(x.masked_fill(~visible[..., None], 0.0))
+        word = self.encoder_word(cond)[:, None]
+        special = torch.stack([self.mu_token, self.sigma_token]).expand(batch, -1, -1)
+        tokens = self._positions(torch.cat([special, word, frames_in], dim=1))
+        always_seen = torch.zeros(batch, NUM_SPECIAL_TOKENS, dtype=torch.bool, device=x.device)
+        hidden = self.encoder(tokens, src_key_padding_mask=torch.cat([always_seen, ~visible], dim=1))
+        limit = self.cfg.logvar_clamp
+        return hidden[:, 0], hidden[:, 1].clamp(-limit, limit)
+
+    def decode(self, z: torch.Tensor, cond: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
+        """Features [B, T, F] from latents [B, L] (T = ``num_frames`` or ``cfg.num_frames``)."""
+        frames = num_frames or self.cfg.num_frames
+        memory = (z + self.decoder_word_bias(cond))[:, None]
+        queries = self._positions(torch.zeros(z.shape[0], frames, z.shape[1], device=z.device, dtype=z.dtype))
+        return self.head(self.decoder(queries, memory))
+
+    def forward(
+        self, x: torch.Tensor, cond: torch.Tensor, visible: torch.Tensor | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Encode (seeing only ``visible`` frames), sample z by reparameterisation, decode all T frames."""
+        mu, logvar = self.encode(x, cond, visible)
+        z = mu + torch.randn_like(mu) * (0.5 * logvar).exp()
+        return {"recon": self.decode(z, cond, x.shape[1]), "mu": mu, "logvar": logvar, "z": z}
+
+    @staticmethod
+    def loss_terms(out: dict[str, torch.Tensor], x: torch.Tensor, kl_weight: float) -> dict[str, torch.Tensor]:
+        """``total = rec + kl_weight * kl``.
+
+        ``rec`` is the MSE averaged over every frame and feature of the full sequence, hidden
+        frames included (the model must fill them in). ``kl`` is summed over batch and latent
+        dims as in ACTOR (see ``kl_divergence``), so ``kl_weight=1e-5`` means what it means there."""
+        rec = F.mse_loss(out["recon"], x)
+        kl = kl_divergence(out["mu"], out["logvar"], reduction="sum")
+        return {"total": rec + kl_weight * kl, "rec": rec, "kl": kl}
+
+    @contextlib.contextmanager
+    def _evaluating(self) -> Iterator[None]:
+        """Eval mode and no grad, restoring the previous mode afterwards (safe mid-training)."""
+        was_training = self.training
+        self.eval()
+        try:
+            with torch.no_grad():
+                yield
+        finally:
+            self.train(was_training)
+
+    def reconstruct(
+        self,
+        x: torch.Tensor,
+        cond: torch.Tensor,
+        generator: torch.Generator | None = None,
+        visible: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        """Features [B, T, F] decoded from z sampled from the posterior of ``x``."""
+        with self._evaluating():
+            mu, logvar = self.encode(x, cond, visible)
+            device = mu.device if generator is None else generator.device
+            eps = torch.randn(mu.shape, generator=generator, device=device)
+            z = mu + eps.to(mu) * (0.5 * logvar).exp()
+            return self.decode(z, cond, x.shape[1])
+
+    def generate(
+        self, cond: torch.Tensor, n: int | None = None, seed: int = 0, num_frames: int | None = None
+    ) -> torch.Tensor:
+        """Features [N, T, F] decoded from z ~ N(0, I).
+
+        ``cond`` is one embedding [C] (then ``n`` samples of it, default 1) or a batch [B, C]
+        (one sample each; ``n``, if given, must equal B). z is drawn on the CPU from a generator
+        seeded with ``seed``, so a seed gives the same motion on any device."""
+        if cond.dim() == 1:
+            cond = cond.expand(n or 1, -1)
+        elif cond.dim() != 2 or (n is not None and n != cond.shape[0]):
+            raise ValueError(f"cond must be [C] or [B, C] with n = B; got {list(cond.shape)} and n={n}")
+        generator = torch.Generator().manual_seed(seed)
+        z = torch.randn(cond.shape[0], self.cfg.latent_dim, generator=generator)
+        with self._evaluating():
+            return self.decode(z.to(cond), cond, num_frames)
+

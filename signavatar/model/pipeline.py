@@ -1,0 +1,137 @@
+"""A trained SignAvatar ready for inference: CVAE + normalisation + cached gloss embeddings, with
+CLIP loaded only when a word outside the vocabulary (or an image) needs encoding."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+from signavatar.config import ClipEncoderConfig, DataConfig, ModelConfig, SignAvatarConfig
+from signavatar.model.clip_encoder import ClipConditioner
+from signavatar.model.cvae import SignAvatarCVAE
+from signavatar.motion.clip import MotionClip
+from signavatar.training.checkpoint import load_checkpoint
+from signavatar.training.data import FeatureNormalizer
+
+log = logging.getLogger(__name__)
+
+
+def inference_config(saved: dict[str, Any]) -> SignAvatarConfig:
+    """The parts of a checkpoint's saved config that inference needs (model, CLIP, frame count), so
+    a checkpoint stays loadable when unrelated config sections change."""
+    return SignAvatarConfig(model=ModelConfig.model_validate(saved["model"]),
+                            clip=ClipEncoderConfig.model_validate(saved["clip"]),
+                            data=DataConfig(num_frames=saved["model"]["num_frames"]))
+
+
+class SignAvatar:
+    def __init__(self, model: SignAvatarCVAE, normalizer: FeatureNormalizer, glosses: Sequence[str],
+                 gloss_embeddings: torch.Tensor, config: SignAvatarConfig, fps: float = 30.0,
+                 conditioner: ClipConditioner | None = None, device: str | torch.device = "cpu"):
+        self.device = torch.device(device)
+        self.model = model.to(self.device).eval()
+        self.normalizer = normalizer
+        self.glosses = list(glosses)
+        self.gloss_embeddings = gloss_embeddings.to(self.device)
+        self._gloss_index = {g: i for i, g in enumerate(self.glosses)}
+        self.config = config
+        self.fps = fps
+        self._conditioner = conditioner
+        self._conditioner_lock = threading.Lock()
+
+    @classmethod
+    def from_checkpoint(cls, uri: str, device: str | torch.device | None = None,
+                        conditioner: ClipConditioner | None = None, config: SignAvatarConfig | None = None) -> SignAvatar:
+        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        state = load_checkpoint(uri)
+        config = config or inference_config(state["config"])
+        embeddings = state["gloss_embeddings"]
+        model = SignAvatarCVAE(config.model, feature_dim=state["feature_dim"], cond_dim=embeddings.shape[1])
+        model.load_state_dict(state["model"])
+        return cls(model, FeatureNormalizer.from_state_dict(state["normalizer"]), state["glosses"], embeddings,
+                   config, fps=float(state["fps"]), conditioner=conditioner,
+                   device=device)
+
+    @property
+    def conditioner(self) -> ClipConditioner:
+        with self._conditioner_lock:
+            if self._conditioner is None:
+                self._conditioner = ClipConditioner(self.config.clip, device=self.device)
+            return self._conditioner
+
+    def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
+        """[N, C]: known glosses from the checkpoint's cache (no CLIP forward), others through CLIP."""
+        out = torch.empty(len(texts), self.gloss_embeddings.shape[1], device=self.device)
+        unknown = [i for i, t in enumerate(texts) if t not in self._gloss_index]
+        for i, text in enumerate(texts):
+            if text in self._gloss_index:
+                out[i] = self.gloss_embeddings[self._gloss_index[text]]
+        if unknown:
+            out[unknown] = self._check_dim(self.conditioner.encode_text([texts[i] for i in unknown]))
+        return out
+
+    def image_embeddings(self, images: Sequence[Any]) -> torch.Tensor:
+        return self._check_dim(self.conditioner.encode_images(list(images)))
+
+    def _check_dim(self, embeddings: torch.Tensor) -> torch.Tensor:
+        if embeddings.shape[1] != self.gloss_embeddings.shape[1]:
+            raise ValueError(f"CLIP model {self.config.clip.model_name!r} gives {embeddings.shape[1]}-d embeddings; "
+                             f"this checkpoint was trained on {self.gloss_embeddings.shape[1]}-d")
+        return embeddings.to(self.device)
+
+    def features_to_clips(self, features: torch.Tensor, gloss: str, prefix: str,
+                          source: dict[str, Any]) -> list[MotionClip]:
+        """Raw 6D features [N, T, F] -> N full-body clips named ``<prefix>-<i>``."""
+        return [MotionClip.from_features(f, gloss=gloss, clip_id=f"{prefix}-{i}", fps=self.fps,
+                                         source={**source, "sample": i}) for i, f in enumerate(features.cpu().numpy())]
+
+    def generate_batch(self, embeddings: torch.Tensor, num_samples: Sequence[int], seeds: Sequence[int],
+                       num_frames: int | None = None) -> list[torch.Tensor]:
+        """Raw 6D features [n_i, T, F] for several requests. Each request's z comes from its own
+        seed, so batching requests together never changes a result."""
+        return [self.normalizer.denormalize(self.model.generate(e.to(self.device), n, seed, num_frames)).cpu()
+                for e, n, seed in zip(embeddings, num_samples, seeds)]
+
+    def generate(self, embedding: torch.Tensor, num_samples: int = 1, seed: int = 0, num_frames: int | None = None,
+                 gloss: str = "") -> list[MotionClip]:
+        """``num_samples`` clips for one embedding [C], z ~ N(0, I) from ``seed`` (deterministic)."""
+        features = self.generate_batch(embedding[None], [num_samples], [seed], num_frames)[0]
+        return self.features_to_clips(features, gloss, f"gen-{gloss or 'embedding'}-s{seed}",
+                                      {"generator": "signavatar", "seed": seed, "estimator": None})
+
+    def latents(self, seeds: Sequence[int]) -> torch.Tensor:
+        """Standard-normal draws [B, L], row i from its own ``seeds[i]`` (on the CPU, so a seed gives
+        the same motion on any device and regardless of how rows are batched)."""
+        dim = self.config.model.latent_dim
+        return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
+
+    @torch.no_grad()
+    def reconstruct_features(self, features: torch.Tensor, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        """Raw 6D features [B, T, F] -> reconstructions, z = mu + sigma * eps with eps from ``seeds``."""
+        x = self.normalizer.normalize(features.to(self.device))
+        cond = cond.to(self.device)
+        mu, logvar = self.model.encode(x, cond)
+        z = mu + self.latents(seeds).to(mu) * (0.5 * logvar).exp()
+        return self.normalizer.denormalize(self.model.decode(z, cond, x.shape[1])).cpu()
+
+    @torch.no_grad()
+    def generate_features(self, cond: torch.Tensor, seeds: Sequence[int], num_frames: int | None = None) -> torch.Tensor:
+        """One generated clip per row of ``cond`` [B, C], z ~ N(0, I) from ``seeds[i]``: raw 6D [B, T, F]."""
+        cond = cond.to(self.device)
+        z = self.latents(seeds).to(cond)
+        return self.normalizer.denormalize(self.model.decode(z, cond, num_frames)).cpu()
+
+    def reconstruct(self, clip: MotionClip, word: str, seed: int = 0) -> MotionClip:
+        """Encode the clip (resampled to the model's length) with its word, sample z from the posterior,
+        decode. The result keeps the input's duration (fps adjusted) and split."""
+        frames = self.config.model.num_frames
+        features = torch.from_numpy(clip.resample(frames).to_features())[None]
+        out = self.reconstruct_features(features, self.text_embeddings([word]), [seed])
+        rec = self.features_to_clips(out, word, f"rec-{clip.clip_id}",
+                                     {"reconstructed_from": clip.clip_id, "seed": seed})[0]
+        duration = clip.num_frames / clip.fps
+        return rec.replace(clip_id=f"rec-{clip.clip_id}", fps=frames / duration, split=clip.split)

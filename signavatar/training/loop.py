@@ -1,0 +1,199 @@
+"""The training loop, with no Ray in it.
+
+``run_training`` is the one loop: the plain entry point (``train_plain``) and every Ray Train
+worker (``signavatar.training.ray_trainer``) call it, differing only in how the model/loader are
+prepared and what ``on_epoch_end`` does (log + local checkpoint vs ``ray.train.report``).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from signavatar.config import SignAvatarConfig
+from signavatar.model.curriculum import mask_ratio, sample_visible_mask
+from signavatar.model.cvae import SignAvatarCVAE
+from signavatar.motion.clip import FEATURE_DIM
+from signavatar.training.data import FeatureNormalizer, FeatureSet
+
+log = logging.getLogger(__name__)
+
+EpochCallback = Callable[[int, dict[str, float]], None]
+
+
+@dataclass
+class TrainingState:
+    """What a run needs besides the data; exactly what a checkpoint stores."""
+
+    model: SignAvatarCVAE
+    optimizer: torch.optim.Optimizer
+    normalizer: FeatureNormalizer
+    glosses: list[str]
+    gloss_embeddings: torch.Tensor  # [V, C], row i = embedding of glosses[i]
+    config: SignAvatarConfig
+    fps: float = 30.0  # frame rate of generated clips
+    epoch: int = 0  # epochs completed
+    history: list[dict[str, float]] = field(default_factory=list)
+
+    def checkpoint_state(self) -> dict[str, Any]:
+        model = self.model.module if hasattr(self.model, "module") else self.model
+        return {
+            "epoch": self.epoch,
+            "model": model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "config": self.config.model_dump(mode="json"),
+            "normalizer": self.normalizer.state_dict(),
+            "glosses": list(self.glosses),
+            "gloss_embeddings": self.gloss_embeddings.detach().cpu(),
+            "feature_dim": FEATURE_DIM,
+            "fps": self.fps,
+            "history": list(self.history),
+        }
+
+
+def new_training_state(config: SignAvatarConfig, train: FeatureSet, gloss_embeddings: torch.Tensor,
+                       device: torch.device | str = "cpu") -> TrainingState:
+    torch.manual_seed(config.train.seed)
+    model = SignAvatarCVAE(config.model, feature_dim=FEATURE_DIM, cond_dim=gloss_embeddings.shape[1]).to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    return TrainingState(model, optimizer, FeatureNormalizer.fit(train.features), list(train.glosses), gloss_embeddings,
+                         config, fps=train.fps)
+
+
+def restore_training_state(checkpoint: dict[str, Any], config: SignAvatarConfig | None = None,
+                           device: torch.device | str = "cpu") -> TrainingState:
+    """Rebuild model/optimizer/etc. from a checkpoint dict (see ``training.checkpoint``). The model is
+    moved to ``device`` before the optimizer state is loaded, so that state lands there too."""
+    config = config or SignAvatarConfig.model_validate(checkpoint["config"])
+    embeddings = checkpoint["gloss_embeddings"]
+    model = SignAvatarCVAE(config.model, feature_dim=checkpoint["feature_dim"], cond_dim=embeddings.shape[1])
+    model.load_state_dict(checkpoint["model"])
+    model.to(device)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    optimizer.load_state_dict(checkpoint["optimizer"])
+    return TrainingState(
+        model=model,
+        optimizer=optimizer,
+        normalizer=FeatureNormalizer.from_state_dict(checkpoint["normalizer"]),
+        glosses=list(checkpoint["glosses"]),
+        gloss_embeddings=embeddings,
+        config=config,
+        fps=float(checkpoint["fps"]),
+        epoch=int(checkpoint["epoch"]),
+        history=list(checkpoint.get("history", [])),
+    )
+
+
+def make_loader(state: TrainingState, data: FeatureSet, shuffle: bool = True) -> DataLoader:
+    if list(data.glosses) != list(state.glosses):
+        raise ValueError(f"data vocabulary {data.glosses} differs from the model's {state.glosses}")
+    dataset = TensorDataset(state.normalizer.normalize(data.features), data.labels)
+    generator = torch.Generator().manual_seed(state.config.train.seed)
+    return DataLoader(dataset, batch_size=state.config.train.batch_size, shuffle=shuffle, drop_last=False,
+                      generator=generator)
+
+
+def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch: int, device: torch.device) -> dict[str, float]:
+    """One pass over ``loader`` with the curriculum's masking ratio for ``epoch``."""
+    cfg = state.config
+    core: SignAvatarCVAE = model.module if hasattr(model, "module") else model
+    ratio = mask_ratio(epoch, cfg.curriculum, run_epochs=cfg.train.epochs)
+    mask_gen = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch)
+    embeddings = state.gloss_embeddings.to(device)
+    model.train()
+    totals = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
+    clips = 0
+    start = time.perf_counter()
+    for x, labels in loader:
+        x, labels = x.to(device), labels.to(device)
+        visible = sample_visible_mask(x.shape[0], x.shape[1], ratio, generator=mask_gen).to(device)
+        out = model(x, embeddings[labels], visible)
+        terms = core.loss_terms(out, x, cfg.train.kl_weight)
+        if not torch.isfinite(terms["total"]):
+            raise FloatingPointError(f"non-finite loss at epoch {epoch}: {({k: float(v) for k, v in terms.items()})}")
+        state.optimizer.zero_grad(set_to_none=True)
+        terms["total"].backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+        state.optimizer.step()
+        n = x.shape[0]
+        clips += n
+        totals["loss"] += float(terms["total"].detach()) * n
+        totals["rec"] += float(terms["rec"].detach()) * n
+        totals["kl"] += float(terms["kl"].detach()) * n
+    seconds = time.perf_counter() - start
+    metrics = {k: v / max(clips, 1) for k, v in totals.items()}
+    metrics.update(epoch=epoch, mask_ratio=ratio, clips=clips, seconds=seconds,
+                   clips_per_s=clips / seconds if seconds > 0 else math.inf)
+    return metrics
+
+
+def run_training(model: nn.Module, state: TrainingState, loader: DataLoader, device: torch.device,
+                 on_epoch_end: EpochCallback) -> TrainingState:
+    """Train from ``state.epoch`` up to ``config.train.epochs``; ``on_epoch_end`` sees every epoch
+    after ``state.epoch`` and ``state.history`` are updated (so a checkpoint taken there resumes at
+    the next epoch: nothing lost, nothing repeated)."""
+    for epoch in range(state.epoch, state.config.train.epochs):
+        sampler = getattr(loader, "sampler", None)
+        if hasattr(sampler, "set_epoch"):
+            sampler.set_epoch(epoch)
+        metrics = run_epoch(model, state, loader, epoch, device)
+        metrics["finished_at"] = time.time()  # wall clock, so epoch-to-epoch overhead can be measured
+        state.epoch = epoch + 1
+        state.history.append(metrics)
+        on_epoch_end(epoch, metrics)
+    return state
+
+
+def log_epoch(epoch: int, metrics: dict[str, float], every: int) -> None:
+    if epoch % every == 0:
+        log.info("epoch %d loss %.4f rec %.4f kl %.2f mask %.2f %.1f clips/s", epoch, metrics["loss"],
+                 metrics["rec"], metrics["kl"], metrics["mask_ratio"], metrics["clips_per_s"])
+
+
+def train_plain(config: SignAvatarConfig, train: FeatureSet, gloss_embeddings: torch.Tensor,
+                checkpoint_dir: str | None = None, resume: dict[str, Any] | None = None) -> TrainingState:
+    """Train in this process (no Ray). Saves ``checkpoint_dir/checkpoint.pt`` every
+    ``train.checkpoint_every`` epochs and at the end when a directory is given."""
+    from signavatar.training.checkpoint import save_checkpoint
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if resume:
+        state = restore_training_state(resume, config, device)
+    else:
+        state = new_training_state(config, train, gloss_embeddings, device)
+    loader = make_loader(state, train)
+
+    def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
+        log_epoch(epoch, metrics, config.train.log_every)
+        last = epoch + 1 == config.train.epochs
+        if checkpoint_dir and ((epoch + 1) % config.train.checkpoint_every == 0 or last):
+            save_checkpoint(state.checkpoint_state(), checkpoint_dir)
+
+    return run_training(state.model, state, loader, device, on_epoch_end)
+
+
+@torch.no_grad()
+def validation_loss(model: nn.Module, state: TrainingState, loader: DataLoader, device: torch.device) -> float:
+    """Mean reconstruction MSE with nothing masked and z = mu (deterministic), in eval mode."""
+    core: SignAvatarCVAE = model.module if hasattr(model, "module") else model
+    embeddings = state.gloss_embeddings.to(device)
+    was_training = core.training
+    core.eval()
+    total, count = 0.0, 0
+    for x, labels in loader:
+        x, labels = x.to(device), labels.to(device)
+        cond = embeddings[labels]
+        mu, _ = core.encode(x, cond, None)
+        recon = core.decode(mu, cond, x.shape[1])
+        total += float(torch.mean((recon - x) ** 2)) * x.shape[0]
+        count += x.shape[0]
+    core.train(was_training)
+    return total / max(count, 1)

@@ -1,0 +1,62 @@
+"""Training as one call: dataset (given, or the embedded demo corpus) -> gloss embeddings ->
+Ray Train -> checkpoint copied into the run directory -> a summary dict."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from signavatar import storage
+from signavatar.config import SignAvatarConfig
+from signavatar.data.preparation import build_demo_dataset
+from signavatar.model.clip_encoder import ClipConditioner
+from signavatar.motion import arrow_io
+from signavatar.training import ray_trainer
+from signavatar.training.checkpoint import FILENAME
+
+log = logging.getLogger(__name__)
+
+
+def resolve_dataset(config: SignAvatarConfig) -> str:
+    if config.data.dataset:
+        return config.data.dataset
+    uri = storage.join(config.run_dir, "dataset")
+    if not storage.is_remote(uri):
+        uri = os.path.abspath(uri)  # workers may run in other working directories
+    build_demo_dataset(config, uri)
+    return uri
+
+
+def train_glosses(dataset_uri: str) -> list[str]:
+    manifest = arrow_io.read_manifest(dataset_uri)
+    glosses = sorted(manifest["glosses"])
+    if not glosses:
+        raise ValueError(f"dataset {dataset_uri} has no clips")
+    return glosses
+
+
+def train(config: SignAvatarConfig) -> dict:
+    dataset = resolve_dataset(config)
+    glosses = train_glosses(dataset)
+    embeddings = ClipConditioner(config.clip).encode_text(glosses)
+    result = ray_trainer.fit(config, dataset, glosses, embeddings)
+    if result.error:
+        raise RuntimeError(f"training failed: {result.error}") from result.error
+    final = storage.join(config.run_dir, "checkpoint")
+    with result.checkpoint.as_directory() as directory:
+        storage.write_bytes(storage.join(final, FILENAME), (Path(directory) / FILENAME).read_bytes())
+    history = result.metrics_dataframe
+    last = result.metrics
+    summary = {
+        "dataset": dataset,
+        "checkpoint": final,
+        "ray_checkpoint": result.checkpoint.path,
+        "glosses": glosses,
+        "epochs": int(last["epoch"]) + 1,
+        "final": {k: float(last[k]) for k in ("loss", "rec", "kl", "mask_ratio")},
+        "clips_per_s": float(history["clips_per_s"].tail(max(1, len(history) // 2)).mean()),
+        "num_workers": config.train.num_workers,
+    }
+    log.info("trained %d epochs; checkpoint at %s", summary["epochs"], final)
+    return summary

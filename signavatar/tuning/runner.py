@@ -1,0 +1,117 @@
+"""Ray Tune glue: each trial is the training loop as a function trainable that reports every epoch
+(``ray.tune.report``) with checkpoints; ASHA stops weak trials early; ``resume`` restores an
+interrupted experiment (``Tuner.restore``) without rerunning finished trials."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from typing import Any
+
+import torch
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
+from ray.tune.search.basic_variant import BasicVariantGenerator
+
+from signavatar import storage
+from signavatar.motion import arrow_io
+from signavatar.training.checkpoint import load_checkpoint, save_checkpoint
+from signavatar.training.data import build_feature_set, hold_out
+from signavatar.training.loop import (
+    make_loader,
+    new_training_state,
+    restore_training_state,
+    run_training,
+    validation_loss,
+)
+from signavatar.tuning.spec import TuneSpec
+
+log = logging.getLogger(__name__)
+
+
+def trial_datasets(spec: TuneSpec, dataset: str, glosses: list[str], num_frames: int):
+    clips = arrow_io.read_dataset(dataset)
+    val = [c for c in clips if c.split == "val"]
+    train = [c for c in clips if c.split == "train"]
+    if not val:
+        train, val = hold_out(train, spec.val_fraction, seed=spec.seed)
+    return build_feature_set(train, num_frames, glosses), build_feature_set(val, num_frames, glosses)
+
+
+def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: list[str],
+              gloss_embeddings: torch.Tensor) -> None:
+    config = spec.trial_config(params)
+    train, val = trial_datasets(spec, dataset, glosses, config.data.num_frames)
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    checkpoint = tune.get_checkpoint()
+    if checkpoint:
+        with checkpoint.as_directory() as directory:
+            state = restore_training_state(load_checkpoint(directory), config, device)
+    else:
+        state = new_training_state(config, train, gloss_embeddings, device)
+    loader = make_loader(state, train)
+    val_loader = make_loader(state, val, shuffle=False)
+
+    def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
+        metrics = {**metrics, "val_rec": validation_loss(state.model, state, val_loader, device)}
+        due = (epoch + 1) % config.train.checkpoint_every == 0 or epoch + 1 == config.train.epochs
+        if not due:
+            tune.report(metrics)
+            return
+        with tempfile.TemporaryDirectory() as directory:
+            save_checkpoint(state.checkpoint_state(), directory)
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
+
+    run_training(state.model, state, loader, device, on_epoch_end)
+
+
+def param_space(spec: TuneSpec) -> dict[str, Any]:
+    samplers = {
+        "loguniform": lambda v: tune.loguniform(*v),
+        "uniform": lambda v: tune.uniform(*v),
+        "randint": lambda v: tune.randint(*v),
+        "choice": tune.choice,
+        "grid": tune.grid_search,
+    }
+    return {key: samplers[kind](values) for key, dist in spec.search_space.items() for kind, values in dist.items()}
+
+
+def experiment_path(spec: TuneSpec) -> str:
+    return storage.join(spec.storage_path, spec.name)
+
+
+def _storage(spec: TuneSpec) -> tuple[str, Any]:
+    if storage.is_remote(spec.storage_path):
+        filesystem, path = storage.pyarrow_filesystem(spec.storage_path)
+        return path, filesystem
+    return str(storage.filesystem(spec.storage_path)[1]), None
+
+
+def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddings: torch.Tensor,
+                resume: bool = False) -> tune.Tuner:
+    resources = {k.upper() if k in ("cpu", "gpu") else k: v for k, v in spec.resources_per_trial.items()}
+    fn = tune.with_resources(
+        tune.with_parameters(trainable, spec=spec, dataset=dataset, glosses=glosses, gloss_embeddings=gloss_embeddings),
+        resources,
+    )
+    path, filesystem = _storage(spec)
+    if resume:
+        full = storage.join(path, spec.name) if filesystem is None else f"{path}/{spec.name}"
+        log.info("restoring experiment %s", full)
+        return tune.Tuner.restore(full, trainable=fn, resume_unfinished=True, resume_errored=True,
+                                  storage_filesystem=filesystem)
+    epochs = spec.base().train.epochs
+    if spec.scheduler.type == "asha":
+        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=spec.scheduler.grace_period,
+                                  reduction_factor=spec.scheduler.reduction_factor)
+    else:
+        scheduler = FIFOScheduler()
+    return tune.Tuner(
+        fn,
+        param_space=param_space(spec),
+        tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, scheduler=scheduler,
+                                    search_alg=BasicVariantGenerator(random_state=spec.seed),
+                                    num_samples=spec.num_samples, max_concurrent_trials=spec.max_concurrent_trials),
+        run_config=tune.RunConfig(name=spec.name, storage_path=path, storage_filesystem=filesystem,
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+    )

@@ -1,0 +1,114 @@
+"""A sweep specification (one ``tune_configs/*.yaml``), validated before any trial starts.
+
+Search-space keys are dotted training-config keys (``train.kl_weight``); each value is one
+distribution: ``{loguniform: [lo, hi]}``, ``{uniform: [lo, hi]}``, ``{randint: [lo, hi]}``,
+``{choice: [...]}`` or ``{grid: [...]}``. An unknown key, or a value the training config would
+reject, is an error naming the key.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any, Literal
+
+import yaml
+from pydantic import Field, PrivateAttr, model_validator
+
+from signavatar import storage
+from signavatar.config import (
+    ConfigError,
+    Section,
+    SignAvatarConfig,
+    apply_overrides,
+    check_key,
+    load_config,
+    set_path,
+)
+
+DISTRIBUTIONS = ("loguniform", "uniform", "randint", "choice", "grid")
+
+
+class SchedulerSpec(Section):
+    type: Literal["asha", "fifo"] = "asha"
+    grace_period: int = Field(2, ge=1, description="epochs every trial runs before ASHA may stop it")
+    reduction_factor: float = Field(2.0, gt=1)
+
+
+class TuneSpec(Section):
+    name: str
+    base_config: str | None = Field(None, description="training YAML the trials start from, relative to this file")
+    overrides: list[str] = []
+    search_space: dict[str, dict[str, list[Any]]]
+    metric: str = "val_rec"
+    mode: Literal["min", "max"] = "min"
+    scheduler: SchedulerSpec = SchedulerSpec()
+    num_samples: int = Field(4, ge=1)
+    resources_per_trial: dict[str, float] = {"cpu": 1}
+    max_concurrent_trials: int | None = None
+    val_fraction: float = Field(0.2, gt=0, lt=1, description="held out of train when the dataset has no val split")
+    storage_path: str = "runs/tune"
+    seed: int = 0
+
+    @model_validator(mode="after")
+    def _check_space(self) -> TuneSpec:
+        if not self.search_space:
+            raise ValueError("search_space is empty")
+        for key, dist in self.search_space.items():
+            check_key(key)
+            if len(dist) != 1 or next(iter(dist)) not in DISTRIBUTIONS:
+                raise ValueError(f"search_space.{key}: expected one of {DISTRIBUTIONS}, got {list(dist)}")
+            kind, values = next(iter(dist.items()))
+            if kind in ("loguniform", "uniform", "randint") and len(values) != 2:
+                raise ValueError(f"search_space.{key}: {kind} needs [low, high]")
+            if not values:
+                raise ValueError(f"search_space.{key}: {kind} needs values")
+        return self
+
+    _base: SignAvatarConfig | None = PrivateAttr(None)
+
+    def base(self) -> SignAvatarConfig:
+        """The base training config, loaded once (trials run in other working directories, so they
+        receive it resolved rather than re-reading a relative path)."""
+        if self._base is None:
+            self._base = load_config(self.base_config, self.overrides)
+        return self._base
+
+    def trial_config(self, params: dict[str, Any]) -> SignAvatarConfig:
+        """The training config of one trial: base + the trial's sampled values."""
+        data = copy.deepcopy(self.base().model_dump(mode="json"))
+        for key, value in params.items():
+            set_path(data, key.split("."), value)
+        return SignAvatarConfig.model_validate(data)
+
+    def check_values(self) -> None:
+        """Every listed value / bound must make a valid training config (fail before any trial)."""
+        for key, dist in self.search_space.items():
+            for value in next(iter(dist.values())):
+                try:
+                    self.trial_config({key: value})
+                except Exception as exc:
+                    raise ConfigError(f"search_space.{key}: value {value!r} is invalid: {exc}") from exc
+
+
+def load_spec(path: str, overrides: list[str] | None = None) -> TuneSpec:
+    """Load a sweep YAML; ``key=value`` overrides address the spec (``num_samples=8``) or, with a
+    ``base.`` prefix, the training config (``base.train.epochs=20``)."""
+    data = yaml.safe_load(storage.read_text(path)) or {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    for item in overrides or []:
+        if item.startswith("base."):
+            data.setdefault("overrides", []).append(item.removeprefix("base."))
+        else:
+            apply_overrides(data, [item])
+    base = data.get("base_config")
+    if base and not storage.is_remote(base) and not os.path.isabs(base) and not storage.is_remote(path):
+        data["base_config"] = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), base))
+    try:
+        spec = TuneSpec.model_validate(data)
+    except ValueError as exc:
+        raise ConfigError(f"invalid sweep {path}: {exc}") from exc
+    spec.base()
+    spec.check_values()
+    return spec

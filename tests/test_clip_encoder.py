@@ -1,0 +1,172 @@
+"""ClipConditioner: every weight source loads the saved tiny CLIP exactly; random init is loud."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import huggingface_hub.constants
+import numpy as np
+import open_clip
+import pytest
+import torch
+from PIL import Image
+
+from signavatar import storage
+from signavatar.config import ClipEncoderConfig
+from signavatar.model.clip_encoder import ClipConditioner, GlossEmbeddingCache
+from tests.support.tiny_clip import (
+    TINY_CLIP_EMBED_DIM,
+    TINY_CLIP_NAME,
+    register_tiny_clip,
+    save_tiny_clip_weights,
+    write_tiny_clip_dir,
+    write_tiny_clip_hf_cache,
+)
+
+WORDS = ["hello", "thank you", "book", "drink", "computer"]
+RANDOM_INIT_MESSAGE = "NO pretrained weights"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def tiny_clip_registered():
+    register_tiny_clip()
+
+
+def tiny_cfg(pretrained: str | None, **kw) -> ClipEncoderConfig:
+    return ClipEncoderConfig(model_name=TINY_CLIP_NAME, pretrained=pretrained, **kw)
+
+
+def images() -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    return [rng.integers(0, 256, size=(40, 48, 3), dtype=np.uint8) for _ in range(3)]
+
+
+def reference_text(model: torch.nn.Module, texts: list[str]) -> torch.Tensor:
+    with torch.no_grad():
+        return model.encode_text(open_clip.get_tokenizer(TINY_CLIP_NAME)(texts), normalize=True)
+
+
+def assert_same_encoder(conditioner: ClipConditioner, model: torch.nn.Module) -> None:
+    torch.testing.assert_close(conditioner.encode_text(WORDS), reference_text(model, WORDS), rtol=0, atol=1e-6)
+    _, _, preprocess = open_clip.create_model_and_transforms(TINY_CLIP_NAME, pretrained_text=False)
+    pixels = torch.stack([preprocess(Image.fromarray(a)) for a in images()])
+    with torch.no_grad():
+        expected = model.encode_image(pixels, normalize=True)
+    torch.testing.assert_close(conditioner.encode_images(images()), expected, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("suffix", [".pt", ".bin", ".safetensors"])
+def test_weights_file_loads_exactly(tmp_path, suffix, caplog):
+    model = save_tiny_clip_weights(tmp_path / f"tiny{suffix}")
+    with caplog.at_level(logging.WARNING, logger="signavatar.model.clip_encoder"):
+        conditioner = ClipConditioner(tiny_cfg(str(tmp_path / f"tiny{suffix}")))
+    assert RANDOM_INIT_MESSAGE not in caplog.text
+    assert conditioner.embed_dim == TINY_CLIP_EMBED_DIM
+    assert_same_encoder(conditioner, model)
+
+
+def test_local_dir_loads_exactly(tmp_path):
+    model = write_tiny_clip_dir(tmp_path / "repo")
+    # the architecture comes from the folder's config, whatever model_name says
+    cfg = ClipEncoderConfig(model_name="ViT-B-32", pretrained=f"local-dir:{tmp_path / 'repo'}")
+    assert_same_encoder(ClipConditioner(cfg), model)
+
+
+def test_hf_hub_only_from_local_cache(tmp_path, monkeypatch):
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path))
+    model = write_tiny_clip_hf_cache(tmp_path, "signavatar/tiny-clip")
+    assert_same_encoder(ClipConditioner(tiny_cfg("hf-hub:signavatar/tiny-clip")), model)
+    with pytest.raises(FileNotFoundError, match="not in the local Hugging Face cache"):
+        ClipConditioner(tiny_cfg("hf-hub:signavatar/not-cached"))
+
+
+def test_s3_weights_are_fetched_once_into_the_cache(tmp_path, s3_bucket):
+    model = save_tiny_clip_weights(tmp_path / "tiny.safetensors")
+    uri = f"{s3_bucket}/clip/tiny.safetensors"
+    storage.write_bytes(uri, (tmp_path / "tiny.safetensors").read_bytes())
+    cfg = tiny_cfg(uri, cache_dir=str(tmp_path / "cache"))
+    assert_same_encoder(ClipConditioner(cfg), model)
+    assert len(list((tmp_path / "cache").rglob("tiny.safetensors"))) == 1
+    storage.remove(uri)  # the second load is served from the cache
+    assert_same_encoder(ClipConditioner(cfg), model)
+
+
+def test_missing_sources_are_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="nope.pt"):
+        ClipConditioner(tiny_cfg(str(tmp_path / "nope.pt")))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FileNotFoundError, match="open_clip_config.json"):
+        ClipConditioner(tiny_cfg(f"local-dir:{tmp_path / 'empty'}"))
+    write_tiny_clip_dir(tmp_path / "repo")
+    (tmp_path / "repo" / "open_clip_model.safetensors").unlink()
+    with pytest.raises(FileNotFoundError, match="no open_clip weights file"):
+        ClipConditioner(tiny_cfg(f"local-dir:{tmp_path / 'repo'}"))
+
+
+def test_random_init_warns_and_is_the_same_in_every_process(tmp_path, caplog):
+    rng_before = torch.get_rng_state()
+    with caplog.at_level(logging.WARNING, logger="signavatar.model.clip_encoder"):
+        first = ClipConditioner(tiny_cfg(None))
+    assert RANDOM_INIT_MESSAGE in caplog.text and "will not generalise" in caplog.text
+    assert torch.equal(torch.get_rng_state(), rng_before), "building the encoder must not move the global RNG"
+    torch.manual_seed(99)  # the caller's RNG state does not matter either
+    second = ClipConditioner(tiny_cfg(None))
+    torch.testing.assert_close(first.encode_text(WORDS), second.encode_text(WORDS), rtol=0, atol=0)
+    trained = save_tiny_clip_weights(tmp_path / "tiny.pt")
+    assert not torch.allclose(first.encode_text(WORDS), reference_text(trained, WORDS), atol=1e-3)
+
+
+def test_text_embeddings_are_normalised_and_independent_of_batching(tmp_path):
+    save_tiny_clip_weights(tmp_path / "tiny.pt")
+    one_batch = ClipConditioner(tiny_cfg(str(tmp_path / "tiny.pt"), batch_size=64)).encode_text(WORDS)
+    small_batches = ClipConditioner(tiny_cfg(str(tmp_path / "tiny.pt"), batch_size=2)).encode_text(WORDS)
+    assert one_batch.shape == (len(WORDS), TINY_CLIP_EMBED_DIM) and one_batch.dtype == torch.float32
+    torch.testing.assert_close(one_batch.norm(dim=-1), torch.ones(len(WORDS)))
+    torch.testing.assert_close(one_batch, small_batches, rtol=0, atol=1e-6)
+    assert len(set(map(tuple, one_batch.tolist()))) == len(WORDS)
+
+
+def test_images_as_arrays_or_pil_agree_and_bad_arrays_are_rejected(tmp_path):
+    save_tiny_clip_weights(tmp_path / "tiny.pt")
+    conditioner = ClipConditioner(tiny_cfg(str(tmp_path / "tiny.pt")))
+    arrays = images()
+    from_arrays = conditioner.encode_images(arrays)
+    torch.testing.assert_close(conditioner.encode_images([Image.fromarray(a) for a in arrays]), from_arrays)
+    torch.testing.assert_close(from_arrays.norm(dim=-1), torch.ones(len(arrays)))
+    assert conditioner.encode_images([]).shape == (0, TINY_CLIP_EMBED_DIM)
+    with pytest.raises(ValueError, match="uint8"):
+        conditioner.encode_images([arrays[0].astype(np.float32)])
+
+
+class CountingConditioner:
+    embed_dim = 4
+
+    def __init__(self) -> None:
+        self.calls: list[list[str]] = []
+
+    def encode_text(self, texts):
+        self.calls.append(list(texts))
+        return torch.stack([torch.full((self.embed_dim,), float(len(t))) for t in texts])
+
+
+def test_gloss_cache_computes_each_gloss_once_and_survives_a_safe_checkpoint():
+    conditioner = CountingConditioner()
+    cache = GlossEmbeddingCache()
+    first = cache.get_or_compute(["book", "go", "book"], conditioner)
+    assert first.shape == (3, 4) and torch.equal(first[0], first[2])
+    second = cache.get_or_compute(["go", "hello"], conditioner)
+    assert conditioner.calls == [["book", "go"], ["hello"]]
+    torch.testing.assert_close(second[0], first[1])
+
+    buffer = io.BytesIO()
+    torch.save({"gloss_cache": cache.to_state()}, buffer)
+    buffer.seek(0)
+    restored = GlossEmbeddingCache.from_state(torch.load(buffer, weights_only=True)["gloss_cache"])
+    assert restored.glosses == ["book", "go", "hello"] and "go" in restored and len(restored) == 3
+    torch.testing.assert_close(
+        restored.get_or_compute(["hello", "book"], conditioner), cache.get_or_compute(["hello", "book"], conditioner)
+    )
+    assert len(conditioner.calls) == 2
+    with pytest.raises(ValueError, match="2 glosses but 1 embeddings"):
+        GlossEmbeddingCache.from_state({"glosses": ["a", "b"], "embeddings": torch.zeros(1, 4)})

@@ -1,0 +1,179 @@
+"""SignAvatarCVAE, its KL term and the masking curriculum (small models: latent 32, 2 layers)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from signavatar.config import CurriculumConfig, ModelConfig
+from signavatar.model import SignAvatarCVAE, kl_divergence, mask_ratio, sample_visible_mask
+
+FEATURES, COND, FRAMES = 10, 16, 12
+
+
+def small_model(seed: int = 0, **overrides) -> SignAvatarCVAE:
+    torch.manual_seed(seed)
+    sizes = {"latent_dim": 32, "num_layers": 2, "num_heads": 4, "ff_size": 64, "num_frames": FRAMES}
+    cfg = ModelConfig(**{**sizes, **overrides})
+    return SignAvatarCVAE(cfg, feature_dim=FEATURES, cond_dim=COND)
+
+
+def batch(size: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(size, FRAMES, FEATURES, generator=g)
+    cond = torch.nn.functional.normalize(torch.randn(size, COND, generator=g), dim=-1)
+    return x, cond
+
+
+def test_shapes_and_default_size():
+    model = small_model()
+    x, cond = batch()
+    out = model(x, cond)
+    assert out["recon"].shape == x.shape
+    assert out["mu"].shape == out["logvar"].shape == out["z"].shape == (4, 32)
+    assert model.decode(out["z"], cond, num_frames=7).shape == (4, 7, FEATURES)
+    assert model.generate(cond[0], n=3).shape == (3, FRAMES, FEATURES)
+    assert model.generate(cond, num_frames=5).shape == (4, 5, FEATURES)
+    assert model.reconstruct(x, cond).shape == x.shape
+    with pytest.raises(ValueError, match="n = B"):
+        model.generate(cond, n=2)
+
+    default = SignAvatarCVAE(ModelConfig(num_layers=1))
+    assert default.generate(torch.zeros(512)).shape == (1, 60, 264)
+
+
+def test_hidden_frames_cannot_influence_the_posterior():
+    model = small_model().eval()
+    x, cond = batch()
+    visible = sample_visible_mask(4, FRAMES, 0.5, torch.Generator().manual_seed(1))
+    mu, logvar = model.encode(x, cond, visible)
+
+    perturbed = x.clone()
+    perturbed[~visible] = torch.randn_like(perturbed[~visible]) * 100
+    perturbed[0, (~visible[0]).nonzero()[0]] = float("nan")
+    mu2, logvar2 = model.encode(perturbed, cond, visible)
+    assert torch.equal(mu, mu2) and torch.equal(logvar, logvar2)
+
+    seen = x.clone()
+    frame = visible[2].nonzero()[0]
+    seen[2, frame] += 1.0
+    mu3, logvar3 = model.encode(seen, cond, visible)
+    assert not torch.allclose(mu3[2], mu[2]) and not torch.allclose(logvar3[2], logvar[2])
+    torch.testing.assert_close(mu3[[0, 1, 3]], mu[[0, 1, 3]])  # samples do not mix
+    # with every frame visible, the perturbed values do matter
+    assert not torch.allclose(model.encode(perturbed.nan_to_num(), cond)[0], model.encode(x, cond)[0])
+
+
+def test_hidden_frames_are_as_if_absent():
+    """Hiding the last k frames gives the posterior of the clip cut before them: hidden frames are
+    not even attended to as placeholders."""
+    model = small_model().eval()
+    x, cond = batch()
+    visible = torch.ones(4, FRAMES, dtype=torch.bool)
+    visible[:, -4:] = False
+    mu, logvar = model.encode(x, cond, visible)
+    mu_cut, logvar_cut = model.encode(x[:, :-4], cond)
+    torch.testing.assert_close(mu, mu_cut, rtol=0, atol=1e-5)
+    torch.testing.assert_close(logvar, logvar_cut, rtol=0, atol=1e-5)
+
+
+def test_logvar_is_clamped():
+    model = small_model(logvar_clamp=0.5).eval()
+    x, cond = batch(16)
+    _, logvar = model.encode(x * 50, cond)
+    assert logvar.abs().max().item() == pytest.approx(0.5)
+    _, unclamped = small_model(logvar_clamp=100.0).eval().encode(x * 50, cond)
+    assert unclamped.abs().max() > 0.5  # the clamp above was active, not vacuous
+
+
+def test_kl_matches_closed_form_and_is_summed_like_actor():
+    g = torch.Generator().manual_seed(0)
+    mu, logvar = torch.randn(5, 8, generator=g), torch.randn(5, 8, generator=g)
+    posterior = torch.distributions.Normal(mu, (0.5 * logvar).exp())
+    prior = torch.distributions.Normal(torch.zeros(5, 8), torch.ones(5, 8))
+    per_sample = torch.distributions.kl_divergence(posterior, prior).sum(-1)
+    torch.testing.assert_close(kl_divergence(mu, logvar), per_sample.sum())
+    torch.testing.assert_close(kl_divergence(mu, logvar, reduction="mean"), per_sample.mean())
+    torch.testing.assert_close(kl_divergence(mu, logvar, reduction="none"), per_sample)
+    assert kl_divergence(torch.zeros(3, 4), torch.zeros(3, 4)).item() == 0.0
+    with pytest.raises(ValueError):
+        kl_divergence(mu, logvar, reduction="max")
+
+    x = torch.randn(5, 3, 2, generator=g)
+    out = {"recon": torch.randn(5, 3, 2, generator=g), "mu": mu, "logvar": logvar}
+    terms = SignAvatarCVAE.loss_terms(out, x, kl_weight=1e-2)
+    torch.testing.assert_close(terms["rec"], ((out["recon"] - x) ** 2).mean())
+    torch.testing.assert_close(terms["total"], terms["rec"] + 1e-2 * per_sample.sum())
+
+
+def test_one_batch_overfits():
+    model = small_model(dropout=0.0)
+    x, cond = batch(8)
+    optimizer = torch.optim.Adam(model.parameters(), lr=2e-3)
+    losses = []
+    for _ in range(300):
+        terms = model.loss_terms(model(x, cond), x, kl_weight=1e-5)
+        optimizer.zero_grad()
+        terms["total"].backward()
+        optimizer.step()
+        losses.append(terms["total"].item())
+        if losses[0] / losses[-1] >= 10:
+            break
+    assert losses[0] / min(losses) >= 10, f"loss {losses[0]:.3f} -> {min(losses):.3f} in {len(losses)} steps"
+
+
+def test_generation_is_deterministic_per_seed_and_keeps_the_training_mode():
+    model = small_model().train()
+    _, cond = batch()
+    rng_before = torch.get_rng_state()
+    a, b = model.generate(cond[0], n=2, seed=7), model.generate(cond[0], n=2, seed=7)
+    c = model.generate(cond[0], n=2, seed=8)
+    assert torch.equal(a, b) and not torch.allclose(a, c)
+    assert not torch.allclose(a[0], a[1])  # n samples are n different draws
+    assert model.training and not a.requires_grad
+    assert torch.equal(torch.get_rng_state(), rng_before)
+
+    x, _ = batch()
+    r1 = model.reconstruct(x, cond, generator=torch.Generator().manual_seed(3))
+    r2 = model.reconstruct(x, cond, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(r1, r2) and model.training
+
+
+@pytest.mark.parametrize(
+    ("epoch", "expected"), [(0, 0.0), (499, 0.0), (500, 0.1), (999, 0.1), (2500, 0.5), (3000, 0.6), (5000, 0.6)]
+)
+def test_paper_schedule(epoch, expected):
+    assert mask_ratio(epoch, CurriculumConfig(), run_epochs=5000) == pytest.approx(expected)
+    assert mask_ratio(epoch, CurriculumConfig(scale_to_run=False)) == pytest.approx(expected)
+
+
+def test_schedule_scales_to_a_shorter_run_and_can_be_disabled():
+    cfg = CurriculumConfig()
+    ratios = [mask_ratio(ep, cfg, run_epochs=50) for ep in range(50)]
+    assert ratios[4] == 0.0 and ratios[5] == pytest.approx(0.1) and ratios[25] == pytest.approx(0.5)
+    assert ratios[30] == ratios[49] == pytest.approx(0.6)
+    # a run length that does not divide the schedule: exact integer stage boundaries, monotone
+    odd = [mask_ratio(ep, cfg, run_epochs=7) for ep in range(7)]
+    assert odd == pytest.approx([0.0, 0.1, 0.2, 0.4, 0.5, 0.6, 0.6])
+    assert mask_ratio(5, CurriculumConfig(scale_to_run=False), run_epochs=50) == 0.0
+    assert mask_ratio(600, CurriculumConfig(step=100, increment=0.05, cap=0.2)) == pytest.approx(0.2)
+    assert mask_ratio(4999, CurriculumConfig(enabled=False), run_epochs=5000) == 0.0
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.1, 0.35, 0.6, 1.0])
+def test_visible_mask_hides_exactly_round_ratio_frames(ratio):
+    visible = sample_visible_mask(64, 60, ratio, torch.Generator().manual_seed(0))
+    assert visible.dtype == torch.bool and visible.shape == (64, 60)
+    hidden = (~visible).sum(dim=1)
+    assert torch.all(hidden == min(round(ratio * 60), 59))
+    assert torch.all(visible.any(dim=1))
+
+
+def test_visible_mask_is_random_per_sample_and_reproducible():
+    visible = sample_visible_mask(2000, 10, 0.3, torch.Generator().manual_seed(0))
+    assert torch.equal(visible, sample_visible_mask(2000, 10, 0.3, torch.Generator().manual_seed(0)))
+    assert len({tuple(row.tolist()) for row in visible}) > 50
+    hidden_rate = (~visible).float().mean(dim=0)  # every frame is equally likely to be hidden
+    assert torch.all((hidden_rate - 0.3).abs() < 0.05)
+    with pytest.raises(ValueError):
+        sample_visible_mask(1, 10, 1.5)

@@ -1,0 +1,110 @@
+"""Ray Tune sweeps: quick.yaml end to end, kill + resume, and spec validation."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from signavatar.config import ConfigError
+from signavatar.tuning.spec import load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+QUICK = str(ROOT / "tune_configs" / "quick.yaml")
+
+
+def test_unknown_search_key_rejected_before_any_trial(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    spec = yaml.safe_load(Path(QUICK).read_text())
+    spec["search_space"]["train.klweight"] = {"loguniform": [1e-6, 1e-2]}
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match="train.klweight"):
+        load_spec(str(bad))
+    from workflows import tune as tune_workflow
+
+    with pytest.raises(ConfigError, match="train.klweight"):
+        tune_workflow.main(["--config", str(bad), f"storage_path={tmp_path}"])
+    assert not (tmp_path / "quick").exists()  # nothing started
+
+
+def test_bad_search_value_rejected(tmp_path):
+    spec = yaml.safe_load(Path(QUICK).read_text())
+    spec["search_space"] = {"curriculum.cap": {"choice": [0.5, 2.0]}}
+    path = tmp_path / "badcap.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    with pytest.raises(ConfigError, match=r"curriculum.cap: value 2.0 is invalid"):
+        load_spec(str(path))
+
+
+def quick_args(tmp_path: Path, *extra: str) -> list[str]:
+    return ["--config", QUICK, f"storage_path={tmp_path / 'tune'}", f"base.run_dir={tmp_path / 'run'}", *extra]
+
+
+def test_quick_sweep_asha_and_best_config_trains(ray_cluster, tmp_path):
+    from workflows import train as train_workflow
+    from workflows import tune as tune_workflow
+
+    summary = tune_workflow.main(quick_args(tmp_path))
+    trials = summary["trials"]
+    assert len(trials) == 4
+    assert all(t["status"] != "error" for t in trials)
+    assert any(t["status"] == "stopped early" for t in trials), trials  # ASHA cut at least one
+    values = [t["val_rec"] for t in trials]
+    assert values == sorted(values)
+    out = tmp_path / "tune" / "quick"
+    assert (out / "trials.md").read_text().count("\n") == 2 + 4
+    assert summary["best_checkpoint"] and summary["best"] == trials[0]
+
+    best = yaml.safe_load((out / "best_config.yaml").read_text())
+    assert best["train"]["kl_weight"] == pytest.approx(trials[0]["params"]["train.kl_weight"])
+    result = train_workflow.main(["--config", str(out / "best_config.yaml"), f"run_dir={tmp_path / 'best'}",
+                                  f"train.storage_path={tmp_path / 'best-ray'}", "train.epochs=2"])
+    assert result["epochs"] == 2 and Path(result["checkpoint"], "checkpoint.pt").exists()
+
+
+def test_killed_sweep_resumes_without_rerunning_finished_trials(ray_cluster, tmp_path):
+    env = {**os.environ, "RAY_ADDRESS": ray_cluster.get_runtime_context().gcs_address,
+           "TUNE_GLOBAL_CHECKPOINT_S": "1", "PYTHONPATH": str(ROOT)}
+    args = [sys.executable, "-m", "workflows.tune", *quick_args(tmp_path, "max_concurrent_trials=1",
+                                                               "scheduler.type=fifo", "base.train.epochs=4")]
+    experiment = tmp_path / "tune" / "quick"
+    proc = subprocess.Popen(args, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while time.monotonic() < deadline and len(finished_trials(experiment)) < 2:
+            assert proc.poll() is None, "the sweep ended before it could be killed"
+            time.sleep(0.5)
+        time.sleep(3)  # let Tune write its experiment state after those trials
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    before = finished_trials(experiment)
+    assert 2 <= len(before) < 4
+    snapshot = {name: path.read_text() for name, path in before.items()}
+
+    resumed = subprocess.run([*args, "--resume"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    after = finished_trials(experiment)
+    assert len(after) == 4
+    for name, text in snapshot.items():
+        assert after[name].read_text() == text, f"finished trial {name} was rerun"
+    summary = json.loads((experiment / "trials.json").read_text())
+    assert len(summary["trials"]) == 4 and all(t["epochs"] == 4 for t in summary["trials"])
+
+
+def finished_trials(experiment: Path) -> dict[str, Path]:
+    """Trial dirs whose result.json reached the last epoch (4 reports)."""
+    done = {}
+    for result in experiment.glob("*/result.json"):
+        lines = result.read_text().splitlines()
+        if len(lines) >= 4:
+            done[result.parent.name] = result
+    return done

@@ -1,0 +1,51 @@
+"""Run a Ray Tune sweep over the training config.
+
+    ray job submit --working-dir . -- python -m workflows.tune --config tune_configs/kl_sweep.yaml num_samples=16
+    python -m workflows.tune --config tune_configs/quick.yaml --resume     # continue an interrupted sweep
+
+Overrides address the sweep (``num_samples=8``) or, prefixed with ``base.``, the training config
+(``base.train.epochs=20``). Results: ``<storage_path>/<name>/{trials.md,trials.json,best_config.yaml}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from signavatar import storage
+from signavatar.model.clip_encoder import ClipConditioner
+from signavatar.training.run import resolve_dataset, train_glosses
+from signavatar.tuning.results import to_markdown, write_results
+from signavatar.tuning.runner import build_tuner, experiment_path
+from signavatar.tuning.spec import load_spec
+from workflows.common import init_ray, setup_logging
+
+log = logging.getLogger("workflows.tune")
+
+
+def main(argv: list[str] | None = None) -> dict:
+    setup_logging()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", required=True, help="sweep YAML (tune_configs/*.yaml)")
+    parser.add_argument("--resume", action="store_true", help="restore the interrupted experiment of this name")
+    parser.add_argument("overrides", nargs="*")
+    args = parser.parse_args(argv)
+    spec = load_spec(args.config, args.overrides)  # rejects unknown keys before anything starts
+    base = spec.base()
+    init_ray()
+    dataset = resolve_dataset(base)
+    glosses = train_glosses(dataset)
+    embeddings = ClipConditioner(base.clip).encode_text(glosses)
+    tuner = build_tuner(spec, dataset, glosses, embeddings, resume=args.resume)
+    results = tuner.fit()
+    summary = write_results(results, spec, dataset, experiment_path(spec))
+    print(to_markdown(summary["trials"], spec))
+    print(json.dumps({k: summary[k] for k in ("metric", "best_config", "best_checkpoint")}, indent=2))
+    log.info("results in %s", experiment_path(spec))
+    return summary
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
