@@ -147,7 +147,7 @@ class QCConfig(Section):
         0.25, gt=0, description="m above the hanging-arm wrist height that counts as 'hands down'"
     )
     trailing_descent_speed: float = Field(
-        0.05, ge=0, description="m/s; the drop is followed back while the wrist descends faster than this"
+        0.15, ge=0, description="m/s; the drop is followed back while the wrist descends faster than this"
     )
     confidence_threshold: float = Field(0.5, ge=0, le=1)
     max_gap: int = Field(4, ge=0, description="longest run of low-confidence frames filled by interpolation")
@@ -203,6 +203,23 @@ class KeypointFitConfig(Section):
     seed: int = 0
 
 
+class HolisticConfig(Section):
+    """MediaPipe Holistic (``extract.estimator=holistic``), run in its own environment as a child
+    process of each actor / replica (``signavatar.extraction.estimators.holistic``).
+
+    ``python`` is that environment's interpreter (``make mediapipe-env`` builds it); a relative path
+    is resolved against the repository root. On a cluster, build it on every node and give the
+    absolute path."""
+
+    python: str = Field(".venv-mediapipe/bin/python", description="interpreter of the mediapipe environment")
+    face: bool = Field(False, description="also return the 468-point face mesh (written to .pose files)")
+    smooth_landmarks: bool = True
+    min_detection_confidence: float = Field(0.5, ge=0, le=1)
+    min_tracking_confidence: float = Field(0.5, ge=0, le=1)
+    frame_timeout_s: float = Field(60.0, gt=0, description="a frame taking longer kills the worker (error for that video)")
+    startup_timeout_s: float = Field(120.0, gt=0, description="worker start (imports, model load)")
+
+
 class ExtractConfig(Section):
     """Video corpus -> motion dataset on Ray Data (``workflows.extract``).
 
@@ -225,11 +242,15 @@ class ExtractConfig(Section):
     crop_to_bbox: bool = True
     bbox_margin: float = Field(0.2, ge=0, description="person box grown by this fraction per side")
     chunk_frames: int = Field(64, ge=1, description="frames decoded at once (bounds memory per video)")
-    estimator: Literal["torchscript", "keypoints"] = "torchscript"
+    estimator: Literal["torchscript", "keypoints", "holistic"] = Field(
+        "holistic",
+        description="unset: torchscript when model_path is set, keypoints when landmark_detector is, else holistic",
+    )
     model_path: str | None = Field(None, description="TorchScript regressor file (local or s3://)")
     estimator_batch_size: int = Field(32, ge=1)
     landmark_detector: str | None = None
     keypoints: KeypointFitConfig = KeypointFitConfig()
+    holistic: HolisticConfig = HolisticConfig()
     annotations: str | None = Field(None, description="QC kept-frame ranges JSON, in source-video frames")
     num_actors: int = Field(1, ge=1, description="size of the estimator actor pool")
     batch_size: int = Field(4, ge=1, description="videos per actor call; each call writes one shard")
@@ -237,6 +258,16 @@ class ExtractConfig(Section):
     max_error_fraction: float = Field(0.1, ge=0, le=1, description="more failed videos than this fails the job")
     retry_errors: bool = Field(False, description="rerun videos that failed in an earlier run")
     cache_dir: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_estimator(cls, data: Any) -> Any:
+        """Without an explicit ``estimator``, the one whose settings are given, else ``holistic``
+        (which needs no user-supplied weights)."""
+        if isinstance(data, dict) and data.get("estimator") is None:
+            backend = "torchscript" if data.get("model_path") else "keypoints" if data.get("landmark_detector") else "holistic"
+            data = {**data, "estimator": backend}
+        return data
 
 
 class SignAvatarConfig(Section):

@@ -272,3 +272,12 @@ def test_ablation_rows_and_json():
     assert data["rows"]["without curriculum"]["div"] is None
     with pytest.raises(ValueError, match="no 'Gen_test' row"):
         ablation_rows({"without QC": {"Raw_test": {"acc": 1.0}}})
+
+
+def test_nearest_centroid_accuracy_hand_case():
+    from signavatar.evaluation.metrics import nearest_centroid_accuracy
+
+    ref = np.array([[0.0, 0.0], [0.0, 2.0], [10.0, 0.0], [10.0, 2.0]])
+    ref_labels = np.array([0, 0, 1, 1])  # centroids (0, 1) and (10, 1)
+    feats = np.array([[1.0, 1.0], [9.0, 1.0], [6.0, 1.0]])
+    assert nearest_centroid_accuracy(feats, np.array([0, 1, 0]), ref, ref_labels) == pytest.approx(2 / 3)

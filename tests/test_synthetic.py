@@ -88,11 +88,20 @@ def test_split_is_8_to_2_per_gloss(corpus):
         assert [c.split for c in small if c.gloss == gloss].count("test") == 3
 
 
+def test_timing_scales_with_fps():
+    fast = generate_corpus(SyntheticCorpusConfig(num_glosses=2, clips_per_gloss=8, fps=60.0))
+    seconds = [(c.source["sign_range"][1] - c.source["sign_range"][0]) / c.fps for c in fast]
+    assert all(c.fps == 60.0 for c in fast)
+    assert min(seconds) >= 1.0 and max(seconds) <= 2.0
+
+
 def test_gloss_inventory_and_limit():
     assert len(GLOSSES) >= 12 and len(set(GLOSSES)) == len(GLOSSES)
     assert GLOSSES[:6] == ("hello", "drink", "book", "thanks", "mother", "house")
     with pytest.raises(ValueError, match="only"):
         generate_corpus(SyntheticCorpusConfig(num_glosses=len(GLOSSES) + 1))
+    with pytest.raises(ValueError, match="seed"):
+        generate_corpus(SyntheticCorpusConfig(seed=-1))
 
 
 def test_variation_signers_speed_amplitude(corpus):

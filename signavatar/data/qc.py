@@ -171,9 +171,9 @@ def trim_trailing(
     file) exactly those frames are kept, the leading ones included: the annotation is the
     authority. Otherwise, when ``cfg.trailing_heuristic`` is on: find the last frame with the hands
     up (hand height above the rest zone); if the hands are down by the end of the clip, follow the
-    drop back from there (while the hand height falls faster than ``cfg.trailing_descent_speed``)
-    past its fastest frame to the calmest frame before it; the sign ends at the first frame after
-    that whose hand height is ``cfg.still_tolerance`` below the height held there. Hands that never come down (or
+    drop back from there while the hand height falls faster than ``cfg.trailing_descent_speed``
+    to the frame where the hands were held; the sign ends at the first frame after that whose
+    hand height is ``cfg.still_tolerance`` below the height held there. Hands that never come down (or
     never go up) leave the clip as is.
     """
     frames = clip.num_frames
@@ -195,10 +195,7 @@ def trim_trailing(
         return clip, {"method": "heuristic", "removed": 0, "kept": [0, frames], "note": why}
     fall = -np.gradient(height) * clip.fps  # m/s, positive while the hands descend
     held = int(up[-1])
-    # Back over the drop: up to its fastest frame, then down to where the hands were (nearly) still.
-    while held > 0 and fall[held] > cfg.trailing_descent_speed and fall[held - 1] >= fall[held]:
-        held -= 1
-    while held > 0 and fall[held] > cfg.trailing_descent_speed and fall[held - 1] < fall[held]:
+    while held > 0 and fall[held] > cfg.trailing_descent_speed:
         held -= 1
     # The sign ends where the hands first fall clearly below the held height.
     level = height[max(held - 1, 0) : held + 2].mean()

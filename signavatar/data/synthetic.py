@@ -29,6 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.interpolate import CubicSpline
 
 from signavatar.body.joints import LEFT_HAND, NUM_JOINTS, RIGHT_HAND, joint_index
 from signavatar.body.rotations import matrix_to_axis_angle
@@ -44,7 +45,8 @@ ARM_PARAMS = ("lower", "flex", "across", "twist", "elbow", "pronate", "wrist_fle
 _P = {name: i for i, name in enumerate(ARM_PARAMS)}
 _ELBOW_LIMITS_DEG = (0.0, 150.0)
 
-# Clip timeline, in frames (the sign itself is 30-60 frames, see ``_clip_timeline``).
+# Clip timeline in frames at 30 fps (scaled to other frame rates, so speeds stay the same).
+REFERENCE_FPS = 30.0
 SIGN_FRAMES = (30, 60)
 LEADING_FRAMES = (5, 20)
 TRAILING_FRAMES = (5, 20)
@@ -454,19 +456,23 @@ class _Timeline:
         return self.lead + self.sign + self.trail
 
 
-def _clip_timeline(rng: np.random.Generator) -> _Timeline:
-    sign = int(rng.integers(SIGN_FRAMES[0], SIGN_FRAMES[1] + 1))
-    rise = int(round(sign * rng.uniform(0.22, 0.3)))
-    hold = int(rng.integers(3, 7))
-    trail = int(rng.integers(TRAILING_FRAMES[0], TRAILING_FRAMES[1] + 1))
+def _clip_timeline(rng: np.random.Generator, fps: float) -> _Timeline:
+    def frames(low: int, high: int) -> int:
+        """A uniform draw in [low, high] frames at 30 fps, converted to ``fps``."""
+        return max(int(round(rng.integers(low, high + 1) * fps / REFERENCE_FPS)), 1)
+
+    sign = frames(*SIGN_FRAMES)
+    rise = max(int(round(sign * rng.uniform(0.22, 0.3))), 1)
+    hold = frames(3, 6)
+    trail = frames(*TRAILING_FRAMES)
     fidget = bool(rng.random() < 0.5)
     return _Timeline(
-        lead=int(rng.integers(LEADING_FRAMES[0], LEADING_FRAMES[1] + 1)),
+        lead=frames(*LEADING_FRAMES),
         rise=rise,
-        move=sign - rise - hold,
+        move=max(sign - rise - hold, 2),
         hold=hold,
         trail=trail,
-        drop=min(trail, int(rng.integers(8, 15))),
+        drop=min(trail, frames(8, 14)),
         # Either all the way back to rest, or part of the way followed by a small fidget.
         drop_to=float(rng.uniform(0.6, 0.85)) if fidget else 1.0,
         fidget=fidget,
@@ -487,8 +493,6 @@ def _through(keyframes: list[np.ndarray], frames: int) -> np.ndarray:
     """``frames`` samples of a clamped cubic spline through evenly spaced keyframes."""
     if len(keyframes) == 1:
         return np.repeat(keyframes[0][None], frames, axis=0)
-    from scipy.interpolate import CubicSpline
-
     knots = np.linspace(0.0, 1.0, len(keyframes))
     return CubicSpline(knots, np.stack(keyframes), bc_type="clamped")(np.linspace(0.0, 1.0, frames))
 
@@ -525,12 +529,12 @@ def _sign_frames(start: np.ndarray, keyframes: list[np.ndarray], tl: _Timeline, 
     return np.concatenate([rise, move, hold])
 
 
-def _fidget(rng: np.random.Generator, tl: _Timeline) -> np.ndarray:
-    """A small unrelated motion after a partial drop: forearm roll and wrist waggle."""
+def _fidget(rng: np.random.Generator, tl: _Timeline, fps: float) -> np.ndarray:
+    """A small unrelated motion after a partial drop: forearm roll and wrist waggle (2 Hz)."""
     out = np.zeros((tl.trail, len(ARM_PARAMS)))
     frames = tl.trail - tl.drop
     if frames > 0:
-        u = np.arange(frames) / 15.0
+        u = np.arange(frames) * 2.0 / fps
         out[tl.drop :, _P["pronate"]] = rng.uniform(6, 12) * np.sin(2 * np.pi * u)
         out[tl.drop :, _P["wrist_flex"]] = rng.uniform(5, 10) * np.sin(2 * np.pi * u + 1.0)
     return out
@@ -554,12 +558,12 @@ def synthesize_clip(
     dropout_probability: float,
 ) -> MotionClip:
     """One clip of ``spec`` performed by ``signer``; randomness comes from ``rng`` only."""
-    tl = _clip_timeline(rng)
+    tl = _clip_timeline(rng, fps)
     amplitude = 1.0 + rng.uniform(-AMPLITUDE_RANGE, AMPLITUDE_RANGE)
     jitter = rng.normal(0.0, 1.5, (len(spec.keyframes), len(ARM_PARAMS)))
     keyframes = [k + j for k, j in zip(_scaled(spec.keyframes, amplitude), jitter, strict=True)]
     wiggle = _oscillation(spec.oscillation, tl.move, amplitude)
-    fidget = _fidget(rng, tl) if tl.fidget else None
+    fidget = _fidget(rng, tl, fps) if tl.fidget else None
 
     arms, shapes = [], []
     for side in (0, 1):  # right (dominant), left
@@ -590,9 +594,9 @@ def synthesize_clip(
     poses += np.deg2rad(rng.normal(0.0, noise_deg, poses.shape))
     confidence = rng.uniform(0.85, 1.0, tl.total)
     sign_start, sign_stop = tl.lead, tl.lead + tl.sign
-    if rng.random() < dropout_probability:
+    length = int(rng.integers(1, 4))
+    if rng.random() < dropout_probability and tl.move > length + 1:
         # An estimator glitch inside the sign: a few frames of corrupted, low-confidence poses.
-        length = int(rng.integers(1, 4))
         at = int(rng.integers(sign_start + tl.rise, sign_stop - tl.hold - length))
         glitch = rng.normal(0.0, 12.0, (length, len(_ARM_AND_HAND_JOINTS), 3))
         poses[at : at + length, _ARM_AND_HAND_JOINTS] += np.deg2rad(glitch)
@@ -634,6 +638,8 @@ def generate_corpus(cfg: SyntheticCorpusConfig) -> list[MotionClip]:
     ``(seed, gloss, clip)``, so a clip does not change when the corpus grows. Signers are assigned
     round-robin; every ``source`` says ``"synthetic": True``.
     """
+    if cfg.seed < 0:
+        raise ValueError(f"seed must be >= 0, got {cfg.seed}")
     if cfg.num_glosses > len(SIGNS):
         raise ValueError(f"num_glosses={cfg.num_glosses}: the synthetic corpus has only {len(SIGNS)} glosses {GLOSSES}")
     signers = [make_signer(cfg.seed, s) for s in range(cfg.num_signers)]

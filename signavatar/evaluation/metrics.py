@@ -139,3 +139,16 @@ def multimodality(
             seconds.append(rng.choice(idx, size, replace=False))
         values.append(_mean_pair_distance(x, np.concatenate(firsts), np.concatenate(seconds)))
     return float(np.mean(values)), float(np.std(values)), num_classes, size
+
+
+def nearest_centroid_accuracy(feats: np.ndarray, labels: np.ndarray, ref_feats: np.ndarray,
+                              ref_labels: np.ndarray) -> float:
+    """Fraction of rows of ``feats`` whose nearest class centroid of ``ref_feats`` (Euclidean) is
+    their own label: "are generated clips closer to their gloss's real clips than to others'?",
+    measured without any learned recognizer."""
+    x = _matrix("feats", feats)
+    ref = _matrix("ref_feats", ref_feats)
+    classes = np.unique(ref_labels)
+    centroids = np.stack([ref[np.asarray(ref_labels) == c].mean(0) for c in classes])
+    nearest = classes[np.argmin(((x[:, None, :] - centroids[None]) ** 2).sum(-1), axis=1)]
+    return float(np.mean(nearest == np.asarray(labels)))

@@ -94,3 +94,16 @@ def score_group(group: GroupOutputs, reference: GroupOutputs, cfg: EvalConfig) -
 def score_groups(groups: dict[str, GroupOutputs], cfg: EvalConfig) -> dict[str, dict]:
     """``{"Raw_train": {...}, "Rec_test": {...}, ...}`` for every group present."""
     return {name: score_group(group, groups[f"Raw_{name.split('_')[1]}"], cfg) for name, group in groups.items()}
+
+
+def generation_separability(avatar: SignAvatar, reference: Sequence[MotionClip], samples_per_gloss: int,
+                            seed: int = 0) -> float:
+    """Nearest-centroid accuracy of generated clips against the reference clips' 6D features: how
+    often a clip generated for a gloss lies closer to that gloss's real clips than to any other's."""
+    frames = avatar.config.model.num_frames
+    glosses = sorted({c.gloss for c in reference})
+    ref = np.stack([c.resample(frames).to_features().reshape(-1) for c in reference])
+    ref_labels = np.array([glosses.index(c.gloss) for c in reference])
+    wanted = [g for g in glosses for _ in range(samples_per_gloss)]
+    gen = generated(avatar, wanted, [seed + i for i in range(len(wanted))]).reshape(len(wanted), -1).numpy()
+    return metrics.nearest_centroid_accuracy(gen, np.array([glosses.index(g) for g in wanted]), ref, ref_labels)
