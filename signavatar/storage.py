@@ -131,26 +131,6 @@ def remove(uri: str | os.PathLike, recursive: bool = False) -> None:
         fs.rm(path, recursive=recursive)
 
 
-def upload_dir(local_dir: str | os.PathLike, uri: str) -> None:
-    """Copy a local directory tree to ``uri`` (local or S3), file by file, each write atomic."""
-    local_dir = Path(local_dir)
-    for file in sorted(p for p in local_dir.rglob("*") if p.is_file()):
-        write_bytes(join(uri, *file.relative_to(local_dir).parts), file.read_bytes())
-
-
-def download_dir(uri: str, local_dir: str | os.PathLike) -> Path:
-    """Copy the tree under ``uri`` into ``local_dir`` and return it."""
-    fs, path = filesystem(uri)
-    local_dir = Path(local_dir)
-    local_dir.mkdir(parents=True, exist_ok=True)
-    for remote in fs.find(path):
-        rel = posixpath.relpath(remote, path)
-        target = local_dir / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
-        target.write_bytes(read_bytes(f"s3://{remote}" if is_remote(uri) else remote))
-    return local_dir
-
-
 def cached_local_copy(uri: str | os.PathLike, cache_dir: str | os.PathLike | None = None) -> Path:
     """A local path for ``uri``: local paths are returned as they are; remote objects are
     downloaded once into ``cache_dir`` (keyed by the URI) and reused afterwards."""

@@ -94,3 +94,11 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"shared test data not found at {SHARED_DATA} (set SIGNAVATAR_SHARED_DATA)")
     return SHARED_DATA
+
+
+@pytest.fixture(scope="session")
+def tiny_checkpoint(tmp_path_factory):
+    """A tiny trained checkpoint + tiny CLIP (``tests.support.checkpoints``), built once per session."""
+    from tests.support.checkpoints import build_tiny_checkpoint
+
+    return build_tiny_checkpoint(tmp_path_factory.getbasetemp() / "tiny-signavatar")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import logging
 
 import huggingface_hub.constants
@@ -14,7 +13,7 @@ from PIL import Image
 
 from signavatar import storage
 from signavatar.config import ClipEncoderConfig
-from signavatar.model.clip_encoder import ClipConditioner, GlossEmbeddingCache
+from signavatar.model.clip_encoder import ClipConditioner
 from tests.support.tiny_clip import (
     TINY_CLIP_EMBED_DIM,
     TINY_CLIP_NAME,
@@ -139,34 +138,3 @@ def test_images_as_arrays_or_pil_agree_and_bad_arrays_are_rejected(tmp_path):
         conditioner.encode_images([arrays[0].astype(np.float32)])
 
 
-class CountingConditioner:
-    embed_dim = 4
-
-    def __init__(self) -> None:
-        self.calls: list[list[str]] = []
-
-    def encode_text(self, texts):
-        self.calls.append(list(texts))
-        return torch.stack([torch.full((self.embed_dim,), float(len(t))) for t in texts])
-
-
-def test_gloss_cache_computes_each_gloss_once_and_survives_a_safe_checkpoint():
-    conditioner = CountingConditioner()
-    cache = GlossEmbeddingCache()
-    first = cache.get_or_compute(["book", "go", "book"], conditioner)
-    assert first.shape == (3, 4) and torch.equal(first[0], first[2])
-    second = cache.get_or_compute(["go", "hello"], conditioner)
-    assert conditioner.calls == [["book", "go"], ["hello"]]
-    torch.testing.assert_close(second[0], first[1])
-
-    buffer = io.BytesIO()
-    torch.save({"gloss_cache": cache.to_state()}, buffer)
-    buffer.seek(0)
-    restored = GlossEmbeddingCache.from_state(torch.load(buffer, weights_only=True)["gloss_cache"])
-    assert restored.glosses == ["book", "go", "hello"] and "go" in restored and len(restored) == 3
-    torch.testing.assert_close(
-        restored.get_or_compute(["hello", "book"], conditioner), cache.get_or_compute(["hello", "book"], conditioner)
-    )
-    assert len(conditioner.calls) == 2
-    with pytest.raises(ValueError, match="2 glosses but 1 embeddings"):
-        GlossEmbeddingCache.from_state({"glosses": ["a", "b"], "embeddings": torch.zeros(1, 4)})

@@ -11,7 +11,6 @@ from signavatar.evaluation.protocol import check_vocabulary
 from signavatar.evaluation.report import TABLE_ONE_ROWS
 from signavatar.evaluation.run import evaluate
 from signavatar.motion import arrow_io
-from tests.support.checkpoints import tiny_checkpoint  # noqa: F401  (fixture)
 from tests.support.clips import random_clip
 
 SMALL_EVAL = {"recognizer_hidden": (8, 8, 16), "recognizer_feature_dim": 16, "recognizer_epochs": 5,

@@ -46,14 +46,3 @@ def test_cached_local_copy_downloads_once(s3_bucket, tmp_path):
     assert first.read_bytes() == b"abc"
     with pytest.raises(FileNotFoundError):
         storage.cached_local_copy(tmp_path / "missing.bin")
-
-
-def test_upload_and_download_dir(s3_bucket, tmp_path):
-    src = tmp_path / "src"
-    (src / "sub").mkdir(parents=True)
-    (src / "a.txt").write_text("A")
-    (src / "sub" / "b.txt").write_text("B")
-    storage.upload_dir(src, f"{s3_bucket}/tree")
-    out = storage.download_dir(f"{s3_bucket}/tree", tmp_path / "dst")
-    assert (out / "a.txt").read_text() == "A"
-    assert (out / "sub" / "b.txt").read_text() == "B"

@@ -14,7 +14,6 @@ import json
 import logging
 import sys
 
-from signavatar import storage
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.training.run import resolve_dataset, train_glosses
 from signavatar.tuning.results import to_markdown, write_results

@@ -20,6 +20,11 @@ from signavatar.training.data import FeatureNormalizer
 log = logging.getLogger(__name__)
 
 
+def sample_seed(seed: int, index: int) -> int:
+    """The seed of sample ``index`` of a request seeded ``seed`` (sample 0 uses ``seed`` itself)."""
+    return (seed + index * 1_000_003) % 2**63
+
+
 def inference_config(saved: dict[str, Any]) -> SignAvatarConfig:
     """The parts of a checkpoint's saved config that inference needs (model, CLIP, frame count), so
     a checkpoint stays loadable when unrelated config sections change."""
@@ -90,18 +95,35 @@ class SignAvatar:
                                          source={**source, "sample": i}) for i, f in enumerate(features.cpu().numpy())]
 
     def generate_batch(self, embeddings: torch.Tensor, num_samples: Sequence[int], seeds: Sequence[int],
-                       num_frames: int | None = None) -> list[torch.Tensor]:
-        """Raw 6D features [n_i, T, F] for several requests. Each request's z comes from its own
-        seed, so batching requests together never changes a result."""
-        return [self.normalizer.denormalize(self.model.generate(e.to(self.device), n, seed, num_frames)).cpu()
-                for e, n, seed in zip(embeddings, num_samples, seeds)]
+                       num_frames: Sequence[int | None] | None = None) -> list[torch.Tensor]:
+        """Raw 6D features [n_i, T_i, F] for several requests in one decoder pass per distinct length.
+        Sample j of a request draws z from ``sample_seed(seed, j)``, so batching requests together
+        never changes a result."""
+        lengths = list(num_frames) if num_frames is not None else [None] * len(num_samples)
+        out: list[torch.Tensor | None] = [None] * len(num_samples)
+        for length in dict.fromkeys(lengths):
+            requests = [i for i, n in enumerate(lengths) if n == length]
+            cond = torch.cat([embeddings[i].expand(num_samples[i], -1) for i in requests])
+            row_seeds = [sample_seed(seeds[i], j) for i in requests for j in range(num_samples[i])]
+            features = self.generate_features(cond, row_seeds, length)
+            for i, chunk in zip(requests, features.split([num_samples[i] for i in requests])):
+                out[i] = chunk
+        return out
+
+    def generate_many(self, embeddings: torch.Tensor, num_samples: Sequence[int], seeds: Sequence[int],
+                      num_frames: Sequence[int | None] | None = None,
+                      glosses: Sequence[str] | None = None) -> list[list[MotionClip]]:
+        """Clips for several requests (see ``generate_batch``); ``glosses`` label them."""
+        glosses = list(glosses) if glosses is not None else [""] * len(num_samples)
+        features = self.generate_batch(embeddings, num_samples, seeds, num_frames)
+        return [self.features_to_clips(f, gloss, f"gen-{gloss or 'embedding'}-s{seed}",
+                                       {"generator": "signavatar", "seed": seed, "estimator": None})
+                for f, gloss, seed in zip(features, glosses, seeds)]
 
     def generate(self, embedding: torch.Tensor, num_samples: int = 1, seed: int = 0, num_frames: int | None = None,
                  gloss: str = "") -> list[MotionClip]:
-        """``num_samples`` clips for one embedding [C], z ~ N(0, I) from ``seed`` (deterministic)."""
-        features = self.generate_batch(embedding[None], [num_samples], [seed], num_frames)[0]
-        return self.features_to_clips(features, gloss, f"gen-{gloss or 'embedding'}-s{seed}",
-                                      {"generator": "signavatar", "seed": seed, "estimator": None})
+        """``num_samples`` clips for one embedding [C], deterministic for ``seed``."""
+        return self.generate_many(embedding[None], [num_samples], [seed], [num_frames], [gloss])[0]
 
     def latents(self, seeds: Sequence[int]) -> torch.Tensor:
         """Standard-normal draws [B, L], row i from its own ``seeds[i]`` (on the CPU, so a seed gives

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import io
 import os
-from pathlib import Path
 from typing import Any
 
 import torch
@@ -44,9 +43,3 @@ def load_checkpoint(uri: str | os.PathLike, map_location: str | torch.device = "
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ValueError(f"{uri}: not a signavatar checkpoint (format {state.get('format') if isinstance(state, dict) else None!r})")
     return state
-
-
-def latest_checkpoint_dir(root: str | os.PathLike) -> str | None:
-    """The newest ``checkpoint_*`` directory under ``root`` (Ray Train's layout), or None."""
-    dirs = [d for d in storage.listdir(str(root)) if Path(d.rstrip("/")).name.startswith("checkpoint_")]
-    return dirs[-1] if dirs else None

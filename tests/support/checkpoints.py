@@ -5,16 +5,14 @@ The CLIP weights sit in a ``local-dir:`` folder (config beside the weights) so t
 (a Ray worker, a Serve replica) can load the same encoder by path alone, and the checkpoint's
 gloss embeddings are computed with that very encoder: known glosses and CLIP-encoded text agree.
 
-Use the fixture (``from tests.support.checkpoints import tiny_checkpoint``) or call
-``build_tiny_checkpoint(directory)`` directly; both reuse artifacts already on disk.
+Tests use the session fixture ``tiny_checkpoint`` (tests/conftest.py), which calls
+``build_tiny_checkpoint``; it reuses artifacts already on disk.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-
-import pytest
 
 from signavatar.config import ClipEncoderConfig, SignAvatarConfig, load_config
 from signavatar.model.clip_encoder import LOCAL_DIR_PREFIX, ClipConditioner
@@ -60,8 +58,3 @@ def build_tiny_checkpoint(directory: Path) -> TinyCheckpoint:
         train_plain(config, train, embeddings, checkpoint_dir=str(checkpoint_dir))
     glosses = list(load_checkpoint(str(checkpoint_dir))["glosses"])
     return TinyCheckpoint(str(checkpoint_dir), clip_dir, config, glosses)
-
-
-@pytest.fixture(scope="session")
-def tiny_checkpoint(tmp_path_factory) -> TinyCheckpoint:
-    return build_tiny_checkpoint(tmp_path_factory.getbasetemp() / "tiny-signavatar")
