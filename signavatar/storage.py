@@ -64,8 +64,17 @@ def join(base: str | os.PathLike, *parts: str) -> str:
     return os.path.join(base, *parts)
 
 
-def exists(uri: str | os.PathLike) -> bool:
+def _fresh(uri: str | os.PathLike) -> tuple[fsspec.AbstractFileSystem, str]:
+    """Filesystem and path with s3fs's listing cache dropped: other processes (Ray workers) write
+    objects this process must see."""
     fs, path = filesystem(uri)
+    if is_remote(uri):
+        fs.invalidate_cache()
+    return fs, path
+
+
+def exists(uri: str | os.PathLike) -> bool:
+    fs, path = _fresh(uri)
     return fs.exists(path)
 
 
@@ -74,7 +83,7 @@ def listdir(uri: str | os.PathLike, suffix: str = "") -> list[str]:
 
     A missing directory lists as empty.
     """
-    fs, path = filesystem(uri)
+    fs, path = _fresh(uri)
     if not fs.exists(path):
         return []
     prefix = str(uri).rstrip("/")

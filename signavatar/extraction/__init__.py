@@ -1,0 +1,1 @@
+"""Video corpus -> SMPL-X motion dataset: index, decoding, estimators, Ray Data pipeline."""

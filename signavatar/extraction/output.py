@@ -1,0 +1,186 @@
+"""The on-disk layout of an extraction run, and its commit protocol (local or ``s3://`` alike).
+
+::
+
+    <output>/part-<digest>.parquet     motion clips (``arrow_io`` schema), one shard per batch
+    <output>/errors/part-<digest>.parquet  failed videos: clip_id, gloss, uri, reason, message
+    <output>/commits/part-<digest>.json    the batch's commit: every video's status and QC report
+    <output>/manifest.json                 ``arrow_io`` manifest (committed shards only)
+    <output>/qc_report.json                QC report of every committed video
+
+A batch is named by a digest of its clip ids, so the same batch always gets the same name. Its
+clip shard and error shard are written first, each atomically; the commit file is written last
+and is what makes the batch count. A job killed in between leaves shards without a commit:
+``load_state`` deletes those orphans before a resumed run redoes their videos, so nothing is lost
+and nothing is duplicated. (One run per output at a time.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import logging
+import posixpath
+from collections import Counter
+from dataclasses import dataclass, field
+from types import SimpleNamespace
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from signavatar import storage
+from signavatar.extraction.corpus_index import VideoTask
+from signavatar.motion import arrow_io
+from signavatar.motion.clip import MotionClip
+
+log = logging.getLogger(__name__)
+
+ERRORS = "errors"
+COMMITS = "commits"
+QC_REPORT = "qc_report.json"
+STATUSES = ("ok", "rejected", "error")
+ERROR_SCHEMA = pa.schema(
+    [
+        ("clip_id", pa.string()),
+        ("gloss", pa.string()),
+        ("uri", pa.string()),
+        ("reason", pa.string()),
+        ("message", pa.string()),
+    ]
+)
+
+
+@dataclass
+class Outcome:
+    """What became of one video: ``ok`` (a clip), ``rejected`` by QC, or ``error`` (``reason`` is
+    the category: missing, empty, undecodable, frame_range, estimator_error, ...)."""
+
+    task: VideoTask
+    status: str
+    clip: MotionClip | None = None
+    reason: str | None = None
+    message: str | None = None
+    qc: dict[str, Any] | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {
+            "clip_id": self.task.clip_id,
+            "gloss": self.task.gloss,
+            "split": self.task.split,
+            "status": self.status,
+            "reason": self.reason,
+            "frames": None if self.clip is None else self.clip.num_frames,
+            "qc": self.qc,
+        }
+
+
+def batch_name(clip_ids: list[str]) -> str:
+    digest = hashlib.sha1("\n".join(sorted(clip_ids)).encode("utf-8")).hexdigest()[:16]
+    return f"part-{digest}"
+
+
+def _errors_table(outcomes: list[Outcome]) -> pa.Table:
+    rows = [o for o in outcomes if o.status == "error"]
+    return pa.table(
+        {
+            "clip_id": [o.task.clip_id for o in rows],
+            "gloss": [o.task.gloss for o in rows],
+            "uri": [o.task.uri for o in rows],
+            "reason": [o.reason for o in rows],
+            "message": [o.message for o in rows],
+        },
+        schema=ERROR_SCHEMA,
+    )
+
+
+def commit_batch(output: str, outcomes: list[Outcome]) -> str:
+    """Write one batch (clip shard, error shard, then the commit) and return its name."""
+    name = batch_name([o.task.clip_id for o in outcomes])
+    clips = [o.clip for o in outcomes if o.clip is not None]
+    if clips:
+        arrow_io.write_shard(clips, storage.join(output, f"{name}.parquet"))
+    errors = _errors_table(outcomes)
+    if errors.num_rows:
+        buffer = io.BytesIO()
+        pq.write_table(errors, buffer)
+        storage.write_bytes(storage.join(output, ERRORS, f"{name}.parquet"), buffer.getvalue())
+    commit = {"name": name, "clips": len(clips), "errors": errors.num_rows, "videos": [o.record() for o in outcomes]}
+    storage.write_text(storage.join(output, COMMITS, f"{name}.json"), json.dumps(commit))
+    return name
+
+
+@dataclass
+class RunState:
+    """The committed batches of an output. ``status`` resolves a video seen in several batches
+    (a retried error) to its best outcome: ok > rejected > error."""
+
+    commits: list[dict] = field(default_factory=list)
+
+    @property
+    def records(self) -> dict[str, dict]:
+        best: dict[str, dict] = {}
+        for commit in self.commits:
+            for record in commit["videos"]:
+                old = best.get(record["clip_id"])
+                if old is None or STATUSES.index(record["status"]) < STATUSES.index(old["status"]):
+                    best[record["clip_id"]] = record
+        return best
+
+    def done(self, retry_errors: bool) -> set[str]:
+        return {cid for cid, r in self.records.items() if not (retry_errors and r["status"] == "error")}
+
+
+def _name(uri: str) -> str:
+    return posixpath.basename(uri.replace("\\", "/")).removesuffix(".parquet").removesuffix(".json")
+
+
+def load_state(output: str, remove_orphans: bool = True) -> RunState:
+    """Committed batches under ``output``; shards of uncommitted batches are deleted (they belong
+    to a killed run and their videos will be redone)."""
+    commits = [json.loads(storage.read_text(uri)) for uri in storage.listdir(storage.join(output, COMMITS), ".json")]
+    committed = {c["name"] for c in commits}
+    if remove_orphans:
+        for uri in storage.listdir(output, ".parquet") + storage.listdir(storage.join(output, ERRORS), ".parquet"):
+            if _name(uri) not in committed:
+                log.warning("removing %s: written by a run that stopped before committing the batch", uri)
+                storage.remove(uri)
+    return RunState(sorted(commits, key=lambda c: c["name"]))
+
+
+def read_errors(output: str) -> pa.Table:
+    """The errors table (one row per video that failed and never succeeded later)."""
+    records = load_state(output, remove_orphans=False).records  # (refreshes the listings)
+    tables = [
+        pq.read_table(io.BytesIO(storage.read_bytes(uri)))
+        for uri in storage.listdir(storage.join(output, ERRORS), ".parquet")
+    ]
+    if not tables:
+        return ERROR_SCHEMA.empty_table()
+    table = pa.concat_tables(tables)
+    keep = [records.get(cid, {}).get("status") == "error" for cid in table.column("clip_id").to_pylist()]
+    return table.filter(pa.array(keep, pa.bool_()))
+
+
+def finalize(output: str, state: RunState, **extra: Any) -> dict:
+    """Write ``manifest.json`` (committed clip shards) and ``qc_report.json``; return the manifest."""
+    records = state.records
+    shards = [f"{c['name']}.parquet" for c in state.commits if c["clips"]]
+    kept = [SimpleNamespace(gloss=r["gloss"], split=r["split"]) for r in records.values() if r["status"] == "ok"]
+    reports = [r["qc"] for _, r in sorted(records.items()) if r["qc"] is not None]
+    storage.write_text(storage.join(output, QC_REPORT), json.dumps(reports, indent=1))
+    statuses = Counter(r["status"] for r in records.values())
+    reasons = Counter(r["reason"] for r in records.values() if r["status"] == "error")
+    extraction = {
+        "videos": len(records),
+        **{status: statuses.get(status, 0) for status in STATUSES},
+        "error_reasons": dict(sorted(reasons.items())),
+        "errors_table": ERRORS,
+        "qc_report": QC_REPORT,
+        **extra,
+    }
+    manifest = arrow_io.build_manifest(kept, shards, extraction=extraction)
+    storage.write_text(storage.join(output, arrow_io.MANIFEST), json.dumps(manifest, indent=2))
+    log.info("extraction output %s: %d clips in %d shards, %s", output, len(kept), len(shards), dict(statuses))
+    return manifest

@@ -1,0 +1,200 @@
+import io
+import json
+from contextlib import redirect_stdout
+
+import numpy as np
+import pytest
+import torch
+from pose_format import Pose
+
+from signavatar.body.joints import JAW, UPPER_BODY_JOINTS
+from signavatar.body.rotations import axis_angle_to_matrix
+from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics_axis_angle
+from signavatar.config import KeypointFitConfig, SyntheticCorpusConfig
+from signavatar.data.synthetic import generate_corpus
+from signavatar.extraction import fit_cli
+from signavatar.extraction.estimators.keypoints import fit_keypoints, fit_landmarks
+from signavatar.extraction.estimators.markers import keypoints_from_poses
+from signavatar.extraction.landmarks import (
+    LEFT_HAND_START,
+    NUM_HAND,
+    NUM_POSE,
+    RIGHT_HAND_START,
+    HolisticLandmarks,
+    shoulder_width,
+)
+from signavatar.extraction.pose_files import landmarks_from_pose, read_pose_file
+from signavatar.motion.amass import load_npz
+
+REST = DEFAULT_REST_JOINTS
+EVAL_JOINTS = [j for j in UPPER_BODY_JOINTS if j != JAW]  # the jaw is never observed
+
+
+@pytest.fixture(scope="module")
+def clips():
+    corpus = generate_corpus(SyntheticCorpusConfig(num_glosses=3, clips_per_gloss=2, seed=3))
+    return [corpus[0].slice_frames(0, 45), corpus[3].slice_frames(10, 50)]
+
+
+def round_trip_errors(clip, poses, trans) -> tuple[float, float]:
+    """MPJPE (m) of the upper-body joints and mean geodesic rotation error (deg)."""
+    truth = forward_kinematics_axis_angle(torch.from_numpy(clip.poses), REST, torch.from_numpy(clip.trans))
+    fitted = forward_kinematics_axis_angle(torch.from_numpy(poses), REST, torch.from_numpy(trans))
+    mpjpe = (truth - fitted)[:, EVAL_JOINTS].norm(dim=-1).mean().item()
+    r_true = axis_angle_to_matrix(torch.from_numpy(clip.poses[:, EVAL_JOINTS]).double())
+    r_fit = axis_angle_to_matrix(torch.from_numpy(poses[:, EVAL_JOINTS]).double())
+    cos = ((r_true.transpose(-1, -2) @ r_fit).diagonal(dim1=-2, dim2=-1).sum(-1) - 1) / 2
+    return mpjpe, torch.rad2deg(torch.arccos(cos.clamp(-1, 1))).mean().item()
+
+
+def as_holistic(
+    points: np.ndarray, weights: np.ndarray, world_scale: float, pixels_per_metre: float, width: int
+) -> HolisticLandmarks:
+    """Body-frame keypoints as a detector would report them: world landmarks in the camera
+    convention (at some arbitrary scale) and image landmarks in pixels with relative depth."""
+    camera = points * np.array([1.0, -1.0, -1.0])
+    image = camera * pixels_per_metre + np.array([width / 2, 200.0, 0.0])
+    image[..., 2] /= width  # MediaPipe's relative depth is normalised like x
+    return HolisticLandmarks(
+        image=image,
+        image_confidence=weights,
+        fps=30.0,
+        width=width,
+        world=camera[:, :NUM_POSE] * world_scale + 5.0,
+        world_confidence=weights[:, :NUM_POSE],
+    )
+
+
+def test_round_trip_through_holistic_landmarks_is_within_two_centimetres(clips):
+    cfg = KeypointFitConfig()
+    for clip in clips:
+        truth = keypoints_from_poses(clip.poses, REST, clip.trans)
+        landmarks = as_holistic(truth.points, truth.weights, world_scale=0.87, pixels_per_metre=430.0, width=640)
+        fit, keypoints = fit_landmarks(landmarks, REST, cfg)
+        assert keypoints.source == "world"
+        # The input was rescaled to the body: the observed shoulders are as far apart as the body's.
+        shoulders = np.linalg.norm(keypoints.points[:, 11] - keypoints.points[:, 12], axis=-1)
+        assert np.median(shoulders) == pytest.approx(shoulder_width(REST), rel=1e-4)
+        # Translation is free (the input was re-centred): compare after aligning the pelvis path.
+        offset = (fit.trans - clip.trans).mean(0)
+        mpjpe, rotation_deg = round_trip_errors(clip, fit.poses, fit.trans - offset)
+        assert mpjpe < 0.02, f"{clip.clip_id}: MPJPE {mpjpe * 100:.2f} cm"
+        assert rotation_deg < 10.0, f"{clip.clip_id}: rotation error {rotation_deg:.1f} deg"
+        assert fit.errors["fingertips"] < 0.01 and fit.errors["coordinates"] == "xyz"
+
+
+def test_noisy_keypoints_still_fit_closely(clips):
+    clip = clips[0]
+    keypoints = keypoints_from_poses(clip.poses, REST, clip.trans)
+    keypoints.points += np.random.default_rng(0).normal(0, 0.005, keypoints.points.shape).astype(np.float32)
+    fit = fit_keypoints(keypoints, REST, KeypointFitConfig())
+    mpjpe, _ = round_trip_errors(clip, fit.poses, fit.trans)
+    assert mpjpe < 0.02
+
+
+def test_missing_hands_are_masked_not_fitted_to_garbage(clips):
+    clip = clips[1]
+    truth = keypoints_from_poses(clip.poses, REST, clip.trans)
+    weights = truth.weights.copy()
+    points = truth.points.copy()
+    right = slice(RIGHT_HAND_START, RIGHT_HAND_START + NUM_HAND)
+    left = slice(LEFT_HAND_START, LEFT_HAND_START + NUM_HAND)
+    weights[:, right] = 0.0  # never detected
+    weights[10:20, left] = 0.0  # lost for ten frames
+    points[:, right] = np.nan  # what a missing detection may hold
+    points[10:20, left] = 1e6
+    landmarks = as_holistic(points, weights, world_scale=1.0, pixels_per_metre=500.0, width=640)
+    fit, keypoints = fit_landmarks(landmarks, REST, KeypointFitConfig(iterations=200))
+    assert np.isfinite(fit.poses).all() and np.isfinite(fit.trans).all()
+    assert fit.errors["frames_without_hands"] == 10
+    assert fit.errors["fingertips"] < 0.02
+    # Left-hand joints inside the gap stay close to the truth, carried by smoothness.
+    fitted = forward_kinematics_axis_angle(torch.from_numpy(fit.poses), REST, torch.from_numpy(fit.trans))
+    true = forward_kinematics_axis_angle(torch.from_numpy(clip.poses), REST, torch.from_numpy(clip.trans))
+    offset = (fitted[:, 0] - true[:, 0]).mean(0)
+    gap = (fitted[10:20, 25:40] - offset - true[10:20, 25:40]).norm(dim=-1).mean().item()
+    assert gap < 0.05
+
+
+def test_pose_file_normalised_image_coordinates_equal_pixels(shared_data):
+    data = (shared_data / "real_poses" / "example.pose").read_bytes()
+    pixels = landmarks_from_pose(Pose.read(data))
+    pose = Pose.read(data)
+    header = pose.header.dimensions
+    image_points = sum(len(c.points) for c in pose.header.components[:4])
+    pose.body.data[:, :, :image_points, 0] /= header.width
+    pose.body.data[:, :, :image_points, 1] /= header.height
+    normalised = landmarks_from_pose(pose)
+    seen = pixels.image_confidence > 0
+    np.testing.assert_allclose(normalised.image[seen], pixels.image[seen], rtol=1e-4, atol=1e-3)
+    # pose-format stores world landmarks as (x * width, y * height, z): read back as metres.
+    ok = pixels.world_confidence[:, 11] > 0
+    widths = np.linalg.norm(pixels.world[ok, 11] - pixels.world[ok, 12], axis=-1)
+    assert 0.2 < np.median(widths) < 0.5
+
+
+def test_every_real_pose_file_fits_without_nan(shared_data):
+    files = sorted((shared_data / "real_poses").glob("*.pose"))
+    assert len(files) >= 8
+    cfg = KeypointFitConfig(iterations=120)
+    for path in files:
+        landmarks = read_pose_file(str(path))
+        fit, keypoints = fit_landmarks(landmarks, REST, cfg)
+        assert np.isfinite(fit.poses).all(), path.name
+        assert fit.poses.shape == (landmarks.num_frames, 55, 3)
+        for group in ("wrists", "elbows", "mean"):
+            assert fit.errors[group] < 0.15, (path.name, group, fit.errors)
+        if not np.isnan(fit.errors["fingertips"]):
+            assert fit.errors["fingertips"] < 0.15, (path.name, fit.errors)
+        if path.name.startswith("mediapipe"):
+            # Reduced point set, image coordinates only, no usable depth: a 2D fit.
+            assert keypoints.source == "image" and fit.errors["coordinates"] == "xy"
+
+
+def test_fit_command_prints_one_json_line_and_writes_npz(shared_data, tmp_path):
+    path = shared_data / "real_poses" / "hand_estimation_6fb01565da31c5500d1ef2cd2906b06b.pose"
+    out = tmp_path / "clip.npz"
+    stdout = io.StringIO()
+    with redirect_stdout(stdout):
+        assert fit_cli.main([str(path), "--out", str(out), "extract.keypoints.iterations=60"]) == 0
+    lines = stdout.getvalue().strip().splitlines()
+    assert len(lines) == 1
+    report = json.loads(lines[0])
+    assert {"wrists", "elbows", "fingertips", "mean", "frames", "frames_without_hands"} <= set(report)
+    assert report["frames"] == 5 and all(0 <= report[k] < 0.2 for k in ("wrists", "elbows", "fingertips"))
+    clip = load_npz(str(out))
+    assert clip.num_frames == 5 and clip.fps == pytest.approx(25.0)
+
+
+def test_keypoints_estimator_runs_a_detector_chunk_by_chunk_then_fits_the_whole_video(clips):
+    from signavatar.extraction.estimators.keypoints import KeypointsEstimator
+
+    clip = clips[0]
+    truth = keypoints_from_poses(clip.poses, REST, clip.trans)
+    landmarks = as_holistic(truth.points, truth.weights, world_scale=1.0, pixels_per_metre=400.0, width=640)
+    calls = []
+
+    def detector(frames: np.ndarray) -> HolisticLandmarks:  # frame t carries t in its first pixel
+        calls.append(len(frames))
+        return landmarks.select(frames[:, 0, 0, 0].astype(int), fps=30.0)
+
+    frames = np.zeros((clip.num_frames, 4, 4, 3), np.uint8)
+    frames[:, 0, 0, 0] = np.arange(clip.num_frames)
+    chunks = [frames[i : i + 16] for i in range(0, clip.num_frames, 16)]
+    out = KeypointsEstimator(detector, REST, KeypointFitConfig(iterations=150)).estimate_video(iter(chunks), fps=30.0)
+    assert calls == [len(c) for c in chunks]
+    assert out.num_frames == clip.num_frames
+    offset = (out.trans - clip.trans).mean(0)
+    mpjpe, _ = round_trip_errors(clip, out.poses, out.trans - offset)
+    assert mpjpe < 0.02
+
+
+def test_unreadable_pose_files_raise_with_a_reason(tmp_path):
+    from signavatar.extraction.pose_files import PoseFileError
+
+    (tmp_path / "empty.pose").write_bytes(b"")
+    (tmp_path / "garbage.pose").write_bytes(b"\x01\x02 not a pose file" * 10)
+    for name, reason in (("empty", "empty"), ("garbage", "undecodable")):
+        with pytest.raises(PoseFileError, match=f"{name}.pose") as info:
+            read_pose_file(str(tmp_path / f"{name}.pose"))
+        assert info.value.reason == reason
