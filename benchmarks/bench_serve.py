@@ -1,0 +1,170 @@
+"""Serve overhead on CPU: ``POST /generate`` over HTTP vs calling the model in-process, one run.
+
+The app is ``serve_configs/local.yaml``'s (one CPU model replica, batching on), on a local Ray.
+Requests cycle through the checkpoint's glosses with seed = request index (known glosses: no CLIP
+forward, the cached embedding is used), JSON responses. Three measurements, same request list:
+
+- ``in_process``: ``engine.generate_jobs`` + the same JSON encoding, sequential, 1 torch thread
+  (what one model replica with ``num_cpus: 1`` does per request);
+- ``serve_sequential``: one HTTP client at a time (latency overhead);
+- ``serve_concurrent``: ``--concurrency`` clients in parallel, bounded (throughput, batching).
+
+Latency is per request (client side, keep-alive connections, body not parsed); throughput is
+requests / wall time of the phase. The clients run on the same machine as the cluster.
+Without ``--checkpoint`` a demo-sized model (configs/demo.yaml) is trained for 2 epochs on the
+synthetic corpus into a temp dir: its quality is irrelevant, its size and cost are the demo's.
+
+    python -m benchmarks.bench_serve [--checkpoint runs/demo/checkpoint] [--requests 200] [--concurrency 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import requests
+import torch
+import yaml
+
+from signavatar.config import ServeConfig, load_config
+from signavatar.motion.json_io import clip_to_dict
+from signavatar.serving.engine import GenerationJob, generate_jobs, load_avatar
+
+REPO = Path(__file__).resolve().parents[1]
+WARMUP = 10
+
+
+def train_demo_sized_checkpoint(directory: str) -> str:
+    from signavatar.data.synthetic import generate_corpus
+    from signavatar.training.data import build_feature_set
+    from signavatar.training.loop import train_plain
+
+    config = load_config(REPO / "configs" / "demo.yaml", ["train.epochs=2", "train.checkpoint_every=2"])
+    train = build_feature_set([c for c in generate_corpus(config.data.synthetic) if c.split == "train"],
+                              config.data.num_frames)
+    # Random unit embeddings stand in for CLIP's: requests only use these known glosses.
+    noise = torch.randn(len(train.glosses), 512, generator=torch.Generator().manual_seed(0))
+    embeddings = torch.nn.functional.normalize(noise, dim=1)
+    train_plain(config, train, embeddings, checkpoint_dir=directory)
+    return directory
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def summarize(latencies: list[float], wall_s: float, errors: int) -> dict:
+    ms = np.asarray(latencies) * 1000
+    return {"requests": len(latencies), "errors": errors, "p50_ms": round(float(np.percentile(ms, 50)), 2),
+            "p99_ms": round(float(np.percentile(ms, 99)), 2), "mean_ms": round(float(ms.mean()), 2),
+            "throughput_rps": round(len(latencies) / wall_s, 2), "wall_s": round(wall_s, 2)}
+
+
+def run_phase(call: Callable[[int], bool], count: int, concurrency: int) -> dict:
+    """``call(i)`` for i < count with at most ``concurrency`` in flight; latency per call."""
+
+    def timed(i: int) -> tuple[float, bool]:
+        start = time.perf_counter()
+        ok = call(i)
+        return time.perf_counter() - start, ok
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(concurrency) as pool:
+        results = list(pool.map(timed, range(count)))
+    wall = time.perf_counter() - start
+    return summarize([r[0] for r in results], wall, sum(not r[1] for r in results))
+
+
+def main(argv: list[str] | None = None) -> dict:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", help="default: train a demo-sized one in a temp dir")
+    parser.add_argument("--requests", type=int, default=200)
+    parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--batch-wait-s", type=float, help="override batch_wait_timeout_s of local.yaml")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = args.checkpoint or train_demo_sized_checkpoint(os.path.join(tmp, "checkpoint"))
+        local = yaml.safe_load((REPO / "serve_configs" / "local.yaml").read_text())
+        serve_args = {**local["applications"][0]["args"], "checkpoint": checkpoint}
+        if args.batch_wait_s is not None:
+            serve_args["batch_wait_timeout_s"] = args.batch_wait_s
+        cfg = ServeConfig.model_validate(serve_args)
+
+        torch.set_num_threads(1)
+        avatar = load_avatar(cfg)
+        glosses = avatar.glosses
+
+        def in_process(i: int) -> bool:
+            job = GenerationJob(num_samples=1, seed=i, text=glosses[i % len(glosses)])
+            clips = generate_jobs(avatar, [job])[0]
+            return bool(json.dumps({"clips": [clip_to_dict(c) for c in clips], "gender": "neutral"}))
+
+        for i in range(WARMUP):
+            in_process(i)
+        results = {"in_process": run_phase(in_process, args.requests, 1)}
+
+        import ray
+        from ray import serve
+
+        from signavatar.serving.app import MODEL_DEPLOYMENT, build_app
+
+        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        try:
+            port = free_port()
+            serve.start(http_options={"host": "127.0.0.1", "port": port})
+            serve.run(build_app(serve_args), name="signavatar", route_prefix="/")
+            url = f"http://127.0.0.1:{port}/generate"
+
+            sessions = threading.local()  # one keep-alive connection per client thread
+
+            def over_http(i: int) -> bool:
+                if not hasattr(sessions, "session"):
+                    sessions.session = requests.Session()
+                response = sessions.session.post(url, json={"text": glosses[i % len(glosses)], "seed": i}, timeout=120)
+                return response.status_code == 200 and response.headers["content-type"] == "application/json"
+
+            for i in range(WARMUP):
+                over_http(i)
+            assert len(requests.post(url, json={"text": glosses[0]}, timeout=120).json()["clips"]) == 1
+            results["serve_sequential"] = run_phase(over_http, args.requests, 1)
+            handle = serve.get_deployment_handle(MODEL_DEPLOYMENT, app_name="signavatar")
+            before = handle.stats.remote().result()
+            results["serve_concurrent"] = run_phase(over_http, args.requests, args.concurrency)
+            after = handle.stats.remote().result()
+            batches = after["generate_batches"] - before["generate_batches"]
+            results["serve_concurrent"]["model_calls"] = batches
+            served = after["generate_requests"] - before["generate_requests"]
+            results["serve_concurrent"]["mean_batch"] = round(served / batches, 2)
+        finally:
+            serve.shutdown()
+            ray.shutdown()
+
+    base = results["in_process"]
+    report = {
+        "checkpoint": args.checkpoint or "demo-sized (configs/demo.yaml), trained 2 epochs in a temp dir",
+        "concurrency": args.concurrency,
+        "batch_wait_timeout_s": cfg.batch_wait_timeout_s,
+        **results,
+        "latency_overhead_p50": round(results["serve_sequential"]["p50_ms"] / base["p50_ms"], 2),
+        "throughput_ratio_concurrent_vs_in_process": round(
+            results["serve_concurrent"]["throughput_rps"] / base["throughput_rps"], 2),
+    }
+    print(json.dumps(report, indent=2))
+    return report
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,44 @@
+"""The ``signavatar`` command. Each subcommand is a thin wrapper over a workflow or library call;
+``signavatar <cmd> --help`` shows its options."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+
+# subcommand -> (module with a ``main(argv)``, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "demo": ("workflows.demo", "run the whole loop on the embedded synthetic corpus"),
+    "train": ("workflows.train", "train the CVAE on Ray Train (--config FILE key=value ...)"),
+    "generate": ("signavatar.serving.generate_cli", "ask a running endpoint for clips of a word or image"),
+    "reconstruct": ("signavatar.serving.reconstruct_cli", "reconstruct a clip or video through a running endpoint"),
+    "render": ("signavatar.rendering.command", "preview .npz clips as mp4/gif (skeleton or SMPL-X mesh, side by side)"),
+    "extract": ("workflows.extract", "extract SMPL-X clips from a video corpus on Ray Data (--config FILE key=value ...)"),
+    "fit": ("signavatar.extraction.fit_cli", "fit one .pose file to SMPL-X: FILE.pose --out clip.npz (prints fitting errors)"),
+    "landmarks": ("signavatar.extraction.landmarks_cli", "MediaPipe Holistic on one video: VIDEO --out FILE.pose"),
+}
+
+
+def usage() -> str:
+    width = max(len(name) for name in COMMANDS)
+    lines = ["usage: signavatar <command> [options]", "", "commands:"]
+    lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ("-h", "--help", "help"):
+        print(usage())
+        return 0
+    name, rest = argv[0], argv[1:]
+    if name not in COMMANDS:
+        print(f"signavatar: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
+        return 2
+    module = importlib.import_module(COMMANDS[name][0])
+    result = module.main(rest)
+    return result if isinstance(result, int) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

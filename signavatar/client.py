@@ -1,0 +1,106 @@
+"""Python client of the SignAvatar Serve endpoint (``signavatar.serving.app``); plain HTTP, no Ray.
+
+    client = SignAvatarClient("http://127.0.0.1:8000")
+    clips = client.generate("drink", num_samples=3, seed=1)
+    rec = client.reconstruct("clip.npz", gloss="drink")
+
+Clips travel as AMASS-style ``.npz`` (exact float32, compact) and come back as ``MotionClip``s.
+An error answer raises ``ServiceRequestError`` carrying the server's code, message and request id.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from signavatar.motion.amass import save_npz
+from signavatar.motion.clip import MotionClip
+from signavatar.motion.json_io import clip_to_dict
+from signavatar.serving.encoding import clips_from_payload
+
+DEFAULT_URL = os.environ.get("SIGNAVATAR_URL", "http://127.0.0.1:8000")
+Upload = str | os.PathLike | bytes
+
+
+class ServiceRequestError(RuntimeError):
+    def __init__(self, status: int, code: str, message: str, request_id: str | None) -> None:
+        super().__init__(f"HTTP {status} {code}: {message}" + (f" (request id {request_id})" if request_id else ""))
+        self.status, self.code, self.message, self.request_id = status, code, message, request_id
+
+
+def _file(upload: Upload, filename: str | None, default_name: str) -> tuple[str, bytes]:
+    if isinstance(upload, bytes):
+        return filename or default_name, upload
+    path = Path(upload)
+    return filename or path.name, path.read_bytes()
+
+
+class SignAvatarClient:
+    def __init__(self, url: str = DEFAULT_URL, timeout: float = 120.0, session: requests.Session | None = None) -> None:
+        self.url = url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+
+    def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = {"error": "http_error", "message": response.text[:500]}
+            raise ServiceRequestError(response.status_code, body.get("error", "http_error"), body.get("message", ""),
+                                      body.get("request_id") or response.headers.get("x-request-id"))
+        return response
+
+    def health(self) -> bool:
+        return self._request("GET", "/healthz").json()["status"] == "ok"
+
+    def ready(self) -> dict[str, Any]:
+        return self._request("GET", "/readyz").json()
+
+    def glosses(self) -> list[str]:
+        return self._request("GET", "/glosses").json()["glosses"]
+
+    def generate(self, text: str | None = None, image: Upload | None = None, num_samples: int = 1, seed: int = 0,
+                 num_frames: int | None = None, image_name: str | None = None) -> list[MotionClip]:
+        """Clips for a text or an image (path or png/jpeg bytes); exactly one of them."""
+        if (text is None) == (image is None):
+            raise ValueError("give exactly one of text / image")
+        options: dict[str, Any] = {"num_samples": num_samples, "seed": seed, "format": "npz"}
+        if num_frames is not None:
+            options["num_frames"] = num_frames
+        if text is not None:
+            response = self._request("POST", "/generate", json={"text": text, **options})
+        else:
+            name, data = _file(image, image_name, "image.png")
+            response = self._request("POST", "/generate", files={"image": (name, data)},
+                                     data={k: str(v) for k, v in options.items()})
+        return clips_from_payload(response.content, response.headers.get("content-type", ""))
+
+    def reconstruct(self, upload: Upload, gloss: str, seed: int = 0, filename: str | None = None) -> MotionClip:
+        """Reconstruct a motion clip (.npz / .json) or a video (mp4/webm/mov) of ``gloss``; with
+        bytes, ``filename``'s extension tells the server what they are."""
+        name, data = _file(upload, filename, "clip.npz")
+        response = self._request("POST", "/reconstruct", files={"file": (name, data)},
+                                 data={"gloss": gloss, "seed": str(seed), "format": "npz"})
+        return clips_from_payload(response.content, response.headers.get("content-type", ""))[0]
+
+
+def save_clips(clips: list[MotionClip], out: str | os.PathLike, gender: str = "neutral") -> list[str]:
+    """Write clips to ``out`` (``.npz``: AMASS-style, ``.json``: our JSON); several clips get
+    ``_<i>`` before the suffix. Returns the paths written."""
+    out = Path(out)
+    if out.suffix not in (".npz", ".json"):
+        raise ValueError(f"--out {out}: use a .npz or .json file name")
+    paths = [out] if len(clips) == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(len(clips))]
+    for clip, path in zip(clips, paths):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if out.suffix == ".npz":
+            save_npz(clip, str(path), gender)
+        else:
+            path.write_text(json.dumps(clip_to_dict(clip)))
+    return [str(p) for p in paths]

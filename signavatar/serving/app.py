@@ -1,0 +1,316 @@
+"""The Ray Serve application: a FastAPI ingress composed with the model (and, when configured, a
+video estimator) through ``DeploymentHandle``s.
+
+    serve run serve_configs/local.yaml          # import_path: signavatar.serving.app:build_app
+
+Deployments (names used in serve configs' ``deployments:`` overrides):
+
+- ``SignAvatarIngress``: HTTP, input checking, response encoding; no model in it.
+- ``SignAvatarModel``: the checkpoint (+ CLIP). Generation requests arriving together are
+  grouped by ``@serve.batch`` and share one conditioning step (``engine.generate_jobs``); model
+  work runs on one worker thread so the replica keeps accepting requests meanwhile.
+- ``VideoEstimator`` (only with ``video_estimator`` set): video -> motion clip.
+
+Routes: ``POST /generate``, ``POST /reconstruct``, ``GET /glosses``, ``GET /healthz``,
+``GET /readyz``, FastAPI's ``/docs`` and ``/openapi.json``, and the browser viewer's ``GET /``,
+``/static/...`` and ``GET /skeleton`` (``signavatar.serving.viewer``).
+"""
+
+# No ``from __future__ import annotations`` here: FastAPI resolves the route methods' annotations
+# (``Request``) at runtime, which fails on string annotations of methods of a Serve ingress class.
+import asyncio
+import json
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+from starlette.datastructures import UploadFile
+
+from signavatar.config import ServeConfig
+from signavatar.motion.clip import MotionClip
+from signavatar.motion.json_io import clip_to_dict
+from signavatar.serving import limits
+from signavatar.serving.encoding import clips_to_npz_payload
+from signavatar.serving.engine import GenerationJob, generate_jobs, load_avatar
+from signavatar.serving.errors import (
+    BadRequest,
+    InvalidInput,
+    ModelError,
+    NotConfigured,
+    NotReady,
+    ServiceError,
+    UndecodableInput,
+    UnsupportedMediaType,
+)
+from signavatar.serving.schemas import (
+    ErrorResponse,
+    GenerateOptions,
+    GenerateRequest,
+    GenerateResponse,
+    GlossesResponse,
+    HealthResponse,
+    ReadyResponse,
+    ReconstructOptions,
+    ReconstructResponse,
+)
+from signavatar.serving.video import load_video_estimator, split_spec
+from signavatar.serving.viewer import add_viewer_routes
+
+log = logging.getLogger("ray.serve")  # Serve's logger: lines carry the replica and request id
+
+READY_TIMEOUT_S = 5.0
+MODEL_DEPLOYMENT = "SignAvatarModel"
+INGRESS_DEPLOYMENT = "SignAvatarIngress"
+ESTIMATOR_DEPLOYMENT = "VideoEstimator"
+
+
+class _WorkerThread:
+    """One thread for model work: calls run one at a time, off the replica's event loop (which
+    keeps accepting requests, so the next batch fills while this one computes)."""
+
+    def __init__(self) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="signavatar-model")
+
+    async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+@serve.deployment(name=MODEL_DEPLOYMENT, max_ongoing_requests=64, ray_actor_options={"num_cpus": 1})
+class SignAvatarModel:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.config = ServeConfig.model_validate(config)
+        self.avatar = load_avatar(self.config)
+        self.worker = _WorkerThread()
+        self._generate_batch.set_max_batch_size(self.config.max_batch_size)
+        self._generate_batch.set_batch_wait_timeout_s(self.config.batch_wait_timeout_s)
+        self.counters: Counter[str] = Counter()
+
+    def info(self) -> dict[str, Any]:
+        return {
+            "glosses": list(self.avatar.glosses),
+            "embedding_dim": int(self.avatar.gloss_embeddings.shape[1]),
+            "num_frames": self.avatar.config.model.num_frames,
+            "fps": self.avatar.fps,
+            "device": str(self.avatar.device),
+        }
+
+    def stats(self) -> dict[str, int]:
+        """``generate_batches`` (model calls) vs ``generate_requests``; ``max_batch`` seen."""
+        return dict(self.counters)
+
+    async def generate(self, job: GenerationJob) -> list[MotionClip]:
+        return await self._generate_batch(job)
+
+    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)  # replaced from the config in __init__
+    async def _generate_batch(self, jobs: list[GenerationJob]) -> list[list[MotionClip]]:
+        self.counters["generate_batches"] += 1
+        self.counters["generate_requests"] += len(jobs)
+        self.counters["max_batch"] = max(self.counters["max_batch"], len(jobs))
+        return await self.worker.run(generate_jobs, self.avatar, jobs)
+
+    async def reconstruct(self, clip: MotionClip, gloss: str, seed: int) -> MotionClip:
+        self.counters["reconstruct_requests"] += 1
+        return await self.worker.run(self.avatar.reconstruct, clip, gloss, seed)
+
+
+@serve.deployment(name=ESTIMATOR_DEPLOYMENT, max_ongoing_requests=8, ray_actor_options={"num_cpus": 1})
+class VideoEstimator:
+    def __init__(self, config: dict[str, Any]) -> None:
+        self.estimate = load_video_estimator(ServeConfig.model_validate(config))
+        self.worker = _WorkerThread()
+
+    async def extract(self, video: bytes, filename: str) -> MotionClip:
+        return await self.worker.run(self.estimate, video, filename)
+
+
+api = FastAPI(
+    title="SignAvatar",
+    description="Generate 3D sign-language motion (SMPL-X) from a word, text or image, and reconstruct it from "
+                "a motion clip or a video. Clips are axis-angle in SMPL-X joint order; errors are JSON "
+                "`{error, message, request_id}`.",
+    version="1",
+)
+add_viewer_routes(api)
+
+
+def request_id(request: Request) -> str:
+    """Serve's proxy gives every request an ``x-request-id`` (echoed in the response headers)."""
+    return request.headers.get("x-request-id") or uuid.uuid4().hex
+
+
+@api.exception_handler(ServiceError)
+async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
+    rid = request_id(request)
+    if exc.status < 500:
+        log.info("request %s rejected (%d %s): %s", rid, exc.status, exc.code, exc.message)
+    body = ErrorResponse(error=exc.code, message=exc.message, request_id=rid)
+    return JSONResponse(body.model_dump(), status_code=exc.status)
+
+
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 415, 422, 500)}
+_OPTION_FIELDS = GenerateOptions.model_json_schema()["properties"]
+_GENERATE_BODY = {"requestBody": {"required": True, "content": {
+    "application/json": {"schema": GenerateRequest.model_json_schema()},
+    "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
+        "image": {"type": "string", "format": "binary", "description": "png or jpeg"}, **_OPTION_FIELDS}}},
+}}}
+_RECONSTRUCT_BODY = {"requestBody": {"required": True, "content": {
+    "multipart/form-data": {"schema": {"type": "object", "required": ["file", "gloss"], "properties": {
+        "file": {"type": "string", "format": "binary",
+                 "description": "motion clip (.npz AMASS-style or .json) or video (mp4/webm/mov)"},
+        **ReconstructOptions.model_json_schema()["properties"]}}},
+}}}
+
+
+def _form_fields(form: Any, names: Sequence[str]) -> dict[str, Any]:
+    return {k: v for k, v in form.multi_items() if k in names and not isinstance(v, UploadFile)}
+
+
+def _unexpected(form: Any, expected: set[str]) -> None:
+    extra = sorted(set(form.keys()) - expected)
+    if extra:
+        raise InvalidInput(f"unexpected form field(s) {extra}; expected {sorted(expected)}")
+
+
+@serve.deployment(name=INGRESS_DEPLOYMENT, max_ongoing_requests=64, ray_actor_options={"num_cpus": 0})
+@serve.ingress(api)
+class SignAvatarIngress:
+    def __init__(self, model: DeploymentHandle, estimator: DeploymentHandle | None, config: dict[str, Any]) -> None:
+        self.model = model
+        self.estimator = estimator
+        self.config = ServeConfig.model_validate(config)
+        self._info: dict[str, Any] | None = None
+
+    async def _call(self, request: Request, response: Awaitable[Any], what: str,
+                    value_error_is_input: bool = False) -> Any:
+        """Await a deployment call; its failure is logged with the request id and answered 5xx,
+        except a ``ValueError`` where that means unusable input (the video estimator's contract): 422."""
+        try:
+            return await response
+        except Exception as exc:
+            cause = getattr(exc, "cause", None) or exc  # RayTaskError carries the replica's exception
+            if value_error_is_input and isinstance(cause, ValueError):
+                raise InvalidInput(f"{what}: {cause}") from None
+            rid = request_id(request)
+            log.exception("request %s: %s failed", rid, what)
+            raise ModelError(f"the {what} failed on this request ({type(cause).__name__}); "
+                             f"the server log has the details under request id {rid}") from None
+
+    async def _model_info(self, request: Request) -> dict[str, Any]:
+        if self._info is None:
+            self._info = await self._call(request, self.model.info.remote(), "model")
+        return self._info
+
+    @api.get("/healthz", response_model=HealthResponse, summary="liveness of the HTTP front")
+    async def healthz(self) -> HealthResponse:
+        return HealthResponse()
+
+    @api.get("/readyz", response_model=ReadyResponse, responses={503: {"model": ErrorResponse}},
+             summary="the model is loaded and answering")
+    async def readyz(self, request: Request) -> ReadyResponse:
+        try:  # asks the model every time: a replica that stopped answering makes this fail
+            info = await asyncio.wait_for(self._call(request, self.model.info.remote(), "model"), READY_TIMEOUT_S)
+        except (TimeoutError, ServiceError) as exc:
+            raise NotReady(f"model deployment not ready: {str(exc) or 'no answer in time'}") from None
+        return ReadyResponse(ready=True, device=info["device"], glosses=len(info["glosses"]),
+                             video_estimator=self.config.video_estimator)
+
+    @api.get("/glosses", response_model=GlossesResponse, summary="vocabulary with cached embeddings")
+    async def glosses(self, request: Request) -> GlossesResponse:
+        info = await self._model_info(request)
+        return GlossesResponse(glosses=info["glosses"], embedding_dim=info["embedding_dim"],
+                               num_frames=info["num_frames"], fps=info["fps"])
+
+    @api.post("/generate", openapi_extra=_GENERATE_BODY, response_model=GenerateResponse, responses=_ERRORS,
+              summary="motion clips for a text (JSON body) or an image (multipart field 'image')")
+    async def generate(self, request: Request) -> Response:
+        body = await limits.read_body(request, self.config.max_upload_bytes)
+        mtype = limits.media_type(request.headers.get("content-type"))
+        if mtype == "application/json":
+            try:
+                payload = json.loads(body)
+            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+                raise UndecodableInput(f"request body is not valid JSON: {exc}") from None
+            data = limits.parse_model(GenerateRequest, payload)
+            text = limits.check_text(data.text, self.config)
+            options: GenerateOptions = data
+            job_input: dict[str, Any] = {"text": text}
+        elif mtype == "multipart/form-data":
+            form = await limits.read_form(request, body)
+            _unexpected(form, {"image", *GenerateOptions.model_fields})
+            image = form.get("image")
+            if not isinstance(image, UploadFile):
+                raise BadRequest("multipart field 'image' (a png or jpeg file) is required; send text as JSON")
+            limits.upload_kind(image.content_type, image.filename, ("image",))
+            options = limits.parse_model(GenerateOptions, _form_fields(form, list(GenerateOptions.model_fields)))
+            job_input = {"image": limits.decode_image(await image.read(), image.filename or "image")}
+        else:
+            raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send application/json with "
+                                       "'text' or multipart/form-data with an 'image' file")
+        limits.check_generate_options(options, self.config)
+        job = GenerationJob(num_samples=options.num_samples, seed=options.seed, num_frames=options.num_frames,
+                            **job_input)
+        clips = await self._call(request, self.model.generate.remote(job), "model")
+        return self._clips_response(clips, options.format, options.gender, single=False)
+
+    @api.post("/reconstruct", openapi_extra=_RECONSTRUCT_BODY, response_model=ReconstructResponse,
+              responses={**_ERRORS, 501: {"model": ErrorResponse}},
+              summary="reconstruct an uploaded motion clip or video of a gloss through the CVAE")
+    async def reconstruct(self, request: Request) -> Response:
+        body = await limits.read_body(request, self.config.max_upload_bytes)
+        mtype = limits.media_type(request.headers.get("content-type"))
+        if mtype != "multipart/form-data":
+            raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send multipart/form-data with "
+                                       "a 'file' (motion clip or video) and a 'gloss'")
+        form = await limits.read_form(request, body)
+        _unexpected(form, {"file", *ReconstructOptions.model_fields})
+        upload = form.get("file")
+        if not isinstance(upload, UploadFile):
+            raise BadRequest("multipart field 'file' (a motion clip .npz/.json or a video) is required")
+        options = limits.parse_model(ReconstructOptions, _form_fields(form, list(ReconstructOptions.model_fields)))
+        gloss = limits.check_text(options.gloss, self.config, field="gloss")
+        name = upload.filename or "upload"
+        kind = limits.upload_kind(upload.content_type, name, ("video", "npz", "json"))
+        data = await upload.read()
+        if kind == "video":
+            limits.probe_video(data, name)
+            if self.estimator is None:
+                raise NotConfigured(
+                    "video input needs a pose estimator and none is configured on this deployment: set the serve "
+                    "arg 'video_estimator' (e.g. 'signavatar.serving.video:extraction_estimator' with "
+                    "'extraction_config'; see signavatar.serving.video), or upload a motion clip (.npz / .json)")
+            clip = await self._call(request, self.estimator.extract.remote(data, name), "video estimator",
+                                    value_error_is_input=True)
+        else:
+            clip = limits.parse_clip(data, kind, name)
+        result = await self._call(request, self.model.reconstruct.remote(clip, gloss, options.seed), "model")
+        return self._clips_response([result], options.format, options.gender, single=True)
+
+    @staticmethod
+    def _clips_response(clips: list[MotionClip], fmt: str, gender: str, single: bool) -> Response:
+        if fmt == "npz":
+            content, media_type, filename = clips_to_npz_payload(clips, gender)
+            return Response(content, media_type=media_type,
+                            headers={"content-disposition": f'attachment; filename="{filename}"'})
+        encoded = [clip_to_dict(c) for c in clips]
+        body: dict[str, Any] = {"clip": encoded[0]} if single else {"clips": encoded}
+        return JSONResponse({**body, "gender": gender})
+
+
+def build_app(args: dict[str, Any]) -> serve.Application:
+    """Serve app builder (the ``import_path`` of serve configs): ``args`` are ``ServeConfig``
+    fields; unknown keys are errors naming the key. Nothing is loaded here, replicas load."""
+    config = ServeConfig.model_validate(args or {})
+    if config.video_estimator:
+        split_spec(config.video_estimator)
+    payload = config.model_dump(mode="json")
+    model = SignAvatarModel.bind(payload)
+    estimator = VideoEstimator.bind(payload) if config.video_estimator else None
+    return SignAvatarIngress.bind(model, estimator, payload)

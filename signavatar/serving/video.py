@@ -1,0 +1,71 @@
+"""The seam between ``POST /reconstruct`` and a video -> SMPL-X estimator.
+
+Serving does not know how poses are estimated; it only needs a callable
+
+    estimate(video: bytes, filename: str) -> MotionClip
+
+(decode, estimate per frame, quality control: whatever the backend does), built once per replica
+by a factory named in ``ServeConfig.video_estimator`` as ``"package.module:factory"`` and called
+as ``factory(serve_config)``. Until one is configured, video uploads are answered 501 naming this
+setting. A ``ValueError`` from the estimator means the video itself is unusable (no signer found,
+rejected by quality control, ...) and becomes a 422 with its message; anything else is a 500.
+
+``extraction_estimator`` below is the factory for the extraction pipeline's own backends
+(``signavatar.extraction``: estimator + quality control, configured by the SignAvatar config file
+named in ``ServeConfig.extraction_config``, the same file ``workflows.extract`` runs with).
+"""
+
+from __future__ import annotations
+
+import importlib
+import tempfile
+from collections.abc import Callable
+from pathlib import PurePosixPath
+
+from signavatar.config import ServeConfig, load_config
+from signavatar.motion.clip import MotionClip
+
+VideoEstimator = Callable[[bytes, str], MotionClip]
+
+
+def split_spec(spec: str) -> tuple[str, str]:
+    """``"package.module:factory"`` -> (module, attribute); a malformed spec is a ValueError."""
+    module, sep, attribute = spec.partition(":")
+    if not sep or not module or not attribute.isidentifier():
+        raise ValueError(f"video_estimator {spec!r} must look like 'package.module:factory'")
+    return module, attribute
+
+
+def load_video_estimator(cfg: ServeConfig) -> VideoEstimator:
+    if not cfg.video_estimator:
+        raise ValueError("no video_estimator is configured")
+    module, attribute = split_spec(cfg.video_estimator)
+    factory = getattr(importlib.import_module(module), attribute)
+    estimator = factory(cfg)
+    if not callable(estimator):
+        raise TypeError(f"video_estimator {cfg.video_estimator} returned {type(estimator).__name__}, not a callable")
+    return estimator
+
+
+def extraction_estimator(cfg: ServeConfig) -> VideoEstimator:
+    """The extraction pipeline as a video estimator: one uploaded video -> decode, estimate, QC."""
+    from signavatar.extraction.corpus_index import VideoTask
+    from signavatar.extraction.pipeline import VideoExtractor
+
+    if not cfg.extraction_config:
+        raise ValueError("video_estimator extraction_estimator needs extraction_config (a SignAvatar config file)")
+    extractor = VideoExtractor(load_config(cfg.extraction_config))
+
+    def estimate(video: bytes, filename: str) -> MotionClip:
+        name = PurePosixPath(filename)
+        with tempfile.NamedTemporaryFile(suffix=name.suffix or ".mp4") as file:
+            file.write(video)
+            file.flush()
+            outcome = extractor(VideoTask(clip_id=f"upload-{name.stem}", gloss="", split="unsplit", uri=file.name))
+        if outcome.status == "ok":
+            return outcome.clip
+        if outcome.reason == "estimator_error":
+            raise RuntimeError(f"estimator failed on {filename}: {outcome.message}")
+        raise ValueError(f"{filename} {outcome.status} ({outcome.reason}): {outcome.message or outcome.qc}")
+
+    return estimate

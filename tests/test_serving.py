@@ -1,0 +1,404 @@
+"""The Serve application over real HTTP on 127.0.0.1: every route, every class of bad input (the
+server answering afterwards), determinism, batching, the video-estimator seam, the serve configs,
+the Python client and the CLI commands.
+
+Module order matters for cost only: the app is deployed once (``server``) and redeployed once
+with a test video estimator at the end (``test_video_estimator_seam_and_model_errors``)."""
+
+from __future__ import annotations
+
+import importlib
+import io
+import json
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import requests
+import yaml
+from PIL import Image
+
+from signavatar.motion.amass import clip_from_npz_bytes, clip_to_npz_bytes, load_npz
+from signavatar.motion.clip import MotionClip
+from signavatar.motion.json_io import clip_from_dict, clip_to_dict
+from tests.conftest import free_port
+from tests.support.clips import random_clip
+
+REPO = Path(__file__).resolve().parents[1]
+APP_NAME = "signavatar"
+UPLOAD_LIMIT = 300_000  # bytes; small so the oversized case is cheap
+
+
+def fake_video_estimator(config):
+    """Test estimator for the ``video_estimator`` seam: one random clip frame per decoded video
+    frame. Files named ``crash*`` make it fail (a server error), ``nobody*`` are unusable videos."""
+
+    def estimate(video: bytes, filename: str) -> MotionClip:
+        if filename.startswith("crash"):
+            raise RuntimeError("estimator crashed")
+        if filename.startswith("nobody"):
+            raise ValueError("no signer found in the video")
+        with av.open(io.BytesIO(video)) as container:
+            frames = sum(1 for _ in container.decode(video=0))
+        return random_clip(f"video-{filename}", frames=frames, gloss="")
+
+    return estimate
+
+
+def mp4_bytes(frames: int = 6, size: int = 32) -> bytes:
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=10)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 30 * i, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
+def png_bytes(color=(200, 30, 30), size=(40, 30)) -> bytes:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def local_args(tiny, **extra) -> dict:
+    """serve_configs/local.yaml's app args, pointed at the tiny checkpoint."""
+    config = yaml.safe_load((REPO / "serve_configs" / "local.yaml").read_text())
+    args = dict(config["applications"][0]["args"])
+    args.update(checkpoint=tiny.checkpoint, clip=tiny.clip.model_dump(), max_upload_bytes=UPLOAD_LIMIT,
+                batch_wait_timeout_s=0.05, **extra)
+    return args
+
+
+def deploy(args: dict) -> None:
+    from ray import serve
+
+    from signavatar.serving.app import build_app
+
+    serve.run(build_app(args), name=APP_NAME, route_prefix="/")
+
+
+@pytest.fixture(scope="module")
+def url(ray_cluster, tiny_checkpoint):
+    from ray import serve
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    deploy(local_args(tiny_checkpoint))
+    yield f"http://127.0.0.1:{port}"
+    serve.shutdown()
+
+
+def model_stats() -> dict:
+    from ray import serve
+
+    from signavatar.serving.app import MODEL_DEPLOYMENT
+
+    return serve.get_deployment_handle(MODEL_DEPLOYMENT, app_name=APP_NAME).stats.remote().result()
+
+
+def generate(url: str, **body) -> requests.Response:
+    return requests.post(f"{url}/generate", json=body, timeout=60)
+
+
+def poses(response: requests.Response) -> np.ndarray:
+    return np.stack([np.asarray(c["poses"]) for c in response.json()["clips"]])
+
+
+def assert_error(response: requests.Response, status: int, *named: str) -> dict:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error", "message", "request_id"}
+    assert body["request_id"] == response.headers["x-request-id"]
+    for word in named:
+        assert word in body["message"], (word, body["message"])
+    return body
+
+
+def assert_serving(url: str, gloss: str) -> None:
+    assert requests.get(f"{url}/healthz", timeout=30).json() == {"status": "ok"}
+    assert generate(url, text=gloss).status_code == 200
+
+
+# --- routes -------------------------------------------------------------------------------------
+
+def test_health_ready_glosses_and_docs(url, tiny_checkpoint):
+    assert requests.get(f"{url}/healthz", timeout=30).json() == {"status": "ok"}
+    ready = requests.get(f"{url}/readyz", timeout=30).json()
+    assert ready == {"ready": True, "device": "cpu", "glosses": 3, "video_estimator": None}
+    glosses = requests.get(f"{url}/glosses", timeout=30).json()
+    assert glosses["glosses"] == tiny_checkpoint.glosses
+    assert glosses["embedding_dim"] == 32 and glosses["num_frames"] == 16
+    schema = requests.get(f"{url}/openapi.json", timeout=30).json()
+    assert {"/generate", "/reconstruct", "/glosses", "/healthz", "/readyz"} <= set(schema["paths"])
+    body_types = set(schema["paths"]["/generate"]["post"]["requestBody"]["content"])
+    assert body_types == {"application/json", "multipart/form-data"}
+    assert requests.get(f"{url}/docs", timeout=30).status_code == 200
+
+
+def test_generate_text_is_deterministic_per_seed(url, tiny_checkpoint):
+    gloss = tiny_checkpoint.glosses[1]
+    first = generate(url, text=gloss, num_samples=2, seed=7)
+    assert first.status_code == 200, first.text
+    clips = [clip_from_dict(c) for c in first.json()["clips"]]
+    assert [c.gloss for c in clips] == [gloss, gloss] and clips[0].poses.shape == (16, 55, 3)
+    assert np.array_equal(poses(first), poses(generate(url, text=gloss, num_samples=2, seed=7)))
+    assert not np.allclose(poses(first), poses(generate(url, text=gloss, num_samples=2, seed=8)))
+    assert not np.allclose(poses(first)[0], poses(first)[1])  # samples of one request differ
+    longer = generate(url, text=gloss, num_frames=24)
+    assert longer.json()["clips"][0]["num_frames"] == 24
+    unseen = generate(url, text="a cup of tea", seed=1)  # not a gloss: goes through the tiny CLIP
+    assert unseen.status_code == 200 and unseen.json()["clips"][0]["gloss"] == "a cup of tea"
+
+
+def test_generate_npz_zip_and_image(url, tiny_checkpoint):
+    gloss = tiny_checkpoint.glosses[0]
+    single = generate(url, text=gloss, seed=3, format="npz", gender="female")
+    assert single.headers["content-type"] == "application/x-npz"
+    with np.load(io.BytesIO(single.content)) as npz:
+        assert npz["poses"].shape == (16, 165) and str(npz["gender"]) == "female"
+    as_json = generate(url, text=gloss, seed=3).json()["clips"][0]
+    np.testing.assert_allclose(clip_from_npz_bytes(single.content).poses, as_json["poses"], atol=1e-6)
+
+    form = {"seed": "5", "num_samples": "3", "format": "npz"}
+    image = requests.post(f"{url}/generate", files={"image": ("red.png", png_bytes(), "image/png")}, data=form,
+                          timeout=60)
+    assert image.status_code == 200, image.text
+    assert image.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(image.content)) as archive:
+        names = archive.namelist()
+        assert len(names) == 3
+        again = requests.post(f"{url}/generate", files={"image": ("red.png", png_bytes(), "image/png")}, data=form,
+                              timeout=60)
+        with zipfile.ZipFile(io.BytesIO(again.content)) as second:
+            assert all(clip_from_npz_bytes(archive.read(n)).poses.tobytes()
+                       == clip_from_npz_bytes(second.read(n)).poses.tobytes() for n in names)
+
+
+def test_reconstruct_npz_and_json_clips(url, tiny_checkpoint):
+    gloss = tiny_checkpoint.glosses[2]
+    clip = random_clip("upload", frames=30, gloss=gloss)
+    form = {"gloss": gloss, "seed": "4"}
+    as_npz = requests.post(f"{url}/reconstruct", files={"file": ("up.npz", clip_to_npz_bytes(clip))}, data=form,
+                           timeout=60)
+    assert as_npz.status_code == 200, as_npz.text
+    rec = clip_from_dict(as_npz.json()["clip"])
+    assert rec.gloss == gloss and rec.clip_id == "rec-upload"
+    assert rec.num_frames / rec.fps == pytest.approx(clip.num_frames / clip.fps)  # duration kept
+    as_json = requests.post(f"{url}/reconstruct", data=form, timeout=60,
+                            files={"file": ("up.json", json.dumps(clip_to_dict(clip)), "application/json")})
+    np.testing.assert_allclose(as_json.json()["clip"]["poses"], rec.poses, atol=1e-5)  # same seed, same result
+
+
+def test_video_upload_without_estimator_is_501(url, tiny_checkpoint):
+    response = requests.post(f"{url}/reconstruct", files={"file": ("sign.mp4", mp4_bytes(), "video/mp4")},
+                             data={"gloss": "drink"}, timeout=60)
+    assert_error(response, 501, "video_estimator")
+
+
+# --- bad input ----------------------------------------------------------------------------------
+
+def _nan_clip_npz() -> bytes:
+    clip = random_clip("bad", frames=8)
+    buffer = io.BytesIO()
+    arrays = {"poses": clip.poses.reshape(8, 165).copy(), "trans": clip.trans, "betas": clip.betas}
+    arrays["poses"][3, 7] = np.nan
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+BAD_REQUESTS = {
+    "empty text": (lambda u: generate(u, text="   "), 422, ["'text'", "empty"]),
+    "over-long text": (lambda u: generate(u, text="x" * 301), 422, ["'text'", "301"]),
+    "missing text": (lambda u: generate(u, seed=1), 422, ["text"]),
+    "unknown field": (lambda u: generate(u, text="drink", temperature=2), 422, ["temperature"]),
+    "num_samples too large": (lambda u: generate(u, text="drink", num_samples=17), 422, ["num_samples", "1..16"]),
+    "num_samples zero": (lambda u: generate(u, text="drink", num_samples=0), 422, ["num_samples"]),
+    "num_frames too large": (lambda u: generate(u, text="drink", num_frames=601), 422, ["num_frames"]),
+    "unknown format": (lambda u: generate(u, text="drink", format="bvh"), 422, ["format"]),
+    "malformed json": (lambda u: requests.post(f"{u}/generate", data=b"{", timeout=30,
+                                               headers={"content-type": "application/json"}), 400, ["JSON"]),
+    "json not an object": (lambda u: requests.post(f"{u}/generate", json=["drink"], timeout=30), 422, ["dictionary"]),
+    "unknown content type": (lambda u: requests.post(f"{u}/generate", data=b"drink", timeout=30,
+                                                     headers={"content-type": "text/plain"}), 415, ["text/plain"]),
+    "oversized upload": (lambda u: requests.post(f"{u}/generate", timeout=30,
+                                                 files={"image": ("big.png", b"\0" * (UPLOAD_LIMIT + 1), "image/png")}),
+                         413, [str(UPLOAD_LIMIT)]),
+    "undecodable image": (lambda u: requests.post(f"{u}/generate", files={"image": ("a.png", b"no png", "image/png")},
+                                                  timeout=30), 400, ["'a.png'"]),
+    "image of wrong type": (lambda u: requests.post(f"{u}/generate", files={"image": ("a.gif", b"GIF89a", "image/gif")},
+                                                    timeout=30), 415, ["image/gif"]),
+    "multipart without image": (lambda u: requests.post(f"{u}/generate", files={"other": ("a.png", png_bytes())},
+                                                        timeout=30), 422, ["other"]),
+    "undecodable video": (lambda u: requests.post(f"{u}/reconstruct", data={"gloss": "drink"}, timeout=30,
+                                                  files={"file": ("v.mp4", b"\0\1\2 not a video", "video/mp4")}),
+                          400, ["'v.mp4'"]),
+    "NaN in clip": (lambda u: requests.post(f"{u}/reconstruct", files={"file": ("nan.npz", _nan_clip_npz())},
+                                            data={"gloss": "drink"}, timeout=30), 422, ["nan.npz", "NaN"]),
+    "clip not an npz": (lambda u: requests.post(f"{u}/reconstruct", files={"file": ("c.npz", b"garbage")},
+                                                data={"gloss": "drink"}, timeout=30), 400, ["'c.npz'"]),
+    "clip json with bad shape": (lambda u: requests.post(f"{u}/reconstruct", data={"gloss": "drink"}, timeout=30,
+                                                         files={"file": ("c.json", json.dumps({"poses": [[1, 2]]}))}),
+                                 422, ["poses"]),
+    "reconstruct without gloss": (lambda u: requests.post(f"{u}/reconstruct", timeout=30,
+                                                          files={"file": ("c.npz", clip_to_npz_bytes(random_clip()))}),
+                                  422, ["gloss"]),
+    "reconstruct as json": (lambda u: requests.post(f"{u}/reconstruct", json={"gloss": "drink"}, timeout=30),
+                            415, ["multipart/form-data"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_REQUESTS))
+def test_bad_input_is_a_4xx_naming_the_problem_and_server_keeps_serving(url, tiny_checkpoint, case):
+    send, status, named = BAD_REQUESTS[case]
+    assert_error(send(url), status, *named)
+    assert_serving(url, tiny_checkpoint.glosses[0])
+
+
+# --- batching -----------------------------------------------------------------------------------
+
+def test_concurrent_requests_share_model_calls_without_changing_results(url, tiny_checkpoint):
+    gloss, n = tiny_checkpoint.glosses[0], 8
+    sequential = [poses(generate(url, text=gloss, seed=s)) for s in range(n)]
+    before = model_stats()
+    with ThreadPoolExecutor(n) as pool:
+        concurrent = list(pool.map(lambda s: generate(url, text=gloss, seed=s), range(n)))
+    after = model_stats()
+    requests_seen = after["generate_requests"] - before["generate_requests"]
+    batches = after["generate_batches"] - before["generate_batches"]
+    assert requests_seen == n
+    assert batches < n and after["max_batch"] > 1  # N concurrent requests -> fewer than N model calls
+    for s, response in enumerate(concurrent):
+        # a batch never changes a result (beyond float rounding of a larger matmul)
+        np.testing.assert_allclose(poses(response), sequential[s], atol=1e-5, rtol=0)
+
+
+# --- client and CLI -----------------------------------------------------------------------------
+
+def test_client_and_cli(url, tiny_checkpoint, tmp_path, capsys):
+    from signavatar.cli import main
+    from signavatar.client import ServiceRequestError, SignAvatarClient
+    from signavatar.serving.encoding import clips_from_payload
+
+    client = SignAvatarClient(url)
+    assert client.health() and client.ready()["ready"] and client.glosses() == tiny_checkpoint.glosses
+    gloss = tiny_checkpoint.glosses[1]
+    clips = client.generate(gloss, num_samples=2, seed=11)
+    reference = generate(url, text=gloss, num_samples=2, seed=11)
+    np.testing.assert_allclose(np.stack([c.poses for c in clips]), poses(reference), atol=1e-6)
+    from_json = clips_from_payload(reference.content, reference.headers["content-type"])
+    assert [c.clip_id for c in from_json] == [c.clip_id for c in clips] == [f"gen-{gloss}-s11-0", f"gen-{gloss}-s11-1"]
+    assert len(client.generate(image=png_bytes(), seed=2)) == 1
+    with pytest.raises(ServiceRequestError) as error:
+        client.generate(gloss, num_samples=99)
+    assert error.value.status == 422 and error.value.request_id
+
+    out = tmp_path / "drink.npz"
+    assert main(["generate", gloss, "--out", str(out), "--url", url, "--seed", "11", "--num-samples", "2"]) == 0
+    written = json.loads(capsys.readouterr().out)["written"]
+    assert written == [str(tmp_path / "drink_0.npz"), str(tmp_path / "drink_1.npz")]
+    np.testing.assert_array_equal(load_npz(written[0]).poses, clips[0].poses)
+
+    rec = tmp_path / "rec.json"
+    assert main(["reconstruct", written[0], "--gloss", gloss, "--out", str(rec), "--url", url]) == 0
+    assert clip_from_dict(json.loads(rec.read_text())).gloss == gloss
+    assert main(["generate", gloss, "--out", str(out), "--url", url, "--num-samples", "0"]) == 1
+    assert "num_samples" in capsys.readouterr().err
+
+
+# --- serve configs ------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", ["local.yaml", "cluster.yaml"])
+def test_serve_configs_build(name):
+    from ray import serve
+    from ray.serve.schema import ServeDeploySchema
+
+    from signavatar.serving import app as serving_app
+
+    schema = ServeDeploySchema.model_validate(yaml.safe_load((REPO / "serve_configs" / name).read_text()))
+    (application,) = schema.applications
+    module, _, attribute = application.import_path.partition(":")
+    built = getattr(importlib.import_module(module), attribute)(application.args)
+    assert isinstance(built, serve.Application)
+    deployments = {d.name: d.model_dump(exclude_unset=True, exclude={"name"}) for d in application.deployments}
+    code = {serving_app.SignAvatarIngress.name: serving_app.SignAvatarIngress,
+            serving_app.SignAvatarModel.name: serving_app.SignAvatarModel}
+    assert set(deployments) == set(code)
+    for deployment_name, overrides in deployments.items():  # the overrides are valid options of the code
+        code[deployment_name].options(**overrides)
+    model = deployments[serving_app.MODEL_DEPLOYMENT]
+    if name == "cluster.yaml":
+        assert model["ray_actor_options"]["num_gpus"] == 1
+        for deployment in deployments.values():
+            auto = deployment["autoscaling_config"]
+            assert 1 <= auto["min_replicas"] < auto["max_replicas"] and auto["target_ongoing_requests"] > 0
+        assert application.args["checkpoint"].startswith("s3://")
+        assert application.args["clip"]["pretrained"].startswith("s3://")
+    else:
+        assert schema.http_options.host == "127.0.0.1" and schema.http_options.port == 8000
+        assert model["num_replicas"] == 1 and application.args["checkpoint"] == "runs/demo/checkpoint"
+
+
+def test_build_app_rejects_unknown_args_naming_them():
+    from pydantic import ValidationError
+
+    from signavatar.serving.app import build_app
+
+    with pytest.raises(ValidationError, match="max_batchsize"):
+        build_app({"max_batchsize": 3})
+    with pytest.raises(ValueError, match="package.module:factory"):
+        build_app({"video_estimator": "no_colon_here"})
+
+
+def test_extraction_estimator_turns_a_video_into_a_clip(tmp_path):
+    """The extraction pipeline behind the seam, in-process: a stand-in TorchScript regressor on a
+    rendered skeleton video; a clip rejected by quality control is an unusable video (ValueError)."""
+    from signavatar.config import ServeConfig, SyntheticCorpusConfig
+    from signavatar.data.synthetic import generate_corpus
+    from signavatar.extraction.synthetic_video import encode_mp4, save_stand_in_regressor, skeleton_frames
+    from signavatar.serving.video import extraction_estimator
+
+    save_stand_in_regressor(str(tmp_path / "regressor.pt"))
+    extract = {"estimator": "torchscript", "model_path": str(tmp_path / "regressor.pt"), "crop_to_bbox": False}
+    (tmp_path / "ok.yaml").write_text(yaml.safe_dump({"extract": extract, "qc": {"enabled": False}}))
+    (tmp_path / "strict.yaml").write_text(yaml.safe_dump({"extract": extract, "qc": {"min_frames": 10_000}}))
+    clip = generate_corpus(SyntheticCorpusConfig(num_glosses=2, clips_per_gloss=2))[0]
+    video = encode_mp4(skeleton_frames(clip), clip.fps)
+
+    estimate = extraction_estimator(ServeConfig(video_estimator="signavatar.serving.video:extraction_estimator",
+                                                extraction_config=str(tmp_path / "ok.yaml")))
+    extracted = estimate(video, "sign.mp4")
+    assert extracted.num_frames == clip.num_frames and extracted.clip_id == "upload-sign"
+    assert extracted.source["estimator"] == "torchscript"
+    strict = extraction_estimator(ServeConfig(extraction_config=str(tmp_path / "strict.yaml")))
+    with pytest.raises(ValueError, match="sign.mp4 rejected"):
+        strict(video, "sign.mp4")
+
+
+# --- last: redeploys the app with a video estimator ---------------------------------------------
+
+def test_video_estimator_seam_and_model_errors(url, tiny_checkpoint):
+    estimator = "tests.test_serving:fake_video_estimator"
+    deploy(local_args(tiny_checkpoint, video_estimator=estimator))
+    assert requests.get(f"{url}/readyz", timeout=30).json()["video_estimator"] == estimator
+    gloss = tiny_checkpoint.glosses[0]
+    ok = requests.post(f"{url}/reconstruct", files={"file": ("sign.mp4", mp4_bytes(frames=6), "video/mp4")},
+                       data={"gloss": gloss, "seed": "1"}, timeout=60)
+    assert ok.status_code == 200, ok.text
+    rec = ok.json()["clip"]
+    assert rec["gloss"] == gloss and rec["clip_id"] == "rec-video-sign.mp4"
+
+    unusable = requests.post(f"{url}/reconstruct", files={"file": ("nobody.mp4", mp4_bytes(), "video/mp4")},
+                             data={"gloss": gloss}, timeout=60)
+    assert_error(unusable, 422, "no signer found")
+    crash = requests.post(f"{url}/reconstruct", files={"file": ("crash.mp4", mp4_bytes(), "video/mp4")},
+                          data={"gloss": gloss}, timeout=60)
+    body = assert_error(crash, 500, "video estimator", "RuntimeError")
+    assert body["request_id"] in body["message"]
+    assert_serving(url, gloss)
