@@ -72,7 +72,8 @@ def local_args(tiny, **extra) -> dict:
     config = yaml.safe_load((REPO / "serve_configs" / "local.yaml").read_text())
     args = dict(config["applications"][0]["args"])
     args.update(checkpoint=tiny.checkpoint, clip=tiny.clip.model_dump(), max_upload_bytes=UPLOAD_LIMIT,
-                batch_wait_timeout_s=0.05, **extra)
+                batch_wait_timeout_s=0.05, video_estimator=None)  # video tests name their own estimator
+    args.update(extra)
     return args
 
 
@@ -343,6 +344,7 @@ def test_serve_configs_build(name):
     else:
         assert schema.http_options.host == "127.0.0.1" and schema.http_options.port == 8000
         assert model["num_replicas"] == 1 and application.args["checkpoint"] == "runs/demo/checkpoint"
+        assert application.args["video_estimator"] == "signavatar.serving.video:extraction_estimator"
 
 
 def test_build_app_rejects_unknown_args_naming_them():

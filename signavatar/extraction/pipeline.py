@@ -50,10 +50,12 @@ class ExtractionError(RuntimeError):
 class VideoExtractor:
     """One video task -> an ``Outcome``: decode + estimate (or read ``.pose`` + fit), QC.
 
-    The estimator is built on first use, so a corpus of ``.pose`` files never loads a model."""
+    The estimator is built on first use, so a corpus of ``.pose`` files never loads a model. With
+    ``landmarks_dir``, a landmark-based estimator's landmarks are kept there as ``<clip_id>.pose``."""
 
-    def __init__(self, config: SignAvatarConfig) -> None:
+    def __init__(self, config: SignAvatarConfig, landmarks_dir: str | None = None) -> None:
         self.config = config
+        self.landmarks_dir = landmarks_dir
         self.cfg = config.extract
         self.rest_joints = resolve_rest_joints(config.body.model_path, config.body.gender)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
@@ -85,8 +87,8 @@ class VideoExtractor:
             raise VideoError(
                 "undecodable", f"{task.uri}: {frames.num_frames} frames estimated, {len(indices)} selected"
             )
-        if hasattr(self.estimator, "write_landmarks"):  # keep the landmarks beside the clip
-            self.estimator.write_landmarks(storage.join(self.cfg.output, POSE_DIR, f"{task.clip_id}{POSE_EXT}"))
+        if self.landmarks_dir and hasattr(self.estimator, "write_landmarks"):
+            self.estimator.write_landmarks(storage.join(self.landmarks_dir, f"{task.clip_id}{POSE_EXT}"))
         return frames, fps, indices, self.estimator.name
 
     def _clip(self, task: VideoTask) -> tuple[MotionClip, np.ndarray]:
@@ -156,7 +158,7 @@ class ExtractionActor:
     def __init__(self, config: dict[str, Any]) -> None:
         logging.basicConfig(level=logging.INFO)
         self.config = SignAvatarConfig.model_validate(config)
-        self.extractor = VideoExtractor(self.config)
+        self.extractor = VideoExtractor(self.config, landmarks_dir=storage.join(self.config.extract.output, POSE_DIR))
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         outcomes = [self.extractor(VideoTask.from_json(str(text))) for text in batch["task"]]

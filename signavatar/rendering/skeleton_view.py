@@ -35,8 +35,8 @@ _HEAD = joint_index("head")
 _EYES = (joint_index("left_eye_smplhf"), joint_index("right_eye_smplhf"))
 # Points on the head, in the head joint's rest frame (metres from the head joint): approximate
 # SMPL-X neutral proportions, enough to draw a recognisable head.
-_HEAD_CENTER_OFFSET = np.array([0.0, 0.065, 0.0], dtype=np.float32)
-_NOSE_OFFSET = np.array([0.0, 0.035, 0.115], dtype=np.float32)
+HEAD_CENTER_OFFSET = np.array([0.0, 0.065, 0.0], dtype=np.float32)
+NOSE_OFFSET = np.array([0.0, 0.035, 0.115], dtype=np.float32)
 HEAD_RADIUS_M = 0.095
 # Fading: 0 at FADE_SPAN_M / 2 in front of the pelvis, max_fade at FADE_SPAN_M / 2 behind it.
 FADE_SPAN_M = 0.6
@@ -110,8 +110,8 @@ def skeleton_sequence(clip: MotionClip, rest_joints: np.ndarray) -> SkeletonSequ
     head = joints[:, _HEAD]
     return SkeletonSequence(
         joints=joints,
-        head_center=head + head_rot @ _HEAD_CENTER_OFFSET,
-        nose=head + head_rot @ _NOSE_OFFSET,
+        head_center=head + head_rot @ HEAD_CENTER_OFFSET,
+        nose=head + head_rot @ NOSE_OFFSET,
     )
 
 

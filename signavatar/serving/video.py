@@ -12,7 +12,8 @@ rejected by quality control, ...) and becomes a 422 with its message; anything e
 
 ``extraction_estimator`` below is the factory for the extraction pipeline's own backends
 (``signavatar.extraction``: estimator + quality control, configured by the SignAvatar config file
-named in ``ServeConfig.extraction_config``, the same file ``workflows.extract`` runs with).
+named in ``ServeConfig.extraction_config``, the same file ``workflows.extract`` runs with; without
+one, the defaults: the MediaPipe Holistic estimator built by ``make mediapipe-env``).
 """
 
 from __future__ import annotations
@@ -52,9 +53,7 @@ def extraction_estimator(cfg: ServeConfig) -> VideoEstimator:
     from signavatar.extraction.corpus_index import VideoTask
     from signavatar.extraction.pipeline import VideoExtractor
 
-    if not cfg.extraction_config:
-        raise ValueError("video_estimator extraction_estimator needs extraction_config (a SignAvatar config file)")
-    extractor = VideoExtractor(load_config(cfg.extraction_config))
+    extractor = VideoExtractor(load_config(cfg.extraction_config))  # no file: defaults (MediaPipe Holistic)
 
     def estimate(video: bytes, filename: str) -> MotionClip:
         name = PurePosixPath(filename)

@@ -85,8 +85,8 @@ def skeleton_payload() -> SkeletonResponse:
         head=SkeletonHead(
             joint=joint_index("head"),
             # the preview's head geometry; private there, shared here so the two draw the same head
-            center_offset=_floats(skeleton_view._HEAD_CENTER_OFFSET),
-            nose_offset=_floats(skeleton_view._NOSE_OFFSET),
+            center_offset=_floats(skeleton_view.HEAD_CENTER_OFFSET),
+            nose_offset=_floats(skeleton_view.NOSE_OFFSET),
             eyes=[joint_index("left_eye_smplhf"), joint_index("right_eye_smplhf")],
             radius_m=skeleton_view.HEAD_RADIUS_M,
             color=_hex(skeleton_view.HEAD_FILL),

@@ -1,0 +1,294 @@
+// The viewer page: type a word (or drop an image) and watch the generated sign; upload a video or
+// a motion clip and watch its reconstruction beside it. `#stage[data-state]` says where the page
+// is: starting, idle, loading, ready (an animation is on stage) or error.
+
+import { ApiError, attachmentName, generate, getJSON, reconstruct } from './api.js';
+import { clipFromFile, clipFromJSON } from './clip.js';
+import { Player } from './player.js';
+import { Stage } from './stage.js';
+
+const FINGERS = ['thumb', 'index', 'middle', 'ring', 'pinky'];
+const VIDEO_FILE = /\.(mp4|m4v|webm|mov|mkv|avi)$/i;
+
+const $ = (id) => document.getElementById(id);
+const ui = {
+  stage: $('stage'),
+  text: $('text'),
+  glossList: $('gloss-list'),
+  numSamples: $('num-samples'),
+  seed: $('seed'),
+  imageInput: $('image-input'),
+  download: $('download'),
+  uploadInput: $('upload-input'),
+  uploadName: $('upload-name'),
+  uploadGloss: $('upload-gloss'),
+  videoPanel: $('video-panel'),
+  video: $('input-video'),
+  samples: $('samples'),
+  legend: $('legend'),
+  status: $('status'),
+  buttons: [$('generate'), $('reconstruct'), $('download')],
+};
+
+let stage = null;
+let player = null;
+// What is on stage (and what Download fetches again as npz): {kind: 'generate', input, options,
+// clips} or {kind: 'reconstruct', file, gloss, seed}.
+let shown = null;
+let upload = null; // the file chosen for reconstruction
+
+function setStatus(message, isError = false) {
+  ui.status.textContent = message;
+  ui.status.classList.toggle('error', isError);
+}
+
+function setState(state) {
+  ui.stage.dataset.state = state;
+  const busy = state === 'loading' || state === 'starting';
+  ui.buttons.forEach((button) => { button.disabled = busy || (button === ui.download && !shown); });
+}
+
+/** Run an action, reporting progress and failures in the status line. */
+async function act(message, action) {
+  setState('loading');
+  setStatus(message);
+  try {
+    setStatus(await action());
+    setState('ready');
+  } catch (error) {
+    if (!(error instanceof ApiError)) console.error(error); // a bug, not a refused request
+    setStatus(error.message, true);
+    setState('error'); // what was on stage stays there
+  }
+}
+
+function fps(clip) {
+  return `${Number(clip.fps.toFixed(2))} fps`;
+}
+
+function seed() {
+  return Math.max(0, Math.trunc(Number(ui.seed.value) || 0));
+}
+
+function describe(input) {
+  return input.image ? `image ${input.image.name}` : `“${input.text}”`;
+}
+
+/** Put `items` ([{clip, label}]) on stage and start the timeline on the first one. */
+function showOnStage(items, { reframe = false, keepTime = false } = {}) {
+  stage.show(items, reframe);
+  ui.stage.dataset.figures = String(items.length);
+  const clips = items.map((item) => item.clip);
+  player.load(clips[0], Math.max(...clips.map((c) => c.numFrames / c.fps)), keepTime);
+}
+
+function setVideo(file) {
+  if (ui.video.src) URL.revokeObjectURL(ui.video.src);
+  ui.video.removeAttribute('src');
+  if (file) ui.video.src = URL.createObjectURL(file);
+  ui.videoPanel.hidden = !file;
+}
+
+// --- generation --------------------------------------------------------------------------------
+
+/** Show sample `index` of the generated clips, at the same time as the one shown before. */
+function showSample(index, keepTime = true) {
+  const { clips, input } = shown;
+  const clip = clips[index];
+  showOnStage([{ clip, label: `${clip.gloss || describe(input)} · sample ${index + 1}/${clips.length}` }],
+    { keepTime });
+  for (const [i, button] of [...ui.samples.children].entries()) {
+    button.setAttribute('aria-pressed', String(i === index));
+  }
+}
+
+function sampleButtons(count) {
+  ui.samples.replaceChildren();
+  if (count < 2) return;
+  ui.samples.append('sample');
+  for (let i = 0; i < count; i += 1) {
+    const button = document.createElement('button');
+    button.type = 'button';
+    button.textContent = String(i + 1);
+    button.addEventListener('click', () => showSample(i));
+    ui.samples.append(button);
+  }
+}
+
+function runGenerate(input) {
+  const options = { num_samples: Math.max(1, Math.trunc(Number(ui.numSamples.value) || 1)), seed: seed() };
+  return act(`generating ${describe(input)}…`, async () => {
+    const body = await (await generate(input, { ...options, format: 'json' })).json();
+    const clips = body.clips.map((c, i) => clipFromJSON(c, `sample ${i + 1}`));
+    shown = { kind: 'generate', input, options, clips };
+    setVideo(null);
+    sampleButtons(clips.length);
+    showSample(0, false);
+    const [clip] = clips;
+    return `${describe(input)}: ${clips.length} sample${clips.length > 1 ? 's' : ''}, `
+      + `${clip.numFrames} frames at ${fps(clip)}`;
+  });
+}
+
+// --- reconstruction ----------------------------------------------------------------------------
+
+function chooseUpload(file) {
+  upload = file;
+  ui.uploadName.textContent = file ? file.name : 'no file chosen';
+}
+
+function runReconstruct() {
+  const gloss = ui.uploadGloss.value.trim();
+  if (!upload) {
+    setStatus('choose a video or a motion clip (.npz / .json) to reconstruct', true);
+    return Promise.resolve();
+  }
+  const file = upload;
+  const isVideo = file.type.startsWith('video/') || VIDEO_FILE.test(file.name);
+  return act(`reconstructing ${file.name} as “${gloss}”…`, async () => {
+    const input = isVideo ? null : await clipFromFile(file);
+    const options = { gloss, seed: seed(), format: 'json' };
+    const result = clipFromJSON((await (await reconstruct(file, options)).json()).clip, 'reconstruction');
+    shown = { kind: 'reconstruct', file, gloss, seed: options.seed };
+    sampleButtons(0);
+    const items = [{ clip: result, label: `reconstruction · ${gloss}` }];
+    if (input) items.unshift({ clip: input, label: `input · ${file.name}` });
+    setVideo(isVideo ? file : null);
+    showOnStage(items, { reframe: true });
+    return `${file.name}: reconstruction of “${gloss}”, ${result.numFrames} frames at ${fps(result)}`;
+  });
+}
+
+function syncVideo(time) {
+  if (ui.videoPanel.hidden || !ui.video.src) return;
+  if (player.playing) {
+    if (ui.video.paused) ui.video.play().catch(() => {}); // autoplay refused: the slider still seeks
+    if (Math.abs(ui.video.currentTime - time) > 0.2) ui.video.currentTime = time;
+  } else {
+    if (!ui.video.paused) ui.video.pause();
+    if (Math.abs(ui.video.currentTime - time) > 0.02) ui.video.currentTime = time;
+  }
+}
+
+// --- download ----------------------------------------------------------------------------------
+
+async function fetchNpz() {
+  if (shown.kind === 'generate') return generate(shown.input, { ...shown.options, format: 'npz' });
+  return reconstruct(shown.file, { gloss: shown.gloss, seed: shown.seed, format: 'npz' });
+}
+
+function runDownload() {
+  return act('preparing the download…', async () => {
+    const response = await fetchNpz();
+    const name = attachmentName(response, 'signavatar.npz');
+    const url = URL.createObjectURL(await response.blob());
+    const link = Object.assign(document.createElement('a'), { href: url, download: name });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+    return `downloaded ${name}`;
+  });
+}
+
+// --- page --------------------------------------------------------------------------------------
+
+function legend(skeleton) {
+  const swatch = (color, text) => {
+    const span = document.createElement('span');
+    const box = document.createElement('i');
+    box.style.background = color;
+    span.append(box, text);
+    return span;
+  };
+  const colorOf = (joint) => skeleton.bones.find((b) => b.child === skeleton.joint_names.indexOf(joint))?.color;
+  ui.legend.replaceChildren(
+    swatch(skeleton.legend.right, 'right arm'),
+    swatch(skeleton.legend.left, 'left arm'),
+    ...FINGERS.map((finger) => swatch(colorOf(`right_${finger}1`), finger)),
+  );
+}
+
+function dropped(file) {
+  if (file.type.startsWith('image/')) {
+    runGenerate({ image: file });
+  } else {
+    chooseUpload(file);
+    if (ui.uploadGloss.value.trim()) runReconstruct();
+    else setStatus(`${file.name}: type the gloss signed in it, then Reconstruct`);
+  }
+}
+
+function wire() {
+  $('generate-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    const text = ui.text.value.trim();
+    if (text) runGenerate({ text });
+  });
+  ui.imageInput.addEventListener('change', () => {
+    if (ui.imageInput.files[0]) runGenerate({ image: ui.imageInput.files[0] });
+    ui.imageInput.value = '';
+  });
+  ui.download.addEventListener('click', runDownload);
+  ui.uploadInput.addEventListener('change', () => chooseUpload(ui.uploadInput.files[0] ?? null));
+  $('reconstruct-form').addEventListener('submit', (event) => {
+    event.preventDefault();
+    runReconstruct();
+  });
+  window.addEventListener('dragover', (event) => {
+    event.preventDefault();
+    document.body.classList.add('dragging');
+  });
+  window.addEventListener('dragleave', (event) => {
+    if (!event.relatedTarget) document.body.classList.remove('dragging');
+  });
+  window.addEventListener('drop', (event) => {
+    event.preventDefault();
+    document.body.classList.remove('dragging');
+    const file = event.dataTransfer?.files[0];
+    if (file) dropped(file);
+  });
+}
+
+async function start() {
+  setState('starting');
+  const [skeleton, glosses] = await Promise.allSettled([getJSON('skeleton'), getJSON('glosses')]);
+  if (skeleton.status === 'rejected') throw skeleton.reason;
+  try {
+    stage = new Stage($('canvas-host'), skeleton.value);
+  } catch (error) {
+    throw new Error(`this browser cannot draw 3D (WebGL): ${error.message}`);
+  }
+  player = new Player({
+    button: $('play'),
+    slider: $('scrub'),
+    label: $('frame-label'),
+    onTime: (time) => {
+      stage.setTime(time);
+      syncVideo(time);
+    },
+  });
+  legend(skeleton.value);
+  wire();
+  let last = performance.now();
+  stage.renderer.setAnimationLoop((now) => {
+    player.tick(Math.min((now - last) / 1000, 0.1));
+    last = now;
+    stage.render();
+  });
+  setState('idle');
+  if (glosses.status === 'fulfilled') {
+    const words = glosses.value.glosses;
+    ui.glossList.replaceChildren(...words.map((word) => Object.assign(document.createElement('option'), { value: word })));
+    ui.text.placeholder = `type a word, e.g. ${words[0]}`;
+    setStatus(`${words.length} known glosses (see the list); other text goes through CLIP`);
+  } else {
+    setStatus(`the model is not answering yet (${glosses.reason.message}); try again shortly`, true);
+  }
+}
+
+start().catch((error) => {
+  if (!(error instanceof ApiError)) console.error(error);
+  setStatus(`the viewer could not start: ${error.message}`, true);
+  setState('error');
+});
