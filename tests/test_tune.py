@@ -18,29 +18,33 @@ from signavatar.tuning.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = str(ROOT / "tune_configs" / "quick.yaml")
+DEMO = str(ROOT / "configs" / "demo.yaml")
+
+
+def quick_spec_copy(tmp_path: Path, **changes) -> str:
+    """quick.yaml with ``changes``, written to tmp_path (its base_config made absolute)."""
+    spec = {**yaml.safe_load(Path(QUICK).read_text()), "base_config": DEMO, **changes}
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(spec))
+    return str(path)
 
 
 def test_unknown_search_key_rejected_before_any_trial(tmp_path):
-    bad = tmp_path / "bad.yaml"
-    spec = yaml.safe_load(Path(QUICK).read_text())
-    spec["search_space"]["train.klweight"] = {"loguniform": [1e-6, 1e-2]}
-    bad.write_text(yaml.safe_dump(spec))
+    space = {**yaml.safe_load(Path(QUICK).read_text())["search_space"], "train.klweight": {"loguniform": [1e-6, 1e-2]}}
+    bad = quick_spec_copy(tmp_path, search_space=space)
     with pytest.raises(ConfigError, match="train.klweight"):
-        load_spec(str(bad))
+        load_spec(bad)
     from workflows import tune as tune_workflow
 
     with pytest.raises(ConfigError, match="train.klweight"):
-        tune_workflow.main(["--config", str(bad), f"storage_path={tmp_path}"])
+        tune_workflow.main(["--config", bad, f"storage_path={tmp_path}"])
     assert not (tmp_path / "quick").exists()  # nothing started
 
 
 def test_bad_search_value_rejected(tmp_path):
-    spec = yaml.safe_load(Path(QUICK).read_text())
-    spec["search_space"] = {"curriculum.cap": {"choice": [0.5, 2.0]}}
-    path = tmp_path / "badcap.yaml"
-    path.write_text(yaml.safe_dump(spec))
+    path = quick_spec_copy(tmp_path, search_space={"curriculum.cap": {"choice": [0.5, 2.0]}})
     with pytest.raises(ConfigError, match=r"curriculum.cap: value 2.0 is invalid"):
-        load_spec(str(path))
+        load_spec(path)
 
 
 def quick_args(tmp_path: Path, *extra: str) -> list[str]:
@@ -51,7 +55,8 @@ def test_quick_sweep_asha_and_best_config_trains(ray_cluster, tmp_path):
     from workflows import train as train_workflow
     from workflows import tune as tune_workflow
 
-    summary = tune_workflow.main(quick_args(tmp_path))
+    # one trial at a time makes ASHA's decisions depend only on the (seeded) results, not on timing
+    summary = tune_workflow.main(quick_args(tmp_path, "max_concurrent_trials=1"))
     trials = summary["trials"]
     assert len(trials) == 4
     assert all(t["status"] != "error" for t in trials)

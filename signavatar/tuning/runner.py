@@ -109,9 +109,11 @@ def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddin
     return tune.Tuner(
         fn,
         param_space=param_space(spec),
+        # a seeded search (the same trials for the same spec); it also enforces the concurrency cap
         tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, scheduler=scheduler,
-                                    search_alg=BasicVariantGenerator(random_state=spec.seed),
-                                    num_samples=spec.num_samples, max_concurrent_trials=spec.max_concurrent_trials),
+                                    search_alg=BasicVariantGenerator(random_state=spec.seed,
+                                                                     max_concurrent=spec.max_concurrent_trials or 0),
+                                    num_samples=spec.num_samples),
         run_config=tune.RunConfig(name=spec.name, storage_path=path, storage_filesystem=filesystem,
                                   checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
     )
