@@ -18,6 +18,7 @@ import torch
 from signavatar.config import load_config
 from signavatar.data.synthetic import generate_corpus
 from signavatar.motion import arrow_io
+from signavatar.training.checkpoint import load_checkpoint
 from signavatar.training.data import build_feature_set
 from signavatar.training.loop import train_plain
 
@@ -52,7 +53,9 @@ def main(argv: list[str]) -> dict:
             ray_config = config.model_copy(update={"train": config.train.model_copy(
                 update={"storage_path": os.path.join(tmp, "ray"), "num_workers": 1, "name": "bench"})})
             result = ray_trainer.fit(ray_config, dataset, train.glosses, embeddings)
-            ray_s = steady_epoch_seconds(list(result.metrics_dataframe["finished_at"]))
+            with result.checkpoint.as_directory() as directory:  # the checkpoint holds every epoch's figures
+                history = load_checkpoint(directory)["history"]
+            ray_s = steady_epoch_seconds([h["finished_at"] for h in history])
     finally:
         ray.shutdown()
     report = {

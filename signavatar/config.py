@@ -124,6 +124,7 @@ class EvalConfig(Section):
     recognizer: str | None = Field(None, description="recognizer checkpoint; None = <run_dir>/recognizer.pt, "
                                    "trained on Raw train when missing")
     num_actors: int = Field(1, ge=1, description="Ray Data actors scoring groups (one GPU each when GPUs exist)")
+    recognizer_cpus: float = Field(1, gt=0, description="CPUs (= torch threads) of the recognizer-training task")
     paper_dataset: Literal["subset", "full"] | None = Field(
         None, description="the dataset follows the paper's definition: print the paper's numbers beside ours")
 

@@ -113,3 +113,22 @@ def finished_trials(experiment: Path) -> dict[str, Path]:
         if len(lines) >= 4:
             done[result.parent.name] = result
     return done
+
+
+def test_sweep_on_generated_clip_accuracy(ray_cluster, tmp_path):
+    """metric: gen_acc — a recognizer trained once on Raw train scores each trial's generated clips."""
+    from workflows import tune as tune_workflow
+
+    summary = tune_workflow.main(quick_args(
+        tmp_path, "metric=gen_acc", "mode=max", "num_samples=2", "scheduler.type=fifo", "max_concurrent_trials=1",
+        "gen_samples_per_gloss=3", "base.train.epochs=2", "base.eval.recognizer_epochs=2",
+        "base.eval.recognizer_hidden=[8, 8, 16]", "base.eval.recognizer_feature_dim=16"))
+    assert summary["metric"] == "gen_acc" and len(summary["trials"]) == 2
+    values = [t["gen_acc"] for t in summary["trials"]]
+    assert all(0.0 <= v <= 1.0 for v in values) and values == sorted(values, reverse=True)
+    assert (tmp_path / "tune" / "quick" / "recognizer.pt").is_file()
+
+
+def test_metric_mode_mismatch_rejected(tmp_path):
+    with pytest.raises(ConfigError, match="gen_acc is optimised with mode 'max'"):
+        load_spec(QUICK, ["metric=gen_acc"])

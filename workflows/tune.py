@@ -12,8 +12,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 
+from signavatar import storage
+from signavatar.evaluation.run import fit_recognizer
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.training.run import resolve_dataset, train_glosses
 from signavatar.tuning.results import to_markdown, write_results
@@ -37,7 +40,14 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = resolve_dataset(base)
     glosses = train_glosses(dataset)
     embeddings = ClipConditioner(base.clip).encode_text(glosses)
-    tuner = build_tuner(spec, dataset, glosses, embeddings, resume=args.resume)
+    recognizer = None
+    if spec.needs_recognizer:  # gen_acc / gen_fid: one recognizer, trained on Raw train, shared by all trials
+        recognizer = storage.join(experiment_path(spec), "recognizer.pt")
+        if not storage.is_remote(recognizer):
+            recognizer = os.path.abspath(recognizer)  # trials run in their own working directories
+        if not storage.exists(recognizer):
+            fit_recognizer(dataset, recognizer, base.data.num_frames, base.eval)
+    tuner = build_tuner(spec, dataset, glosses, embeddings, resume=args.resume, recognizer=recognizer)
     results = tuner.fit()
     summary = write_results(results, spec, dataset, experiment_path(spec))
     print(to_markdown(summary["trials"], spec))

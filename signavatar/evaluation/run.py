@@ -53,7 +53,7 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
     check_vocabulary(dataset_glosses, {"checkpoint": load_checkpoint(checkpoint)["glosses"]})
     if not storage.exists(recognizer):
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
-        task = ray.remote(fit_recognizer).options(num_gpus=gpus)
+        task = ray.remote(fit_recognizer).options(num_gpus=gpus, num_cpus=cfg.recognizer_cpus)
         summary["recognizer_training"] = ray.get(task.remote(dataset, recognizer, config.data.num_frames, cfg))
         log.info("recognizer trained: %s", summary["recognizer_training"])
     _, classes = load_recognizer(recognizer)

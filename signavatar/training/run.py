@@ -7,13 +7,15 @@ import logging
 import os
 from pathlib import Path
 
+import numpy as np
+
 from signavatar import storage
 from signavatar.config import SignAvatarConfig
 from signavatar.data.preparation import build_demo_dataset
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.motion import arrow_io
 from signavatar.training import ray_trainer
-from signavatar.training.checkpoint import FILENAME
+from signavatar.training.checkpoint import FILENAME, load_checkpoint
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,10 @@ def train(config: SignAvatarConfig) -> dict:
         raise RuntimeError(f"training failed: {result.error}") from result.error
     final = storage.join(config.run_dir, "checkpoint")
     with result.checkpoint.as_directory() as directory:
-        storage.write_bytes(storage.join(final, FILENAME), (Path(directory) / FILENAME).read_bytes())
-    history = result.metrics_dataframe
-    last = result.metrics
+        data = (Path(directory) / FILENAME).read_bytes()
+        history = load_checkpoint(directory)["history"]  # every epoch (Ray keeps only checkpointed reports)
+    storage.write_bytes(storage.join(final, FILENAME), data)
+    last = history[-1]
     summary = {
         "dataset": dataset,
         "checkpoint": final,
@@ -55,7 +58,7 @@ def train(config: SignAvatarConfig) -> dict:
         "glosses": glosses,
         "epochs": int(last["epoch"]) + 1,
         "final": {k: float(last[k]) for k in ("loss", "rec", "kl", "mask_ratio")},
-        "clips_per_s": float(history["clips_per_s"].tail(max(1, len(history) // 2)).mean()),
+        "clips_per_s": float(np.mean([h["clips_per_s"] for h in history[len(history) // 2:]])),
         "num_workers": config.train.num_workers,
     }
     log.info("trained %d epochs; checkpoint at %s", summary["epochs"], final)

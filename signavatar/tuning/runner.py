@@ -14,6 +14,9 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from signavatar import storage
+from signavatar.evaluation.protocol import generation_metrics
+from signavatar.evaluation.recognizer_training import load_recognizer
+from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
 from signavatar.training.checkpoint import load_checkpoint, save_checkpoint
 from signavatar.training.data import build_feature_set, hold_out
@@ -39,7 +42,7 @@ def trial_datasets(spec: TuneSpec, dataset: str, glosses: list[str], num_frames:
 
 
 def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: list[str],
-              gloss_embeddings: torch.Tensor) -> None:
+              gloss_embeddings: torch.Tensor, recognizer: str | None = None) -> None:
     config = spec.trial_config(params)
     train, val = trial_datasets(spec, dataset, glosses, config.data.num_frames)
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -51,9 +54,12 @@ def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: lis
         state = new_training_state(config, train, gloss_embeddings, device)
     loader = make_loader(state, train)
     val_loader = make_loader(state, val, shuffle=False)
+    generation_scores = _generation_scores(state, val, recognizer, spec, device) if recognizer else None
 
     def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
         metrics = {**metrics, "val_rec": validation_loss(state.model, state, val_loader, device)}
+        if generation_scores:
+            metrics.update(generation_scores())
         due = (epoch + 1) % config.train.checkpoint_every == 0 or epoch + 1 == config.train.epochs
         if not due:
             tune.report(metrics)
@@ -63,6 +69,24 @@ def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: lis
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
 
     run_training(state.model, state, loader, device, on_epoch_end)
+
+
+def _generation_scores(state, val, recognizer_uri: str, spec: TuneSpec, device: torch.device):
+    """A callable giving ``gen_acc`` / ``gen_fid`` of the model as it is now."""
+    model, classes = load_recognizer(recognizer_uri, map_location=device)
+    avatar = SignAvatar(state.model, state.normalizer, state.glosses, state.gloss_embeddings, state.config,
+                        fps=state.fps, device=device)
+    reference_glosses = [val.glosses[i] for i in val.labels.tolist()]
+
+    def scores() -> dict[str, float]:
+        state.model.eval()
+        try:
+            return generation_metrics(avatar, model, classes, val.features, reference_glosses,
+                                      spec.gen_samples_per_gloss, seed=spec.seed)
+        finally:
+            state.model.train()
+
+    return scores
 
 
 def param_space(spec: TuneSpec) -> dict[str, Any]:
@@ -88,10 +112,11 @@ def _storage(spec: TuneSpec) -> tuple[str, Any]:
 
 
 def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddings: torch.Tensor,
-                resume: bool = False) -> tune.Tuner:
+                resume: bool = False, recognizer: str | None = None) -> tune.Tuner:
     resources = {k.upper() if k in ("cpu", "gpu") else k: v for k, v in spec.resources_per_trial.items()}
     fn = tune.with_resources(
-        tune.with_parameters(trainable, spec=spec, dataset=dataset, glosses=glosses, gloss_embeddings=gloss_embeddings),
+        tune.with_parameters(trainable, spec=spec, dataset=dataset, glosses=glosses, gloss_embeddings=gloss_embeddings,
+                             recognizer=recognizer),
         resources,
     )
     path, filesystem = _storage(spec)

@@ -40,8 +40,11 @@ class TuneSpec(Section):
     base_config: str | None = Field(None, description="training YAML the trials start from, relative to this file")
     overrides: list[str] = []
     search_space: dict[str, dict[str, list[Any]]]
-    metric: str = "val_rec"
+    metric: Literal["val_rec", "gen_acc", "gen_fid"] = Field(
+        "val_rec", description="val_rec: validation reconstruction MSE; gen_acc / gen_fid: recognizer accuracy / "
+        "FID of generated clips against the validation clips (a recognizer is trained on train first)")
     mode: Literal["min", "max"] = "min"
+    gen_samples_per_gloss: int = Field(10, ge=1, description="generated clips per gloss for gen_acc / gen_fid")
     scheduler: SchedulerSpec = SchedulerSpec()
     num_samples: int = Field(4, ge=1)
     resources_per_trial: dict[str, float] = {"cpu": 1}
@@ -50,8 +53,15 @@ class TuneSpec(Section):
     storage_path: str = "runs/tune"
     seed: int = 0
 
+    @property
+    def needs_recognizer(self) -> bool:
+        return self.metric in ("gen_acc", "gen_fid")
+
     @model_validator(mode="after")
     def _check_space(self) -> TuneSpec:
+        expected_mode = {"val_rec": "min", "gen_acc": "max", "gen_fid": "min"}[self.metric]
+        if self.mode != expected_mode:
+            raise ValueError(f"metric {self.metric} is optimised with mode {expected_mode!r}, not {self.mode!r}")
         if not self.search_space:
             raise ValueError("search_space is empty")
         for key, dist in self.search_space.items():
