@@ -11,6 +11,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("workflows.demo", "run the whole loop on the embedded synthetic corpus"),
     "train": ("workflows.train", "train the CVAE on Ray Train (--config FILE key=value ...)"),
     "evaluate": ("workflows.evaluate", "paper metrics (Acc, FID, Div, Multi) of a checkpoint on Ray Data"),
+    "ablation": ("workflows.ablation", "Table II-style ablation: with/without curriculum and quality control"),
     "tune": ("workflows.tune", "Ray Tune sweep from tune_configs/*.yaml (--config FILE [--resume] key=value ...)"),
     "generate": ("signavatar.serving.generate_cli", "ask a running endpoint for clips of a word or image"),
     "reconstruct": ("signavatar.serving.reconstruct_cli", "reconstruct a clip or video through a running endpoint"),

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
@@ -63,3 +65,26 @@ def test_dataset_with_unknown_gloss_stops_naming_it(ray_cluster, tiny_checkpoint
     with pytest.raises(ValueError, match=r"unknown to the checkpoint: \['zebra'\]"):
         evaluate(config, dataset)
     assert not (tmp_path / "run" / "recognizer.pt").exists()  # stopped before any work
+
+
+@pytest.mark.slow
+def test_ablation_table(ray_cluster, tiny_checkpoint, tmp_path):
+    """Table II rows: the full run, without curriculum and without QC, one shared recognizer."""
+    from workflows import ablation
+
+    tiny = tiny_checkpoint.config
+    overrides = [f"run_dir={tmp_path}", "train.epochs=3", "train.checkpoint_every=3", f"clip.pretrained={tiny.clip.pretrained}",
+                 "model.latent_dim=32", "model.num_layers=2", "model.num_heads=2", "model.ff_size=64",
+                 "model.num_frames=16", "data.num_frames=16", "data.synthetic.num_glosses=3",
+                 "data.synthetic.clips_per_gloss=5", "train.cpus_per_worker=1", "eval.recognizer_cpus=1",
+                 "eval.recognizer_epochs=2", "eval.recognizer_hidden=[8, 8, 16]", "eval.recognizer_feature_dim=16",
+                 "eval.gen_samples_per_class=3", "eval.repeats=2"]
+    result = ablation.main(overrides)
+    assert set(result["variants"]) == {"full", "without curriculum", "without quality control"}
+    lines = (tmp_path / "ablation" / "ablation.md").read_text().splitlines()
+    assert [line.split("|")[1].strip() for line in lines[2:]] == ["full", "without curriculum", "without quality control"]
+    for variant in result["variants"].values():
+        assert 0.0 <= variant["groups"]["Gen_test"]["acc"] <= 1.0
+    no_qc = json.loads((tmp_path / "ablation" / "without-quality-control" / "dataset" / "manifest.json").read_text())
+    assert no_qc["qc"]["frames_removed"] == 0  # trained on untrimmed clips
+    assert len(list((tmp_path / "ablation").glob("*/checkpoint/checkpoint.pt"))) == 3

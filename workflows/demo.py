@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> dict:
         "synthetic": config.data.dataset is None,
         "seconds": round(time.perf_counter() - started, 1),
         "training": training,
-        "evaluation": {k: v for k, v in evaluation.items() if k != "markdown"},
+        "evaluation": {k: v for k, v in evaluation.items() if k not in ("markdown", "scores")},
         "generated": outputs,
         "previews": previews,
         # nearest-centroid accuracy of generated clips against the real test clips (6D features)

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> dict:
     init_ray()
     summary = evaluate(config, resolve_dataset(config))
     print(summary["markdown"])
-    print(json.dumps({k: v for k, v in summary.items() if k != "markdown"}, indent=2))
+    print(json.dumps({k: v for k, v in summary.items() if k not in ("markdown", "scores")}, indent=2))
     return summary
 
 

@@ -66,6 +66,7 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
     storage.write_text(storage.join(config.run_dir, "evaluation.md"), markdown)
     storage.write_text(storage.join(config.run_dir, "evaluation.json"), to_json(table))
     summary["groups"] = {name: flat_scores(scores) for name, scores in results.items()}
+    summary["scores"] = results  # as report.build_table takes them (Table II rows are built from these)
     summary["markdown"] = markdown
     summary["sizes"] = {name: int(len(g.labels)) for name, g in groups.items()}
     summary["num_classes"] = len(classes)
