@@ -49,8 +49,18 @@ def filesystem(uri: str | os.PathLike) -> tuple[fsspec.AbstractFileSystem, str]:
     return fsspec.filesystem("file"), os.path.abspath(uri.removeprefix("file://"))
 
 
-def pyarrow_filesystem(uri: str | os.PathLike):
-    """A pyarrow-compatible filesystem and path (for pyarrow.parquet and Ray Data)."""
+def absolute(uri: str | os.PathLike) -> str:
+    """``uri`` with a local path made absolute (Ray workers and trials run in other working
+    directories); remote URIs unchanged."""
+    return str(uri) if is_remote(uri) else filesystem(uri)[1]
+
+
+def ray_storage(uri: str | os.PathLike):
+    """``(filesystem, path)`` to hand Ray (Train/Tune ``storage_filesystem``, Data ``filesystem``):
+    remote URIs get a pyarrow wrapper of our s3fs filesystem (so the AWS endpoint settings apply),
+    local paths get ``None`` and an absolute path."""
+    if not is_remote(uri):
+        return None, absolute(uri)
     import pyarrow.fs as pafs
 
     fs, path = filesystem(uri)

@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 
 from signavatar import storage
@@ -42,9 +41,7 @@ def main(argv: list[str] | None = None) -> dict:
     embeddings = ClipConditioner(base.clip).encode_text(glosses)
     recognizer = None
     if spec.needs_recognizer:  # gen_acc / gen_fid: one recognizer, trained on Raw train, shared by all trials
-        recognizer = storage.join(experiment_path(spec), "recognizer.pt")
-        if not storage.is_remote(recognizer):
-            recognizer = os.path.abspath(recognizer)  # trials run in their own working directories
+        recognizer = storage.absolute(storage.join(experiment_path(spec), "recognizer.pt"))
         if not storage.exists(recognizer):
             fit_recognizer(dataset, recognizer, base.data.num_frames, base.eval)
     tuner = build_tuner(spec, dataset, glosses, embeddings, resume=args.resume, recognizer=recognizer)

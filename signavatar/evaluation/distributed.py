@@ -75,11 +75,8 @@ def score_all_groups(checkpoint: str, recognizer: str, dataset: str, cfg: EvalCo
                                          "cfg": cfg.model_dump(mode="json")},
                   compute=ray.data.ActorPoolStrategy(size=cfg.num_actors), num_gpus=gpus,
                   batch_size=cfg.feature_batch_size)
-    shards = arrow_io.shard_uris(dataset)
-    filesystem = None
-    if storage.is_remote(dataset):
-        filesystem, _ = storage.pyarrow_filesystem(dataset)
-        shards = [storage.filesystem(s)[1] for s in shards]
+    filesystem, _ = storage.ray_storage(dataset)
+    shards = [storage.ray_storage(s)[1] for s in arrow_io.shard_uris(dataset)]
     clips = ray.data.read_parquet(shards, filesystem=filesystem)
     scored = [clips.map_batches(ClipGroupScorer, batch_format="pyarrow", **common)]
     jobs = generation_jobs(arrow_io.read_index(dataset), cfg)

@@ -75,12 +75,7 @@ def resolve_use_gpu(config: SignAvatarConfig) -> bool:
 def run_config(config: SignAvatarConfig) -> RunConfig:
     """Storage under ``train.storage_path`` (local or s3://) with the run ``train.name``; re-running
     with the same name resumes from that run's latest checkpoint."""
-    path = config.train.storage_path
-    filesystem = None
-    if storage.is_remote(path):
-        filesystem, path = storage.pyarrow_filesystem(path)
-    else:
-        path = str(storage.filesystem(path)[1])
+    filesystem, path = storage.ray_storage(config.train.storage_path)
     return RunConfig(
         name=config.train.name,
         storage_path=path,

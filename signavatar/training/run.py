@@ -4,7 +4,6 @@ Ray Train -> checkpoint copied into the run directory -> a summary dict."""
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
 import numpy as np
@@ -23,9 +22,7 @@ log = logging.getLogger(__name__)
 def resolve_dataset(config: SignAvatarConfig) -> str:
     if config.data.dataset:
         return config.data.dataset
-    uri = storage.join(config.run_dir, "dataset")
-    if not storage.is_remote(uri):
-        uri = os.path.abspath(uri)  # workers may run in other working directories
+    uri = storage.absolute(storage.join(config.run_dir, "dataset"))
     build_demo_dataset(config, uri)
     return uri
 

@@ -104,13 +104,6 @@ def experiment_path(spec: TuneSpec) -> str:
     return storage.join(spec.storage_path, spec.name)
 
 
-def _storage(spec: TuneSpec) -> tuple[str, Any]:
-    if storage.is_remote(spec.storage_path):
-        filesystem, path = storage.pyarrow_filesystem(spec.storage_path)
-        return path, filesystem
-    return str(storage.filesystem(spec.storage_path)[1]), None
-
-
 def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddings: torch.Tensor,
                 resume: bool = False, recognizer: str | None = None) -> tune.Tuner:
     resources = {k.upper() if k in ("cpu", "gpu") else k: v for k, v in spec.resources_per_trial.items()}
@@ -119,9 +112,9 @@ def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddin
                              recognizer=recognizer),
         resources,
     )
-    path, filesystem = _storage(spec)
+    filesystem, path = storage.ray_storage(spec.storage_path)
     if resume:
-        full = storage.join(path, spec.name) if filesystem is None else f"{path}/{spec.name}"
+        full = f"{path}/{spec.name}"
         log.info("restoring experiment %s", full)
         return tune.Tuner.restore(full, trainable=fn, resume_unfinished=True, resume_errored=True,
                                   storage_filesystem=filesystem)
