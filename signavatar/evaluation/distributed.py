@@ -68,8 +68,10 @@ def generation_jobs(index: list[dict[str, str]], cfg: EvalConfig) -> list[dict]:
             for n, (split, gloss) in enumerate(pairs) for i in range(cfg.gen_samples_per_class)]
 
 
-def score_all_groups(checkpoint: str, recognizer: str, dataset: str, cfg: EvalConfig) -> dict[str, GroupOutputs]:
-    """Recognizer outputs for every Raw/Rec/Gen x train/test group, computed on Ray Data actor pools."""
+def score_all_groups(checkpoint: str, recognizer: str, dataset: str, index: list[dict[str, str]],
+                     cfg: EvalConfig) -> dict[str, GroupOutputs]:
+    """Recognizer outputs for every Raw/Rec/Gen x train/test group, computed on Ray Data actor pools
+    (``index``: the dataset's ``arrow_io.read_index``, read once by the caller)."""
     gpus = 1 if ray.cluster_resources().get("GPU", 0) >= cfg.num_actors else 0
     common = dict(fn_constructor_kwargs={"checkpoint": checkpoint, "recognizer": recognizer,
                                          "cfg": cfg.model_dump(mode="json")},
@@ -79,7 +81,7 @@ def score_all_groups(checkpoint: str, recognizer: str, dataset: str, cfg: EvalCo
     shards = [storage.ray_storage(s)[1] for s in arrow_io.shard_uris(dataset)]
     clips = ray.data.read_parquet(shards, filesystem=filesystem)
     scored = [clips.map_batches(ClipGroupScorer, batch_format="pyarrow", **common)]
-    jobs = generation_jobs(arrow_io.read_index(dataset), cfg)
+    jobs = generation_jobs(index, cfg)
     if jobs:
         scored.append(ray.data.from_items(jobs).map_batches(GenGroupScorer, batch_format="numpy", **common))
     parts: dict[str, dict[str, list]] = defaultdict(lambda: defaultdict(list))

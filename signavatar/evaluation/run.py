@@ -49,7 +49,8 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
     checkpoint = cfg.checkpoint or storage.join(config.run_dir, "checkpoint")
     recognizer = cfg.recognizer or storage.join(config.run_dir, "recognizer.pt")
     summary: dict = {"checkpoint": checkpoint, "recognizer": recognizer, "dataset": dataset}
-    dataset_glosses = {row["gloss"] for row in arrow_io.read_index(dataset)}
+    index = arrow_io.read_index(dataset)
+    dataset_glosses = {row["gloss"] for row in index}
     check_vocabulary(dataset_glosses, {"checkpoint": load_checkpoint(checkpoint)["glosses"]})
     if not storage.exists(recognizer):
         gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
@@ -58,7 +59,7 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
         log.info("recognizer trained: %s", summary["recognizer_training"])
     _, classes = load_recognizer(recognizer)
     check_vocabulary(dataset_glosses, {"recognizer": classes})
-    groups = score_all_groups(checkpoint, recognizer, dataset, cfg)
+    groups = score_all_groups(checkpoint, recognizer, dataset, index, cfg)
     results = score_groups(groups, cfg)
     table = build_table(results)
     paper = PAPER_TABLE_I.get(cfg.paper_dataset) if cfg.paper_dataset else None
