@@ -85,7 +85,7 @@ def ray_cluster(s3_endpoint):
     import ray
 
     # The dashboard carries the job-submission API (`ray job submit` in tests/test_cli.py).
-    context = ray.init(num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
+    context = ray.init(address="local", num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
                        log_to_driver=False, configure_logging=False)
     os.environ["SIGNAVATAR_TEST_DASHBOARD"] = f"http://{context.dashboard_url}"
     yield ray

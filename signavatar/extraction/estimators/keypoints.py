@@ -19,7 +19,7 @@ smoothness and the prior, never from garbage coordinates. The jaw, eyes and legs
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -369,6 +369,18 @@ def fit_landmarks(
         landmarks, rest_joints, image_depth_weight=cfg.image_depth_weight, min_confidence=cfg.min_confidence
     )
     return fit_keypoints(keypoints, rest_joints, cfg, device), keypoints
+
+
+def fit_landmarks_batch(
+    items: Sequence[HolisticLandmarks],
+    rest_joints: np.ndarray,
+    cfg: KeypointFitConfig,
+    device: str | torch.device = "cpu",
+) -> list[tuple[KeypointFit, BodyKeypoints]]:
+    """Fit many sequences (e.g. a landmark corpus's batch); results in input order.
+
+    The contract callers rely on: the same result type as ``fit_landmarks`` per item."""
+    return [fit_landmarks(landmarks, rest_joints, cfg, device) for landmarks in items]
 
 
 def concatenate_landmarks(parts: list[HolisticLandmarks], fps: float) -> HolisticLandmarks:
