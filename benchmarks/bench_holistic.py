@@ -5,9 +5,10 @@ fps; ``SIGNAVATAR_SHARED_DATA``, default ``../shared/data``), under a WLASL inde
 the same work per video with the default extraction settings (frames cropped/resized to
 ``extract.frame_size``, Holistic in its worker process, the keypoint fit, QC off) and commits
 shards: a plain loop (one process, torch on one thread like a one-CPU actor), then Ray Data with 1
-and with 2 actors (wall time including the actor pool's start, which also starts each actor's
-MediaPipe worker). ``stages`` splits one video's cost in the plain loop into landmarks (decode +
-Holistic) and fitting.
+and with 2 actors (``benchmarks.bench_extract``'s runs: wall time including the actor pool's start,
+which also starts each actor's MediaPipe worker; steady state after the first finished video).
+``summary`` keeps start-up (``ray.init``, first video) apart from steady state. ``stages`` splits
+one video's cost in the plain loop into landmarks (decode + Holistic) and fitting.
 
     python -m benchmarks.bench_holistic [--videos 6] [--num-cpus 2] [key=value ...]   # prints one JSON object
 """
@@ -26,12 +27,13 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from benchmarks.bench_extract import extraction_summary, plain_loop, ray_run
+from benchmarks.timing import measure
 from signavatar.config import SignAvatarConfig, load_config
-from signavatar.extraction import output
 from signavatar.extraction.corpus_index import build_tasks
 from signavatar.extraction.estimators.holistic import HolisticEstimator, resolve_python
 from signavatar.extraction.estimators.keypoints import fit_landmarks
-from signavatar.extraction.pipeline import VideoExtractor, run_extraction
+from signavatar.extraction.pipeline import VideoExtractor
 from signavatar.extraction.video import open_video
 
 SHARED_DATA = Path(os.environ.get("SIGNAVATAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
@@ -54,16 +56,11 @@ def _config(root: str, out: str, num_actors: int, overrides: list[str]) -> SignA
     )
 
 
-def plain_loop(config: SignAvatarConfig) -> tuple[float, dict]:
-    """All videos in this process; also one video's stage split (landmarks vs fit)."""
+def plain_loop_and_stages(config: SignAvatarConfig) -> tuple[dict, dict]:
+    """All videos in this process; then one video's stage split (landmarks vs fit)."""
     tasks = build_tasks(config.extract)
-    start = time.perf_counter()
     extractor = VideoExtractor(config)
-    for task in tasks:
-        outcome = extractor(task)
-        assert outcome.status == "ok", outcome.message
-        output.commit_batch(config.extract.output, [outcome])
-    elapsed = time.perf_counter() - start
+    plain = plain_loop(config, tasks, extractor)
 
     estimator = extractor.estimator
     assert isinstance(estimator, HolisticEstimator)
@@ -82,15 +79,7 @@ def plain_loop(config: SignAvatarConfig) -> tuple[float, dict]:
         "fit_frames_per_s": round(video.num_frames / (t2 - t1), 1),
         "detected": video.detected(),
     }
-    return elapsed, stages
-
-
-def ray_run(config: SignAvatarConfig) -> float:
-    start = time.perf_counter()
-    manifest = run_extraction(config)
-    elapsed = time.perf_counter() - start
-    assert manifest["extraction"]["ok"] == manifest["extraction"]["corpus_videos"], manifest["extraction"]
-    return elapsed
+    return plain, stages
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -117,14 +106,17 @@ def main(argv: list[str] | None = None) -> dict:
         threads = torch.get_num_threads()
         torch.set_num_threads(1)
         try:
-            plain, stages = plain_loop(_config(root, f"{root}/plain", 1, args.overrides))
+            plain, stages = plain_loop_and_stages(_config(root, f"{root}/plain", 1, args.overrides))
         finally:
             torch.set_num_threads(threads)
         frames = stages["frames"] * args.videos
-        ray.init(num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        tasks = build_tasks(_config(root, "", 1, args.overrides).extract)
+        with measure() as init_span:
+            ray.init(address="local", num_cpus=args.num_cpus, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
         try:
-            one = ray_run(_config(root, f"{root}/ray1", 1, args.overrides))
-            two = ray_run(_config(root, f"{root}/ray2", 2, args.overrides))
+            one = ray_run(_config(root, f"{root}/ray1", 1, args.overrides), tasks)
+            two = ray_run(_config(root, f"{root}/ray2", 2, args.overrides), tasks)
         finally:
             ray.shutdown()
 
@@ -138,11 +130,12 @@ def main(argv: list[str] | None = None) -> dict:
         "fit_iterations": config.keypoints.iterations,
         "num_cpus": args.num_cpus,
         "cpu_count": os.cpu_count(),
-        "plain_loop": {"seconds": round(plain, 2), "frames_per_s": round(frames / plain, 1)},
-        "ray_1_actor": {"seconds": round(one, 2), "frames_per_s": round(frames / one, 1)},
-        "ray_2_actors": {"seconds": round(two, 2), "frames_per_s": round(frames / two, 1)},
-        "speedup_2_vs_1_actors": round(one / two, 3),
+        "plain_loop": plain,
+        "ray_1_actor": one,
+        "ray_2_actors": two,
+        "speedup_2_vs_1_actors": round(one["seconds"] / two["seconds"], 3),
         "stages": stages,
+        "summary": extraction_summary(init_span.wall_s, plain, one, two),
     }
     print(json.dumps(report, indent=2))
     return report

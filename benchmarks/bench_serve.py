@@ -10,7 +10,9 @@ forward, the cached embedding is used), JSON responses. Three measurements, same
 - ``serve_concurrent``: ``--concurrency`` clients in parallel, bounded (throughput, batching).
 
 Latency is per request (client side, keep-alive connections, body not parsed); throughput is
-requests / wall time of the phase. The clients run on the same machine as the cluster.
+requests / wall time of the phase. The clients run on the same machine as the cluster. Start-up
+(``ray.init``, deploying the app, the first request after deploy, the first in-process call) is
+reported apart from these steady phases, which follow ``WARMUP`` requests.
 Without ``--checkpoint`` a demo-sized model (configs/demo.yaml) is trained for 2 epochs on the
 synthetic corpus into a temp dir: its quality is irrelevant, its size and cost are the demo's.
 
@@ -35,6 +37,7 @@ import requests
 import torch
 import yaml
 
+from benchmarks.timing import measure, summary
 from signavatar.config import ServeConfig, load_config
 from signavatar.motion.json_io import clip_to_dict
 from signavatar.serving.engine import GenerationJob, generate_jobs, load_avatar
@@ -112,7 +115,9 @@ def main(argv: list[str] | None = None) -> dict:
             clips = generate_jobs(avatar, [job])[0]
             return bool(json.dumps({"clips": [clip_to_dict(c) for c in clips], "gender": "neutral"}))
 
-        for i in range(WARMUP):
+        with measure() as first_call:
+            in_process(0)
+        for i in range(1, WARMUP):
             in_process(i)
         results = {"in_process": run_phase(in_process, args.requests, 1)}
 
@@ -121,11 +126,13 @@ def main(argv: list[str] | None = None) -> dict:
 
         from signavatar.serving.app import MODEL_DEPLOYMENT, build_app
 
-        ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+        with measure() as init_span:
+            ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         try:
             port = free_port()
-            serve.start(http_options={"host": "127.0.0.1", "port": port})
-            serve.run(build_app(serve_args), name="signavatar", route_prefix="/")
+            with measure() as deploy_span:
+                serve.start(http_options={"host": "127.0.0.1", "port": port})
+                serve.run(build_app(serve_args), name="signavatar", route_prefix="/")
             url = f"http://127.0.0.1:{port}/generate"
 
             sessions = threading.local()  # one keep-alive connection per client thread
@@ -136,7 +143,9 @@ def main(argv: list[str] | None = None) -> dict:
                 response = sessions.session.post(url, json={"text": glosses[i % len(glosses)], "seed": i}, timeout=120)
                 return response.status_code == 200 and response.headers["content-type"] == "application/json"
 
-            for i in range(WARMUP):
+            with measure() as first_request:
+                assert over_http(0), "first request after deploy failed"
+            for i in range(1, WARMUP):
                 over_http(i)
             assert len(requests.post(url, json={"text": glosses[0]}, timeout=120).json()["clips"]) == 1
             results["serve_sequential"] = run_phase(over_http, args.requests, 1)
@@ -162,6 +171,15 @@ def main(argv: list[str] | None = None) -> dict:
         "throughput_ratio_concurrent_vs_in_process": round(
             results["serve_concurrent"]["throughput_rps"] / base["throughput_rps"], 2),
     }
+    report["summary"] = summary(
+        startup_s={"ray_init": init_span.wall_s, "serve_deploy": deploy_span.wall_s,
+                   "first_request_after_deploy": first_request.wall_s, "in_process_first_call": first_call.wall_s},
+        steady={"in_process_p50_ms": base["p50_ms"], "serve_p50_ms": results["serve_sequential"]["p50_ms"],
+                "latency_overhead_p50": report["latency_overhead_p50"],
+                "in_process_rps": base["throughput_rps"],
+                f"serve_{args.concurrency}_clients_rps": results["serve_concurrent"]["throughput_rps"],
+                "throughput_ratio_concurrent_vs_in_process": report["throughput_ratio_concurrent_vs_in_process"]},
+    )
     print(json.dumps(report, indent=2))
     return report
 

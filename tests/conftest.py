@@ -81,15 +81,19 @@ def s3_bucket(s3_endpoint) -> str:
 
 @pytest.fixture(scope="session")
 def ray_cluster(s3_endpoint):
-    """One local Ray cluster (2 CPUs) shared by every test that needs Ray."""
+    """One local Ray cluster (2 CPUs) shared by every test that needs Ray; its own ports and temp dir
+    (``tests.support.ray_nodes``), so it neither collides with nor advertises itself to another Ray.
+
+    A process holds one Ray connection: tests on a cluster of their own (tests/test_cluster_*.py)
+    run their driver in a child process."""
     import ray
 
+    from tests.support.ray_nodes import local_cluster
+
     # The dashboard carries the job-submission API (`ray job submit` in tests/test_cli.py).
-    context = ray.init(address="local", num_cpus=2, include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port(),
-                       log_to_driver=False, configure_logging=False)
-    os.environ["SIGNAVATAR_TEST_DASHBOARD"] = f"http://{context.dashboard_url}"
-    yield ray
-    ray.shutdown()
+    with local_cluster([2], include_dashboard=True, dashboard_host="127.0.0.1", dashboard_port=free_port()) as cluster:
+        os.environ["SIGNAVATAR_TEST_DASHBOARD"] = f"http://{cluster.webui_url}"
+        yield ray
 
 
 @pytest.fixture(scope="session")
