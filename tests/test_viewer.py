@@ -1,7 +1,8 @@
 """The browser viewer (``viewer/``, served at ``/`` by the Serve ingress): the ``/skeleton`` route
 against the body layer, the browser's forward kinematics against Python's, the page without its
-bundle, and the page itself in headless Chromium (type a gloss, watch it play, pause, scrub,
-switch samples, download, sign an image, reconstruct an uploaded clip and an uploaded video).
+bundle, and the page itself in headless Chromium (the first gloss plays on load, type a gloss,
+watch it play, pause, scrub, switch samples, download, sign an image, reconstruct an uploaded clip
+and an uploaded video, build a sentence from the gloss chips and follow its current gloss).
 The app runs with test_serving's stand-in video estimator, so video uploads are answered.
 
 Needs ``make viewer`` (the bundle and viewer/node_modules) and, for the browser test, Debian's
@@ -98,6 +99,39 @@ def test_browser_forward_kinematics_matches_the_body_layer(url, tmp_path):
     np.testing.assert_allclose(browser, python, atol=1e-4)
 
 
+def test_browser_reads_the_segments_of_a_sentence_from_npz_and_json(tmp_path):
+    """viewer/src/clip.js (run in node) on a sentence written by ``signavatar.motion``: the segments
+    come through both formats; bad segments are refused, naming the clip."""
+    _needs("node")
+    from signavatar.motion.amass import clip_to_npz_bytes
+    from signavatar.motion.json_io import clip_to_dict
+    from tests.test_motion import sentence_clip
+
+    clip = sentence_clip()
+    (tmp_path / "s.npz").write_bytes(clip_to_npz_bytes(clip))
+    data = clip_to_dict(clip)
+    (tmp_path / "s.json").write_text(json.dumps(data))
+    data["segments"][2]["end"] = 99
+    (tmp_path / "bad.json").write_text(json.dumps(data))
+    script = (
+        "import { readFileSync } from 'node:fs';"
+        "import { clipFromJSON, clipFromNpz, segmentAt } from './src/clip.js';"
+        "const [npz, json, bad] = process.argv.slice(1);"
+        "const a = await clipFromNpz(new Uint8Array(readFileSync(npz)), 's.npz');"
+        "const b = clipFromJSON(JSON.parse(readFileSync(json, 'utf8')), 's.json');"
+        "let error = null;"
+        "try { clipFromJSON(JSON.parse(readFileSync(bad, 'utf8')), 'bad.json'); } catch (e) { error = e.message; }"
+        "console.log(JSON.stringify({ npz: a.segments, json: b.segments, at5: segmentAt(a, 5), error }));"
+    )
+    result = subprocess.run([NODE, "--input-type=module", "-e", script, *(str(tmp_path / n) for n in ("s.npz", "s.json",
+                            "bad.json"))], cwd=VIEWER, capture_output=True, text=True, timeout=60, check=True)
+    out = json.loads(result.stdout)
+    expected = [s.to_dict() for s in clip.segments]
+    assert out["npz"] == expected and out["json"] == expected
+    assert out["at5"] == {"index": 1, "segment": expected[1]}
+    assert out["error"].startswith("bad.json: segment 2")
+
+
 def test_page_without_bundle_says_make_viewer(tmp_path):
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -145,17 +179,26 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     from signavatar.data.synthetic import generate_corpus
     from signavatar.extraction.synthetic_video import encode_mp4, skeleton_frames
     from signavatar.motion.amass import clip_to_npz_bytes
+    from signavatar.model.pipeline import SignAvatar
+    from signavatar.model.sentence import generate_sentences
+    from signavatar.motion.json_io import clip_to_dict
     from signavatar.rendering.skeleton_view import LEFT_COLOR, RIGHT_COLOR
     from signavatar.serving.encoding import clips_from_payload
 
     gloss, seed = tiny_checkpoint.glosses[1], 5
+    # a sentence as POST /generate answers {"glosses": [...]} (the route is not there yet: the page's
+    # request is answered with this response)
+    words = [tiny_checkpoint.glosses[2], tiny_checkpoint.glosses[0], tiny_checkpoint.glosses[2]]
+    sentence = generate_sentences(SignAvatar.from_checkpoint(tiny_checkpoint.checkpoint, device="cpu"), words)[0]
     signing = generate_corpus(SyntheticCorpusConfig(num_glosses=2, clips_per_gloss=2))[0]  # plausible motion
     files = {"image": tmp_path / "red.png", "clip": tmp_path / "upload.npz", "video": tmp_path / "sign.mp4"}
     files["image"].write_bytes(png_bytes())
     files["clip"].write_bytes(clip_to_npz_bytes(signing))
     files["video"].write_bytes(encode_mp4(skeleton_frames(signing), signing.fps))  # H.264, as a camera gives
+    answer = tmp_path / "sentence.json"
+    answer.write_text(json.dumps({"clips": [clip_to_dict(sentence)], "gender": "neutral"}))
     args = {"url": url, "gloss": gloss, "seed": seed, "outDir": str(tmp_path), "chromium": str(CHROMIUM),
-            **{k: str(v) for k, v in files.items()}}
+            "sentence": {"glosses": words, "response": str(answer)}, **{k: str(v) for k, v in files.items()}}
     run = subprocess.run([NODE, "scripts/check_page.mjs", json.dumps(args)], cwd=VIEWER, capture_output=True,
                          text=True, timeout=BROWSER_TIMEOUT_S)
     assert run.returncode == 0, run.stderr
@@ -164,7 +207,10 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     steps = report["steps"]
     assert report["problems"] == [], report  # no console errors, failed requests or HTTP errors
 
-    assert steps["start"] == {"state": "idle", "glosses": tiny_checkpoint.glosses}
+    # first visit: the known glosses as chips (and in the text box's list), the first one playing
+    first = tiny_checkpoint.glosses[0]
+    assert steps["start"] == {"state": "ready", "glosses": tiny_checkpoint.glosses, "options": tiny_checkpoint.glosses,
+                              "labels": [f"{first} · sample 1/1"], "caption": first, "timelineShown": False}
     assert steps["generate"]["state"] == "ready" and steps["generate"]["labels"] == [f"{gloss} · sample 1/2"]
     assert steps["playing"]["samples"] == ["1", "2"]
 
@@ -197,3 +243,25 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     assert clip["labels"] == ["input · upload.npz", f"reconstruction · {gloss}"]
     assert video["state"] == "ready" and video["videoShown"], video
     assert video["labels"] == [f"reconstruction · {gloss}"] and video["videoWidth"] == 160
+
+    # a sentence built from the chips: the timeline holds its signs and transitions, and the
+    # caption under the avatar names the gloss of the frame shown, while playing and when jumping
+    shown = steps["sentence"]
+    assert shown["built"] == words and shown["state"] == "ready", shown
+    assert shown["labels"] == [f"{' '.join(words)} · sample 1/1"]
+    segments = sentence.segments
+
+    def expected_caption(frame: int) -> str:
+        index = next(i for i, s in enumerate(segments) if s.start <= frame < s.end)
+        if segments[index].kind == "sign":
+            return segments[index].gloss
+        return "→ " + next(s.gloss for s in segments[index:] if s.kind == "sign")
+
+    assert [(b["kind"], b["start"], b["end"]) for b in shown["blocks"]] == [(s.kind, s.start, s.end) for s in segments]
+    assert [b["text"] for b in shown["blocks"] if b["kind"] == "sign"] == words
+    for block in shown["blocks"]:
+        assert block["frame"] == block["start"] and block["current"] == "true", block
+        assert block["caption"] == expected_caption(block["start"]), block
+    playing = shown["playing"]
+    assert len({p["frame"] for p in playing}) > 3  # it plays
+    assert all(p["caption"] == expected_caption(p["frame"]) for p in playing), playing

@@ -1,11 +1,13 @@
 """The browser viewer on the Serve ingress: the page at ``GET /``, its bundle under ``/static/``,
-and ``GET /skeleton``, what the page's forward kinematics and drawing need from the body layer.
+and ``GET /skeleton``, what the page's forward kinematics and drawing need from the body layer;
+and the API docs at ``GET /docs`` (Swagger UI, whose assets the same build copies from npm's
+``swagger-ui-dist`` into ``static/docs/``, so the page works offline).
 
 The page's source is ``viewer/`` at the repository root; ``make viewer`` bundles it (three.js
 included, nothing is fetched from a CDN at run time) into ``STATIC_DIR``, which git ignores.
-Without that bundle ``/`` answers 503 naming ``make viewer`` and ``/static/...`` answers 404; the
-HTTP API works either way. The bundle is looked up per request, so building it does not need a
-restart.
+Without that bundle ``/`` and ``/docs`` answer 503 naming ``make viewer`` and ``/static/...``
+answers 404; the HTTP API (and ``/openapi.json``) works either way. The bundle is looked up per
+request, so building it does not need a restart.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 from fastapi import FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
@@ -26,6 +29,8 @@ from signavatar.serving.errors import NotReady
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 INDEX_FILE = "index.html"
+DOCS_DIR = "docs"  # under STATIC_DIR: swagger-ui-dist's files (viewer/build.mjs)
+DOCS_ASSETS = {"js": "swagger-ui-bundle.js", "css": "swagger-ui.css", "favicon": "favicon-32x32.png"}
 BUILD_COMMAND = "make viewer"
 MISSING_BUNDLE = (f"the viewer is not built: run `{BUILD_COMMAND}` in the repository root (it bundles viewer/ "
                   "into signavatar/serving/static/), then reload this page; the HTTP API works without it")
@@ -108,9 +113,34 @@ def _missing_bundle_page() -> HTMLResponse:
     return HTMLResponse(
         "<!doctype html><meta charset=utf-8><title>SignAvatar viewer not built</title>"
         f"<h1>Viewer not built</h1><p>{MISSING_BUNDLE.replace('`', '<code>', 1).replace('`', '</code>', 1)}.</p>"
-        '<p>API docs: <a href="/docs">/docs</a></p>',
+        '<p>API schema: <a href="openapi.json">openapi.json</a></p>',
         status_code=503,
     )
+
+
+def _missing_bundle(request: Request) -> Response:
+    """The page naming the build step for a browser, the JSON error for anything else."""
+    if "text/html" in request.headers.get("accept", ""):
+        return _missing_bundle_page()
+    raise NotReady(MISSING_BUNDLE)  # JSON {error, message, request_id} like every API error
+
+
+def add_docs_route(api: FastAPI, static_dir: Path = STATIC_DIR) -> None:
+    """``GET /docs``: Swagger UI for ``openapi.json`` from the bundle's ``static/docs/``. URLs are
+    relative (the page also works under a route prefix) and the online validator is off, so the
+    page fetches nothing from outside the app."""
+
+    @api.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> Response:
+        if not all((static_dir / DOCS_DIR / name).is_file() for name in DOCS_ASSETS.values()):
+            return _missing_bundle(request)
+        asset = {kind: f"static/{DOCS_DIR}/{name}" for kind, name in DOCS_ASSETS.items()}
+        page = get_swagger_ui_html(openapi_url="openapi.json", title=f"{api.title} - API docs",
+                                   swagger_js_url=asset["js"], swagger_css_url=asset["css"],
+                                   swagger_favicon_url=asset["favicon"],
+                                   swagger_ui_parameters={"validatorUrl": None})
+        page.headers["cache-control"] = "no-cache"
+        return page
 
 
 def add_viewer_routes(api: FastAPI, static_dir: Path = STATIC_DIR) -> None:
@@ -122,9 +152,7 @@ def add_viewer_routes(api: FastAPI, static_dir: Path = STATIC_DIR) -> None:
         page = static_dir / INDEX_FILE
         if page.is_file():
             return FileResponse(page, headers={"cache-control": "no-cache"})
-        if "text/html" in request.headers.get("accept", ""):
-            return _missing_bundle_page()
-        raise NotReady(MISSING_BUNDLE)  # JSON {error, message, request_id} like every API error
+        return _missing_bundle(request)
 
     @api.get("/skeleton", response_model=SkeletonResponse, summary="rest skeleton and bones for the viewer")
     async def skeleton() -> SkeletonResponse:

@@ -2,12 +2,15 @@
 // downloaded) and reports what it saw as JSON on stdout; tests/test_viewer.py asserts on it.
 //
 //   node scripts/check_page.mjs '{"url", "gloss", "seed", "image": "a.png", "clip": "a.npz", "video": "a.mp4",
+//                                  "sentence": {"glosses": [...], "response": "answer.json"?},
 //                                  "outDir", "chromium": "/usr/bin/chromium"}'
 //
-// Screenshots and the downloaded file are written to outDir. Chromium runs with networking
-// extras off: the machine may have no network, and Chromium would otherwise keep trying.
+// `sentence.response`, when given, is a file whose JSON answers the page's POST /generate of
+// those glosses (for a server without the sentence route); without it the server answers. Screenshots and the
+// downloaded file are written to outDir. Chromium runs with networking extras off: the machine
+// may have no network, and Chromium would otherwise keep trying.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -67,12 +70,16 @@ try {
     };
   };
 
-  // 1. the page starts and lists the glosses
+  // 1. the page starts, shows the known glosses as chips and plays the first one
   await page.goto(`${args.url}/`);
-  await page.waitForSelector('#stage[data-state="idle"], #stage[data-state="error"]');
+  await page.waitForSelector('#stage[data-state="ready"], #stage[data-state="error"]');
   report.steps.start = {
     state: await stage.getAttribute('data-state'),
-    glosses: await page.locator('#gloss-list option').evaluateAll((options) => options.map((o) => o.value)),
+    glosses: await page.locator('#gloss-chips button').allTextContents(),
+    options: await page.locator('#gloss-list option').evaluateAll((options) => options.map((o) => o.value)),
+    labels: await page.locator('.figure-label').allTextContents(),
+    caption: await page.locator('#caption').textContent(),
+    timelineShown: await page.locator('#timeline').isVisible(),
   };
 
   // 2. type a gloss, two samples: the animation plays (two screenshots differ)
@@ -136,6 +143,51 @@ try {
   report.steps.video.videoWidth = await page.locator('#input-video').evaluate((video) => video.videoWidth);
   await page.waitForTimeout(FRAME_GAP_MS);
   await page.screenshot({ path: shot('page-reconstruct-video.png') });
+
+  // 8. build a sentence from the chips and sign it: the current gloss under the avatar follows
+  // the frames, the timeline shows the signs and transitions
+  const { glosses, response } = args.sentence;
+  if (response) {
+    const answer = await readFile(response, 'utf8');
+    await page.route('**/generate', (route) => {
+      const body = route.request().postDataJSON?.() ?? null;
+      if (route.request().method() === 'POST' && body?.glosses) {
+        return route.fulfill({ status: 200, contentType: 'application/json', body: answer });
+      }
+      return route.continue();
+    });
+  }
+  for (const gloss of glosses) {
+    await page.locator('#gloss-chips').getByRole('button', { name: gloss, exact: true }).click();
+  }
+  const built = await page.locator('#sentence button').allTextContents();
+  await page.click('#sign-sentence');
+  report.steps.sentence = { built, ...await waitFor(`“${glosses.join(' ')}”: 1 sample`, 1) };
+  const now = () => page.evaluate(() => ({
+    frame: Number(/frame (\d+)\//.exec(document.getElementById('frame-label').textContent)[1]) - 1,
+    caption: document.getElementById('caption').hidden ? '' : document.getElementById('caption').textContent,
+  }));
+  const playing = [];
+  for (let i = 0; i < 12; i += 1) {
+    playing.push(await now());
+    await page.waitForTimeout(120);
+  }
+  await stage.screenshot({ path: shot('sentence-playing.png') });
+  await page.click('#play'); // pause, then jump to every segment from the timeline
+  const blocks = [];
+  for (const block of await page.locator('#timeline .segment').all()) {
+    await block.click();
+    blocks.push({
+      kind: await block.getAttribute('data-kind'),
+      text: await block.textContent(),
+      start: Number(await block.getAttribute('data-start')),
+      end: Number(await block.getAttribute('data-end')),
+      current: await block.getAttribute('aria-current'),
+      ...await now(),
+    });
+  }
+  Object.assign(report.steps.sentence, { playing, blocks });
+  await page.screenshot({ path: shot('page-sentence.png') });
 } catch (error) {
   report.problems.push(`check failed: ${error.message}`);
 } finally {

@@ -34,8 +34,9 @@ export async function getJSON(path) {
 }
 
 /**
- * POST /generate. `input` is {text} or {image: File}; `options` are GenerateOptions fields
- * (num_samples, seed, format). Returns the fetch Response (JSON clips, or npz / zip bytes).
+ * POST /generate. `input` is {text}, {glosses: [...]} (a signed sentence: one clip per sample,
+ * with its segments) or {image: File}; `options` are GenerateOptions fields (num_samples, seed,
+ * format). Returns the fetch Response (JSON clips, or npz / zip bytes).
  */
 export function generate(input, options) {
   if (input.image) {
@@ -44,10 +45,11 @@ export function generate(input, options) {
     for (const [key, value] of Object.entries(options)) form.append(key, String(value));
     return send('generate', { method: 'POST', body: form });
   }
+  const what = input.glosses ? { glosses: input.glosses } : { text: input.text };
   return send('generate', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ text: input.text, ...options }),
+    body: JSON.stringify({ ...what, ...options }),
   });
 }
 

@@ -1,6 +1,8 @@
-// Motion clips in the page: {gloss, clipId, fps, numFrames, poses, trans} with `poses` a flat
-// Float32Array [T * 55 * 3] of axis-angle (SMPL-X joint order) and `trans` a flat [T * 3].
-// Sources: the API's JSON clips (signavatar.motion.json_io) and AMASS-style .npz files.
+// Motion clips in the page: {gloss, clipId, fps, numFrames, poses, trans, segments} with `poses` a
+// flat Float32Array [T * 55 * 3] of axis-angle (SMPL-X joint order), `trans` a flat [T * 3] and
+// `segments` null or, for a signed sentence, [{gloss, start, end, kind}] (frames [start, end),
+// kind 'sign' or 'transition'). Sources: the API's JSON clips (signavatar.motion.json_io) and
+// AMASS-style .npz files.
 
 import { readNpz } from './npz.js';
 
@@ -10,7 +12,23 @@ function flat(nested) {
   return Float32Array.from(nested.flat(Infinity));
 }
 
-function makeClip({ gloss, clipId, fps, poses, trans }, what) {
+function checkSegments(segments, numFrames, what) {
+  if (segments == null) return null;
+  if (!Array.isArray(segments)) throw new Error(`${what}: segments are not a list`);
+  let end = 0;
+  return segments.map((s, i) => {
+    const segment = { gloss: String(s?.gloss ?? ''), start: Number(s?.start), end: Number(s?.end), kind: s?.kind };
+    const fits = Number.isInteger(segment.start) && Number.isInteger(segment.end)
+      && end <= segment.start && segment.start < segment.end && segment.end <= numFrames;
+    if (!fits || !['sign', 'transition'].includes(segment.kind)) {
+      throw new Error(`${what}: segment ${i} ${JSON.stringify(s)} does not fit ${numFrames} frames in order`);
+    }
+    end = segment.end;
+    return segment;
+  });
+}
+
+function makeClip({ gloss, clipId, fps, poses, trans, segments }, what) {
   const numFrames = poses.length / (NUM_JOINTS * 3);
   if (!Number.isInteger(numFrames) || numFrames < 1) {
     throw new Error(`${what}: poses hold ${poses.length} numbers, not T x ${NUM_JOINTS} x 3`);
@@ -19,7 +37,17 @@ function makeClip({ gloss, clipId, fps, poses, trans }, what) {
     throw new Error(`${what}: trans holds ${trans.length} numbers for ${numFrames} frames`);
   }
   if (!(fps > 0)) throw new Error(`${what}: no frame rate`);
-  return { gloss, clipId, fps, numFrames, poses, trans: trans ?? new Float32Array(numFrames * 3) };
+  return {
+    gloss, clipId, fps, numFrames, poses,
+    trans: trans ?? new Float32Array(numFrames * 3),
+    segments: checkSegments(segments, numFrames, what),
+  };
+}
+
+/** The segment shown at `frame` of `clip` and its index, or null (a clip without segments). */
+export function segmentAt(clip, frame) {
+  const index = clip.segments?.findIndex((s) => s.start <= frame && frame < s.end) ?? -1;
+  return index < 0 ? null : { index, segment: clip.segments[index] };
 }
 
 /** A clip from the API's JSON (a MotionClipJSON object). */
@@ -31,6 +59,7 @@ export function clipFromJSON(data, what = 'clip') {
     fps: Number(data.fps),
     poses: flat(data.poses),
     trans: Array.isArray(data.trans) ? flat(data.trans) : null,
+    segments: data.segments,
   }, what);
 }
 
@@ -51,6 +80,7 @@ export async function clipFromNpz(bytes, name) {
     fps: Number(scalar(arrays.mocap_framerate) ?? scalar(arrays.mocap_frame_rate)),
     poses: Float32Array.from(arrays.poses.data),
     trans: arrays.trans ? Float32Array.from(arrays.trans.data) : null,
+    segments: arrays.segments?.data,
   }, name);
 }
 

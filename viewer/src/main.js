@@ -1,10 +1,12 @@
-// The viewer page: type a word (or drop an image) and watch the generated sign; upload a video or
-// a motion clip and watch its reconstruction beside it. `#stage[data-state]` says where the page
-// is: starting, idle, loading, ready (an animation is on stage) or error.
+// The viewer page: type a word (or drop an image) and watch the generated sign; click known glosses
+// to build a sentence and watch it signed, the current gloss under the avatar and the signs on the
+// timeline; upload a video or a motion clip and watch its reconstruction beside it. The first
+// known gloss plays on load. `#stage[data-state]` says where the page is: starting, idle,
+// loading, ready (an animation is on stage) or error.
 
 import { ApiError, attachmentName, generate, getJSON, reconstruct } from './api.js';
-import { clipFromFile, clipFromJSON } from './clip.js';
-import { Player } from './player.js';
+import { clipFromFile, clipFromJSON, segmentAt } from './clip.js';
+import { frameAt, Player } from './player.js';
 import { Stage } from './stage.js';
 
 const FINGERS = ['thumb', 'index', 'middle', 'ring', 'pinky'];
@@ -27,11 +29,20 @@ const ui = {
   samples: $('samples'),
   legend: $('legend'),
   status: $('status'),
-  buttons: [$('generate'), $('reconstruct'), $('download')],
+  glossChips: $('gloss-chips'),
+  sentence: $('sentence'),
+  signSentence: $('sign-sentence'),
+  clearSentence: $('clear-sentence'),
+  caption: $('caption'),
+  timeline: $('timeline'),
+  buttons: [$('generate'), $('reconstruct'), $('download'), $('sign-sentence'), $('clear-sentence')],
 };
 
 let stage = null;
 let player = null;
+let primary = null; // the clip the timeline follows (the first one on stage)
+let current = null; // index of its segment shown in the caption and the timeline
+const sentence = []; // glosses clicked so far
 // What is on stage (and what Download fetches again as npz): {kind: 'generate', input, options,
 // clips} or {kind: 'reconstruct', file, gloss, seed}.
 let shown = null;
@@ -45,7 +56,9 @@ function setStatus(message, isError = false) {
 function setState(state) {
   ui.stage.dataset.state = state;
   const busy = state === 'loading' || state === 'starting';
-  ui.buttons.forEach((button) => { button.disabled = busy || (button === ui.download && !shown); });
+  const unusable = { [ui.download.id]: !shown, [ui.signSentence.id]: !sentence.length,
+    [ui.clearSentence.id]: !sentence.length };
+  ui.buttons.forEach((button) => { button.disabled = busy || Boolean(unusable[button.id]); });
 }
 
 /** Run an action, reporting progress and failures in the status line. */
@@ -71,7 +84,53 @@ function seed() {
 }
 
 function describe(input) {
-  return input.image ? `image ${input.image.name}` : `“${input.text}”`;
+  if (input.image) return `image ${input.image.name}`;
+  return `“${input.glosses ? input.glosses.join(' ') : input.text}”`;
+}
+
+// --- caption and timeline --------------------------------------------------------------------
+
+/** The caption under the avatar at segment `index` of the primary clip (or its gloss without segments). */
+function caption(index) {
+  if (index === null) return { text: primary?.gloss ?? '', kind: 'sign' };
+  const segment = primary.segments[index];
+  if (segment.kind === 'sign') return { text: segment.gloss, kind: 'sign' };
+  const next = primary.segments.slice(index + 1).find((s) => s.kind === 'sign');
+  return { text: next ? `→ ${next.gloss}` : '', kind: 'transition' };
+}
+
+/** Follow `time` seconds of the primary clip: the caption and the timeline's current segment. */
+function showCurrent(time) {
+  if (!primary) return;
+  const found = segmentAt(primary, frameAt(time, primary));
+  const index = found ? found.index : null;
+  if (index === current && !ui.caption.hidden) return;
+  current = index;
+  const { text, kind } = caption(index);
+  ui.caption.textContent = text;
+  ui.caption.dataset.kind = kind;
+  ui.caption.hidden = !text;
+  for (const [i, block] of [...ui.timeline.children].entries()) {
+    if (i === index) block.setAttribute('aria-current', 'true');
+    else block.removeAttribute('aria-current');
+  }
+}
+
+/** One block per segment of `clip`, as wide as its frames; a click jumps to its first frame. */
+function drawTimeline(clip) {
+  ui.timeline.replaceChildren(...(clip.segments ?? []).map((segment) => {
+    const block = document.createElement('button');
+    block.type = 'button';
+    block.className = 'segment';
+    Object.assign(block.dataset, { kind: segment.kind, start: segment.start, end: segment.end });
+    block.style.flexGrow = String(segment.end - segment.start);
+    block.textContent = segment.kind === 'sign' ? segment.gloss : '';
+    const name = segment.kind === 'sign' ? segment.gloss : 'transition';
+    block.title = `${name}: frames ${segment.start + 1}–${segment.end}`;
+    block.addEventListener('click', () => player.seek(segment.start / clip.fps));
+    return block;
+  }));
+  ui.timeline.hidden = !clip.segments;
 }
 
 /** Put `items` ([{clip, label}]) on stage and start the timeline on the first one. */
@@ -79,7 +138,11 @@ function showOnStage(items, { reframe = false, keepTime = false } = {}) {
   stage.show(items, reframe);
   ui.stage.dataset.figures = String(items.length);
   const clips = items.map((item) => item.clip);
-  player.load(clips[0], Math.max(...clips.map((c) => c.numFrames / c.fps)), keepTime);
+  primary = clips[0];
+  current = null;
+  ui.caption.hidden = true;
+  drawTimeline(primary);
+  player.load(primary, Math.max(...clips.map((c) => c.numFrames / c.fps)), keepTime);
 }
 
 function setVideo(file) {
@@ -125,9 +188,52 @@ function runGenerate(input) {
     sampleButtons(clips.length);
     showSample(0, false);
     const [clip] = clips;
+    const signs = clip.segments?.filter((s) => s.kind === 'sign').length;
     return `${describe(input)}: ${clips.length} sample${clips.length > 1 ? 's' : ''}, `
-      + `${clip.numFrames} frames at ${fps(clip)}`;
+      + `${signs ? `${signs} signs, ` : ''}${clip.numFrames} frames at ${fps(clip)}`;
   });
+}
+
+// --- sentences ---------------------------------------------------------------------------------
+
+function drawSentence() {
+  if (!sentence.length) {
+    const hint = document.createElement('span');
+    Object.assign(hint, { className: 'faint', textContent: 'click glosses to build one' });
+    ui.sentence.replaceChildren(hint);
+  } else {
+    ui.sentence.replaceChildren(...sentence.map((gloss, i) => {
+      const button = chip(gloss, `remove ${gloss}`);
+      button.addEventListener('click', () => {
+        sentence.splice(i, 1);
+        drawSentence();
+      });
+      return button;
+    }));
+  }
+  setState(ui.stage.dataset.state);
+}
+
+function chip(text, title) {
+  const button = document.createElement('button');
+  return Object.assign(button, { type: 'button', className: 'chip', textContent: text, title });
+}
+
+function drawGlossChips(words) {
+  ui.glossChips.replaceChildren(...words.map((word) => {
+    const button = chip(word, `add ${word} to the sentence`);
+    button.addEventListener('click', () => {
+      sentence.push(word);
+      drawSentence();
+    });
+    return button;
+  }));
+}
+
+/** One gloss is a word; more are a sentence (one clip, its signs joined by transitions). */
+function runSentence() {
+  if (!sentence.length) return Promise.resolve();
+  return runGenerate(sentence.length === 1 ? { text: sentence[0] } : { glosses: [...sentence] });
 }
 
 // --- reconstruction ----------------------------------------------------------------------------
@@ -230,6 +336,11 @@ function wire() {
     ui.imageInput.value = '';
   });
   ui.download.addEventListener('click', runDownload);
+  ui.signSentence.addEventListener('click', runSentence);
+  ui.clearSentence.addEventListener('click', () => {
+    sentence.length = 0;
+    drawSentence();
+  });
   ui.uploadInput.addEventListener('change', () => chooseUpload(ui.uploadInput.files[0] ?? null));
   $('reconstruct-form').addEventListener('submit', (event) => {
     event.preventDefault();
@@ -266,6 +377,7 @@ async function start() {
     onTime: (time) => {
       stage.setTime(time);
       syncVideo(time);
+      showCurrent(time);
     },
   });
   legend(skeleton.value);
@@ -280,8 +392,13 @@ async function start() {
   if (glosses.status === 'fulfilled') {
     const words = glosses.value.glosses;
     ui.glossList.replaceChildren(...words.map((word) => Object.assign(document.createElement('option'), { value: word })));
+    drawGlossChips(words);
     ui.text.placeholder = `type a word, e.g. ${words[0]}`;
-    setStatus(`${words.length} known glosses (see the list); other text goes through CLIP`);
+    setStatus(`${words.length} known glosses; other text goes through CLIP`);
+    if (words.length) { // something moving on the first visit: the first known gloss
+      ui.text.value = words[0];
+      await runGenerate({ text: words[0] });
+    }
   } else {
     setStatus(`the model is not answering yet (${glosses.reason.message}); try again shortly`, true);
   }

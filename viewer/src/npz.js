@@ -1,6 +1,6 @@
 // A small reader of NumPy .npz files (a zip of .npy files, stored or deflated, as np.savez and
-// np.savez_compressed write them), enough for motion clips: little-endian numbers, booleans and
-// unicode strings, C order.
+// np.savez_compressed write them), enough for motion clips: little-endian numbers, booleans,
+// unicode strings and 1-d structured arrays of those (a sentence's `segments`), C order.
 
 const EOCD = 0x06054b50;
 const CENTRAL = 0x02014b50;
@@ -67,7 +67,53 @@ const NUMERIC = {
   u1: Uint8Array, u2: Uint16Array, u4: Uint32Array, u8: BigUint64Array, b1: Uint8Array,
 };
 
-/** One .npy file: {dtype, shape, data} with `data` a typed array, or an array of strings for 'U'. */
+const ITEM_SIZE = { f4: 4, f8: 8, i1: 1, i2: 2, i4: 4, i8: 8, u1: 1, u2: 2, u4: 4, u8: 8, b1: 1 };
+
+function unicode(codes) {
+  return String.fromCodePoint(...Array.from(codes).filter((c) => c !== 0));
+}
+
+/** The decoder of one little-endian scalar field `kind` ('f4', 'i4', 'U10', ...) and its size in bytes. */
+function field(kind) {
+  if (kind[0] === 'U') {
+    const chars = Number(kind.slice(1));
+    const read = (view, at) => unicode(Array.from({ length: chars }, (_, i) => view.getUint32(at + 4 * i, true)));
+    return { size: 4 * chars, read };
+  }
+  const readers = {
+    f4: (v, at) => v.getFloat32(at, true), f8: (v, at) => v.getFloat64(at, true), i1: (v, at) => v.getInt8(at),
+    i2: (v, at) => v.getInt16(at, true), i4: (v, at) => v.getInt32(at, true), u1: (v, at) => v.getUint8(at),
+    u2: (v, at) => v.getUint16(at, true), u4: (v, at) => v.getUint32(at, true), b1: (v, at) => v.getUint8(at) !== 0,
+    i8: (v, at) => Number(v.getBigInt64(at, true)), u8: (v, at) => Number(v.getBigUint64(at, true)),
+  };
+  if (!readers[kind]) throw new Error(`dtype ${kind} not supported`);
+  return { size: ITEM_SIZE[kind], read: readers[kind] };
+}
+
+/** Records of a structured dtype `[('name', '<i4'), ...]` as plain objects. */
+function readRecords(descr, body, count) {
+  const fields = [...descr.matchAll(/\(\s*'([^']*)'\s*,\s*'([<>|=]?)([^']+)'\s*\)/g)].map(([, name, order, kind]) => {
+    if (order === '>') throw new Error(`big-endian field ${name} not supported`);
+    return { name, ...field(kind) };
+  });
+  if (!fields.length) throw new Error(`unreadable structured dtype ${descr}`);
+  const recordSize = fields.reduce((total, f) => total + f.size, 0);
+  const view = new DataView(body.buffer, body.byteOffset, body.byteLength);
+  return Array.from({ length: count }, (_, i) => {
+    const record = {};
+    let at = i * recordSize;
+    for (const f of fields) {
+      record[f.name] = f.read(view, at);
+      at += f.size;
+    }
+    return record;
+  });
+}
+
+/**
+ * One .npy file: {dtype, shape, data} with `data` a typed array, an array of strings for 'U', or
+ * an array of objects for a structured dtype.
+ */
 export function readNpy(bytes) {
   if (bytes[0] !== 0x93 || new TextDecoder().decode(bytes.subarray(1, 6)) !== 'NUMPY') {
     throw new Error('not a .npy file');
@@ -77,25 +123,24 @@ export function readNpy(bytes) {
   const headerLength = major === 1 ? view.getUint16(8, true) : view.getUint32(8, true);
   const headerStart = major === 1 ? 10 : 12;
   const header = new TextDecoder().decode(bytes.subarray(headerStart, headerStart + headerLength));
-  const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
+  const structured = /'descr':\s*(\[.*\])\s*,\s*'fortran_order'/.exec(header)?.[1];
+  const descr = structured ?? /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*True/.test(header);
   const shape = (/'shape':\s*\(([^)]*)\)/.exec(header)?.[1] ?? '')
     .split(',').map((s) => s.trim()).filter(Boolean).map(Number);
   if (!descr) throw new Error(`unreadable .npy header ${header}`);
   if (fortran) throw new Error('Fortran-ordered arrays are not supported');
+  const count = shape.reduce((a, b) => a * b, 1);
+  const body = bytes.slice(headerStart + headerLength); // a copy: aligned for typed arrays
+  if (structured) return { dtype: descr, shape, data: readRecords(descr, body, count) };
   const order = descr[0];
   const kind = descr.slice(1);
   if (order === '>') throw new Error(`big-endian dtype ${descr} not supported`);
-  const count = shape.reduce((a, b) => a * b, 1);
-  const body = bytes.slice(headerStart + headerLength); // a copy: aligned for typed arrays
   if (kind[0] === 'U') {
     const chars = Number(kind.slice(1));
     const codes = new Uint32Array(body.buffer, 0, count * chars);
     const strings = [];
-    for (let i = 0; i < count; i += 1) {
-      const item = Array.from(codes.subarray(i * chars, (i + 1) * chars)).filter((c) => c !== 0);
-      strings.push(String.fromCodePoint(...item));
-    }
+    for (let i = 0; i < count; i += 1) strings.push(unicode(codes.subarray(i * chars, (i + 1) * chars)));
     return { dtype: descr, shape, data: strings };
   }
   const Type = NUMERIC[kind];
