@@ -1,9 +1,14 @@
 """``signavatar fit FILE.pose --out clip.npz``: fit one ``.pose`` file to SMPL-X.
 
-Prints one JSON line with the fitting errors in metres of the body frame (after scaling the input
-to the body's shoulder width; see ``markers.marker_errors``): ``wrists``, ``elbows``,
-``fingertips``, ``mean``, ``coordinates`` (``xyz``/``xy``/``mixed``), ``frames`` and
-``frames_without_hands``. The clip is written as an AMASS-style ``.npz`` (local or s3://).
+Prints one JSON line: the fit's report (``KeypointFit.report``, computed from the fitted motion
+with the body layer; distances in metres of the body frame, the input scaled to the body, see
+``markers.marker_errors`` and ``landmarks``) -- ``image_error`` (mean x, y distance over the
+landmarks seen), ``lean_max_deg``, ``rotation_deg`` (the input's rotation found and undone),
+``plausible`` (and ``problem``), the 3D errors ``wrists``, ``elbows``, ``fingertips``, ``mean``
+with their ``coordinates`` (``xyz``/``xy``/``mixed``), ``frames``, ``frames_without_hands`` --
+plus ``fit_seconds`` and ``fit_frames_per_s`` (the fit alone: reading the file and process start
+excluded). The clip is written as an AMASS-style ``.npz`` (local or s3://) with the report in its
+``source["fit"]``.
 """
 
 from __future__ import annotations
@@ -11,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import math
 import posixpath
+import time
 
 from signavatar.body.body_model import resolve_rest_joints
+from signavatar.commands import check_out
 from signavatar.config import load_config
 from signavatar.extraction.estimators.keypoints import fit_landmarks
 from signavatar.extraction.pose_files import read_pose_file
@@ -31,7 +37,9 @@ def fit_pose_file(
     config = load_config(config_path, overrides)
     rest = resolve_rest_joints(config.body.model_path, config.body.gender)
     landmarks = read_pose_file(path)
+    start = time.perf_counter()
     fit, keypoints = fit_landmarks(landmarks, rest, config.extract.keypoints)
+    seconds = time.perf_counter() - start
     frames = fit.to_frames()
     name = posixpath.basename(str(path)).removesuffix(".pose")
     clip = MotionClip(
@@ -44,10 +52,15 @@ def fit_pose_file(
         betas=frames.clip_betas(),
         trans=frames.trans,
         confidence=frames.confidence,
-        source={"video": str(path), "frame_range": [0, landmarks.num_frames], "estimator": "keypoints"},
+        source={
+            "video": str(path),
+            "frame_range": [0, landmarks.num_frames],
+            "estimator": "keypoints",
+            "fit": fit.report,
+        },
     )
-    report = {k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in fit.errors.items() if k != "loss"}
-    return clip, {"file": str(path), "source": keypoints.source, **report}
+    timing = {"fit_seconds": round(seconds, 3), "fit_frames_per_s": round(landmarks.num_frames / seconds, 1)}
+    return clip, {"file": str(path), "source": keypoints.source, **fit.report, **timing}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="YAML config (body model, extract.keypoints settings)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. extract.keypoints.iterations=500")
     args = parser.parse_intermixed_args(argv)
+    check_out(args.out, (".npz",))  # before any work
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     clip, report = fit_pose_file(args.pose_file, args.config, args.overrides)
     save_npz(clip, args.out)

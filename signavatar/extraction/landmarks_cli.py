@@ -18,6 +18,7 @@ from collections.abc import Iterator
 import decord
 import numpy as np
 
+from signavatar.commands import check_out
 from signavatar.config import load_config
 from signavatar.extraction.estimators.holistic import HolisticVideo, HolisticWorker
 from signavatar.extraction.pose_writer import write_pose_file
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="YAML config (extract.holistic settings, extract.chunk_frames)")
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. extract.holistic.python=/opt/mp/bin/python")
     args = parser.parse_intermixed_args(argv)
+    check_out(args.out, (".pose",))  # before any work
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     cfg = load_config(args.config, args.overrides).extract
     worker = HolisticWorker(cfg.holistic.model_copy(update={"face": not args.no_face}))

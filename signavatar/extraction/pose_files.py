@@ -147,6 +147,7 @@ def landmarks_from_pose(pose: Pose, name: str = "<pose>", person: int = 0) -> Ho
         world=world,
         world_confidence=world_conf,
         image_depth=image_depth,
+        height=height,
     )
 
 

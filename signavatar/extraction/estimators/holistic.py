@@ -66,12 +66,13 @@ class HolisticVideo:
     """Holistic's output for the ``T`` frames of one video, as MediaPipe reports it.
 
     ``pose [T, 33, 4]``: x, y normalised to the frame, z relative depth (normalised like x),
-    visibility; ``world [T, 33, 4]``: metres (origin between the hips) and visibility;
+    visibility; ``world [T, 33, 4]``: metres (origin between the hips) and visibility, or None
+    (landmark corpora that kept image landmarks only);
     ``left_hand``, ``right_hand [T, 21, 3]`` and optional ``face [T, 468, 3]`` normalised like the
     pose. Undetected components are NaN. ``width``, ``height``: the frames' size in pixels."""
 
     pose: np.ndarray
-    world: np.ndarray
+    world: np.ndarray | None
     left_hand: np.ndarray
     right_hand: np.ndarray
     face: np.ndarray | None
@@ -105,8 +106,9 @@ class HolisticVideo:
             image_confidence=np.nan_to_num(confidence),
             fps=self.fps,
             width=float(self.width),
-            world=self.world[..., :3],
-            world_confidence=np.nan_to_num(self.world[..., 3]),
+            height=float(self.height),
+            world=None if self.world is None else self.world[..., :3],
+            world_confidence=None if self.world is None else np.nan_to_num(self.world[..., 3]),
         )
 
 

@@ -19,8 +19,11 @@ smoothness and the prior, never from garbage coordinates. The jaw, eyes and legs
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from typing import Any
 
 import numpy as np
 import torch
@@ -29,10 +32,8 @@ from signavatar.body.joints import LEFT_HAND, NUM_JOINTS, PARENTS, RIGHT_HAND, j
 from signavatar.body.rotations import axis_angle_to_matrix, matrix_to_axis_angle
 from signavatar.config import KeypointFitConfig
 from signavatar.extraction.estimators.base import Estimator, SmplxFrames
-from signavatar.extraction.estimators.markers import FINGERS, MarkerSet, build_markers, marker_errors, marker_positions
+from signavatar.extraction.estimators.markers import FINGERS, MarkerModel, MarkerSet, build_markers, fit_report
 from signavatar.extraction.landmarks import (
-    NUM_LANDMARKS,
-    POSE_LANDMARK_NAMES,
     BodyKeypoints,
     HolisticLandmarks,
     to_body_keypoints,
@@ -49,6 +50,8 @@ ARM_JOINTS = tuple(
 HAND_JOINTS = tuple(range(LEFT_HAND.start, RIGHT_HAND.stop))
 FIT_JOINTS = (0,) + TORSO_JOINTS + HEAD_JOINTS + ARM_JOINTS + HAND_JOINTS
 """Joints whose rotations are fitted (root orientation first); all others stay at rest."""
+TRANS_LR = 0.2
+"""Learning rate of the translation (metres) relative to the rotations' (radians)."""
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -195,25 +198,33 @@ def _anatomical_limits(rest_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray,
     return np.array(joints), np.array(bases, np.float32), np.array(lo, np.float32), np.array(hi, np.float32)
 
 
-def _prior_weights(cfg: KeypointFitConfig) -> np.ndarray:
-    """Per fitted joint weight of the pull toward rest (order of ``FIT_JOINTS``)."""
+def _prior_weights(cfg: KeypointFitConfig) -> dict[int, float]:
+    """Per fitted joint, the weight of the pull toward rest."""
     weights = {0: cfg.root_prior}
     weights.update({j: cfg.torso_prior for j in TORSO_JOINTS + HEAD_JOINTS})
     weights.update({j: cfg.arm_prior for j in ARM_JOINTS})
     weights.update({j: cfg.hand_prior for j in HAND_JOINTS})
-    return np.array([weights[j] for j in FIT_JOINTS], np.float32)
+    return weights
 
 
 @dataclass
 class KeypointFit:
     """A fitted motion: ``poses [T, 55, 3]``, ``trans [T, 3]``, per-frame ``confidence [T]``,
-    fitted ``markers [T, 75, 3]`` (body frame; zeros where no marker) and the fit ``errors``."""
+    fitted ``markers [T, 75, 3]`` (body frame; zeros where no marker) and ``errors``: the report
+    of ``markers.fit_report`` (computed from the poses with the body layer) plus the optimiser's
+    ``iterations``. ``report`` is the same as a plain JSON-able dict."""
 
     poses: np.ndarray
     trans: np.ndarray
     confidence: np.ndarray
     markers: np.ndarray
-    errors: dict[str, float]
+    errors: dict[str, Any]
+
+    @property
+    def report(self) -> dict[str, Any]:
+        """``errors`` with NaN as None: what a clip's ``source["fit"]`` and its QC
+        record hold, and what ``signavatar fit`` prints."""
+        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.errors.items()}
 
     def to_frames(self) -> SmplxFrames:
         frames = self.poses.shape[0]
@@ -226,6 +237,176 @@ class KeypointFit:
         )
 
 
+def _rodrigues(axis_angle: torch.Tensor) -> torch.Tensor:
+    """``rotations.axis_angle_to_matrix`` in half the operations (the optimiser's hot path):
+    ``R = cos t I + sin t / t K + (1 - cos t) / t^2 v v^T`` with ``t`` kept off zero, accurate to
+    float32 resolution (tested against the reference)."""
+    squared = (axis_angle * axis_angle).sum(-1, keepdim=True)
+    theta = torch.sqrt(squared + 1e-12)
+    a = torch.sin(theta) / theta
+    half = torch.sin(0.5 * theta) / theta
+    b = 2.0 * half * half  # (1 - cos t) / t^2 without cancellation
+    c = (1.0 - b * squared)[..., 0]
+    vx, vy, vz = axis_angle.unbind(-1)
+    bx, by, bz = (axis_angle * b).unbind(-1)
+    ax, ay, az = (axis_angle * a).unbind(-1)
+    entries = [c + bx * vx, bx * vy - az, bx * vz + ay,
+               by * vx + az, c + by * vy, by * vz - ax,
+               bz * vx - ay, bz * vy + ax, c + bz * vz]  # fmt: skip
+    return torch.stack(entries, dim=-1).reshape(axis_angle.shape[:-1] + (3, 3))
+
+
+class _Objective:
+    """The fitting loss over the frames of several sequences, concatenated along one frame axis.
+
+    Every term is normalised per sequence (data by the sequence's total marker weight, the others
+    by its frame or frame-pair count), so each sequence's part equals its loss fitted alone and
+    the sequences stay independent (Adam's steps are per parameter)."""
+
+    def __init__(
+        self, items: Sequence[BodyKeypoints], rest_joints: np.ndarray, cfg: KeypointFitConfig, device: str | torch.device
+    ) -> None:
+        dtype = torch.float32
+        self.cfg = cfg
+        self.model = MarkerModel(rest_joints, build_markers(rest_joints), FIT_JOINTS, device, dtype)
+        self.joints = self.model.order  # the parameters' joint order
+        markers = self.model.markers
+        lengths = np.array([k.num_frames for k in items])
+        seq = np.repeat(np.arange(len(items)), lengths)
+        weight = np.concatenate([k.weights[:, markers.landmarks] for k in items]) * markers.weights
+        seq_weight = np.bincount(seq, weights=weight.sum(1), minlength=len(items))
+        tensor = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
+        self.obs = tensor(np.concatenate([k.points[:, markers.landmarks] for k in items]))
+        self.weight = tensor(weight / np.maximum(seq_weight[seq], 1e-6)[:, None] / cfg.data_sigma**2)
+        self.depth = tensor(np.concatenate([k.depth_weights[:, markers.landmarks] for k in items]))
+        self.relative = torch.as_tensor(markers.relative, device=device)
+        self.face_weight = self.weight * self.relative
+        self.frame_mean = tensor(1.0 / lengths[seq])
+        pairs = np.maximum(lengths - 1, 1)[seq[:-1]]
+        self.pair_mean = tensor(np.where(seq[1:] == seq[:-1], 1.0 / pairs, 0.0))
+        limit_joints, bases, lo, hi = _anatomical_limits(np.asarray(rest_joints, np.float64))
+        self.limit_slot = torch.as_tensor([self.joints.index(j) for j in limit_joints], device=device)
+        self.limit_bases, self.limit_lo, self.limit_hi = tensor(bases), tensor(lo), tensor(hi)
+        prior = _prior_weights(cfg)
+        self.prior = tensor([prior[j] for j in self.joints])
+        self.up = tensor([0.0, 1.0, 0.0])
+        neck = joint_index("neck")
+        self.neck = self.joints.index(neck)
+        self.lean_scale = tensor(np.array([0.5, 0.0, 1.0]) / np.linalg.norm(rest_joints[neck] - rest_joints[0]))
+
+    def __call__(self, rotations: torch.Tensor, trans: torch.Tensor) -> torch.Tensor:
+        cfg = self.cfg
+        local = _rodrigues(rotations)
+        predicted, joints = self.model(local, trans)
+        residual = predicted - self.obs
+        if self.relative.any():  # face markers: compared up to their common per-frame translation
+            total = self.face_weight.sum(1).clamp_min(1e-12)[:, None, None]
+            shift = (self.face_weight[..., None] * residual).sum(1, keepdim=True) / total
+            residual = torch.where(self.relative[None, :, None], residual - shift, residual)
+        squared = residual[..., 0].square() + residual[..., 1].square() + self.depth * residual[..., 2].square()
+        data = (self.weight * squared).sum()
+        count = len(self.joints)
+        smooth = (self.pair_mean[:, None] * (local[1:] - local[:-1]).square().sum((-1, -2))).sum() / count
+        components = (self.limit_bases @ rotations[:, self.limit_slot, :, None])[..., 0]
+        hinge = (components - self.limit_hi).clamp_min(0).square() + (self.limit_lo - components).clamp_min(0).square()
+        limits = (self.frame_mean * hinge.sum((-1, -2))).sum() / len(self.limit_slot)
+        rest = (self.frame_mean * (self.prior * rotations.square().sum(-1)).sum(-1)).sum() / count
+        root = local[:, 0]
+        # Upright: the root's up axis stays near world up (tilt, not yaw, is penalised), the body
+        # does not turn its back to the camera, and the torso (pelvis -> neck) does not lean,
+        # least of all toward or away from the camera, which no image shows.
+        tilt = (root[:, :, 1] - self.up).square().sum(-1) + (-root[:, 2, 2]).clamp_min(0).square()
+        lean = ((joints[:, self.neck] - joints[:, 0]) * self.lean_scale).square().sum(-1)
+        upright = (self.frame_mean * (tilt + lean)).sum()
+        return (
+            data
+            + cfg.smooth_weight * smooth
+            + cfg.limit_weight * limits
+            + rest
+            + cfg.upright_prior * upright
+        )
+
+
+def _initial_trans(objective: _Objective, rotations: torch.Tensor, lengths: list[int]) -> torch.Tensor:
+    """Per-frame translation that puts the initial pose's markers onto the observations (weighted
+    mean offset per axis; frames without observations get their sequence's mean)."""
+    with torch.no_grad():
+        zero = torch.zeros(rotations.shape[0], 3, dtype=rotations.dtype, device=rotations.device)
+        offset = objective.obs - objective.model(_rodrigues(rotations), zero)[0]
+        axis_weight = objective.weight[..., None] * torch.stack(
+            [torch.ones_like(objective.depth), torch.ones_like(objective.depth), objective.depth], -1
+        )
+        total = axis_weight.sum(1)
+        centre = (axis_weight * offset).sum(1) / total.clamp_min(1e-12)
+        known = total > 0
+        start = 0
+        for length in lengths:
+            part, ok = centre[start : start + length], known[start : start + length]
+            fallback = (part * ok).sum(0) / ok.sum(0).clamp_min(1)
+            centre[start : start + length] = torch.where(ok, part, fallback)
+            start += length
+    return centre
+
+
+def _learning_rate(cfg: KeypointFitConfig, step: int) -> float:
+    """Learning-rate factor: linear warm-up over ``cfg.warmup`` steps (the first full-size Adam
+    steps from the closed-form start overshoot), then a cosine decay to 5% at ``cfg.iterations``."""
+    cosine = 0.5 * (1.0 + math.cos(math.pi * min(step, cfg.iterations) / cfg.iterations))
+    return min(1.0, (step + 1) / max(cfg.warmup, 1)) * (0.05 + 0.95 * cosine)
+
+
+def fit_keypoints_batch(
+    items: Sequence[BodyKeypoints],
+    rest_joints: np.ndarray,
+    cfg: KeypointFitConfig | None = None,
+    device: str | torch.device = "cpu",
+) -> list[KeypointFit]:
+    """Fit several sequences in one optimisation (their frames concatenated; see ``_Objective``).
+
+    Adam from the closed-form start (``_learning_rate`` schedule over ``cfg.iterations``) stops early once the loss falls by less than ``cfg.tolerance`` (relative) over
+    ``cfg.check_every`` steps. The report of each fit is computed from its final poses."""
+    cfg = cfg or KeypointFitConfig()
+    if not items:
+        return []
+    rest = np.asarray(rest_joints, np.float32)
+    objective = _Objective(items, rest, cfg, device)
+    markers = build_markers(rest)
+    start = np.concatenate([initial_rotations(k, rest, markers)[:, list(objective.joints)] for k in items])
+    rotations = matrix_to_axis_angle(torch.from_numpy(start)).to(dtype=torch.float32, device=device)
+    lengths = [k.num_frames for k in items]
+    trans = _initial_trans(objective, rotations, lengths)
+    rotations.requires_grad_(True)
+    trans.requires_grad_(True)
+    optimizer = torch.optim.Adam([{"params": [rotations]}, {"params": [trans], "lr": cfg.lr * TRANS_LR}], lr=cfg.lr)
+    schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, partial(_learning_rate, cfg))
+    checked = math.inf
+    steps = 0
+    for steps in range(1, cfg.iterations + 1):  # noqa: B007 (steps is reported)
+        optimizer.zero_grad(set_to_none=True)
+        loss = objective(rotations, trans)
+        loss.backward()
+        optimizer.step()
+        schedule.step()
+        if steps % cfg.check_every == 0:
+            value = float(loss.detach())
+            if cfg.tolerance > 0 and checked - value < cfg.tolerance * abs(value):
+                break
+            checked = value
+    all_poses = np.zeros((sum(lengths), NUM_JOINTS, 3), np.float32)
+    all_poses[:, list(objective.joints)] = rotations.detach().cpu().numpy()
+    all_trans = trans.detach().cpu().numpy()
+    fits = []
+    offset = 0
+    for keypoints, length in zip(items, lengths, strict=True):
+        poses, tr = all_poses[offset : offset + length], all_trans[offset : offset + length]
+        offset += length
+        report, markers = fit_report(poses, tr, keypoints, rest, cfg.max_lean_deg, cfg.max_image_error)
+        errors = {**report, "iterations": steps}
+        log.debug("keypoint fit: %s", errors)
+        fits.append(KeypointFit(poses, tr, keypoints.frame_confidence, markers, errors))
+    return fits
+
+
 def fit_keypoints(
     keypoints: BodyKeypoints,
     rest_joints: np.ndarray,
@@ -233,97 +414,7 @@ def fit_keypoints(
     device: str | torch.device = "cpu",
 ) -> KeypointFit:
     """Fit one clip's keypoints (all frames jointly). See the module docstring for the objective."""
-    cfg = cfg or KeypointFitConfig()
-    torch.manual_seed(cfg.seed)
-    dtype = torch.float32
-    frames = keypoints.num_frames
-    markers = build_markers(rest_joints)
-    rest = torch.as_tensor(rest_joints, dtype=dtype, device=device)
-    obs = torch.as_tensor(keypoints.points[:, markers.landmarks], dtype=dtype, device=device)
-    weight = torch.as_tensor(keypoints.weights[:, markers.landmarks] * markers.weights, dtype=dtype, device=device)
-    depth = torch.as_tensor(keypoints.depth_weights[:, markers.landmarks], dtype=dtype, device=device)
-    axis_scale = torch.stack([torch.ones_like(depth), torch.ones_like(depth), depth.sqrt()], dim=-1)
-    weight_sum = weight.sum().clamp_min(1e-6)
-    relative = torch.as_tensor(markers.relative, device=device)
-    face_weight = weight * relative
-
-    fit_index = torch.as_tensor(FIT_JOINTS, device=device)
-    limit_joints, limit_bases, limit_lo, limit_hi = _anatomical_limits(np.asarray(rest_joints, np.float64))
-    limit_slot = torch.as_tensor([FIT_JOINTS.index(j) for j in limit_joints], device=device)
-    limit_bases_t = torch.as_tensor(limit_bases, dtype=dtype, device=device)
-    limit_lo_t = torch.as_tensor(limit_lo, dtype=dtype, device=device)
-    limit_hi_t = torch.as_tensor(limit_hi, dtype=dtype, device=device)
-    prior = torch.as_tensor(_prior_weights(cfg), dtype=dtype, device=device)
-
-    start = matrix_to_axis_angle(
-        torch.from_numpy(initial_rotations(keypoints, rest_joints, markers)[:, list(FIT_JOINTS)])
-    )
-    rotations = start.to(dtype=dtype, device=device).requires_grad_(True)
-    trans = torch.zeros(frames, 3, dtype=dtype, device=device)
-    base = torch.zeros(frames, NUM_JOINTS, 3, dtype=dtype, device=device)
-    with torch.no_grad():  # translate the initial pose's markers onto the observations
-        initial = marker_positions(axis_angle_to_matrix(base.index_copy(1, fit_index, rotations)), rest, markers)
-        frame_weight = weight.sum(1, keepdim=True)
-        centre = (weight[..., None] * (obs - initial)).sum(1) / frame_weight.clamp_min(1e-6)
-        fallback = centre[frame_weight[:, 0] > 0].mean(0) if (frame_weight > 0).any() else torch.zeros(3)
-        trans[:] = torch.where(frame_weight > 0, centre, fallback)
-    trans.requires_grad_(True)
-
-    optimizer = torch.optim.Adam([rotations, trans], lr=cfg.lr)
-    schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=cfg.iterations, eta_min=cfg.lr * 0.05)
-    for _ in range(cfg.iterations):
-        optimizer.zero_grad(set_to_none=True)
-        poses = base.index_copy(1, fit_index, rotations)
-        rotmats = axis_angle_to_matrix(poses)
-        residual = marker_positions(rotmats, rest, markers, trans) - obs
-        if relative.any():  # face markers: compared up to their common per-frame translation
-            shift = (face_weight[..., None] * residual).sum(1, keepdim=True) / face_weight.sum(1).clamp_min(1e-6)[
-                :, None, None
-            ]
-            residual = torch.where(relative[None, :, None], residual - shift, residual)
-        residual = residual * axis_scale / cfg.data_sigma
-        data = (weight * residual.square().sum(-1)).sum() / weight_sum
-        local = rotmats[:, fit_index]
-        smooth = (local[1:] - local[:-1]).square().sum((-1, -2)).mean() if frames > 1 else local.sum() * 0
-        components = (limit_bases_t @ rotations[:, limit_slot, :, None])[..., 0]
-        limits = (
-            ((components - limit_hi_t).clamp_min(0).square() + (limit_lo_t - components).clamp_min(0).square())
-            .sum(-1)
-            .mean()
-        )
-        rest_prior = (prior * rotations.square().sum(-1)).mean()
-        loss = data + cfg.smooth_weight * smooth + cfg.limit_weight * limits + rest_prior
-        loss.backward()
-        optimizer.step()
-        schedule.step()
-
-    with torch.no_grad():
-        poses = base.index_copy(1, fit_index, rotations)
-        fitted = marker_positions(axis_angle_to_matrix(poses), rest, markers, trans)
-    all_markers = np.zeros((frames, NUM_LANDMARKS, 3), np.float32)
-    all_markers[:, markers.landmarks] = fitted.cpu().numpy()
-    errors = marker_errors(all_markers, keypoints)
-    errors["loss"] = float(loss.detach())
-    log.debug("keypoint fit: %s", errors)
-    return KeypointFit(
-        poses=poses.cpu().numpy(),
-        trans=trans.detach().cpu().numpy(),
-        confidence=frame_confidence(keypoints),
-        markers=all_markers,
-        errors=errors,
-    )
-
-
-ARM_LANDMARKS = tuple(
-    POSE_LANDMARK_NAMES.index(f"{side}_{part}") for side in ("LEFT", "RIGHT") for part in ("SHOULDER", "ELBOW", "WRIST")
-)
-
-
-def frame_confidence(keypoints: BodyKeypoints) -> np.ndarray:
-    """Per-frame confidence: the mean detection confidence of both shoulders, elbows and wrists
-    (how well the signing arms were seen). Missing hands lower nothing here: hands at rest out of
-    the frame are normal in signing, and their joints are already masked in the fit."""
-    return np.clip(keypoints.weights[:, list(ARM_LANDMARKS)].mean(1), 0.0, 1.0).astype(np.float32)
+    return fit_keypoints_batch([keypoints], rest_joints, cfg, device)[0]
 
 
 LandmarkDetector = Callable[[np.ndarray], HolisticLandmarks]
@@ -331,7 +422,8 @@ LandmarkDetector = Callable[[np.ndarray], HolisticLandmarks]
 
 
 class KeypointsEstimator(Estimator):
-    """Video -> landmarks (a pluggable Holistic detector) -> fitted SMPL-X, one fit per video."""
+    """Video -> landmarks (a pluggable Holistic detector) -> fitted SMPL-X, one fit per video.
+    ``last_fit`` is the latest video's fit (its ``report`` goes into the clip's ``source``)."""
 
     name = "keypoints"
 
@@ -346,6 +438,7 @@ class KeypointsEstimator(Estimator):
         self.rest_joints = rest_joints
         self.cfg = cfg
         self.device = device
+        self.last_fit: KeypointFit | None = None
 
     def estimate(self, frames: np.ndarray) -> SmplxFrames:
         return self.estimate_video([frames], fps=30.0)  # the fit works per frame; fps is only recorded
@@ -355,7 +448,8 @@ class KeypointsEstimator(Estimator):
         if not parts:
             raise ValueError("no frames were decoded (empty video or frame range)")
         landmarks = concatenate_landmarks(parts, fps)
-        return self.fit(landmarks).to_frames()
+        self.last_fit = self.fit(landmarks)
+        return self.last_fit.to_frames()
 
     def fit(self, landmarks: HolisticLandmarks) -> KeypointFit:
         return fit_landmarks(landmarks, self.rest_joints, self.cfg, self.device)[0]
@@ -364,11 +458,18 @@ class KeypointsEstimator(Estimator):
 def fit_landmarks(
     landmarks: HolisticLandmarks, rest_joints: np.ndarray, cfg: KeypointFitConfig, device: str | torch.device = "cpu"
 ) -> tuple[KeypointFit, BodyKeypoints]:
-    """Holistic landmarks -> metric body keypoints -> fitted SMPL-X (and the keypoints fitted)."""
-    keypoints = to_body_keypoints(
-        landmarks, rest_joints, image_depth_weight=cfg.image_depth_weight, min_confidence=cfg.min_confidence
-    )
+    """Holistic landmarks -> body keypoints (upright, scaled, plausible depth) -> fitted SMPL-X
+    (and the keypoints fitted)."""
+    keypoints = to_body_keypoints(landmarks, rest_joints, cfg)
     return fit_keypoints(keypoints, rest_joints, cfg, device), keypoints
+
+
+class LandmarkBatchError(ValueError):
+    """One item of ``fit_landmarks_batch`` cannot be fitted; ``index`` says which."""
+
+    def __init__(self, index: int, message: str) -> None:
+        super().__init__(f"item {index}: {message}")
+        self.index = index
 
 
 def fit_landmarks_batch(
@@ -377,10 +478,26 @@ def fit_landmarks_batch(
     cfg: KeypointFitConfig,
     device: str | torch.device = "cpu",
 ) -> list[tuple[KeypointFit, BodyKeypoints]]:
-    """Fit many sequences (e.g. a landmark corpus's batch); results in input order.
+    """Fit many sequences (e.g. a landmark corpus's batch) in joint optimisations of at most
+    ``cfg.batch_frames`` frames; results in input order, the same per item as ``fit_landmarks``.
 
-    The contract callers rely on: the same result type as ``fit_landmarks`` per item."""
-    return [fit_landmarks(landmarks, rest_joints, cfg, device) for landmarks in items]
+    An item that cannot be turned into keypoints (e.g. no frame shows both shoulders) raises
+    ``LandmarkBatchError`` naming its index before anything is fitted."""
+    keypoints = []
+    for index, landmarks in enumerate(items):
+        try:
+            keypoints.append(to_body_keypoints(landmarks, rest_joints, cfg))
+        except ValueError as exc:
+            raise LandmarkBatchError(index, str(exc)) from exc
+    fits: list[KeypointFit] = []
+    group: list[BodyKeypoints] = []
+    for item in keypoints:
+        if group and sum(k.num_frames for k in group) + item.num_frames > cfg.batch_frames:
+            fits += fit_keypoints_batch(group, rest_joints, cfg, device)
+            group = []
+        group.append(item)
+    fits += fit_keypoints_batch(group, rest_joints, cfg, device)
+    return list(zip(fits, keypoints, strict=True))
 
 
 def concatenate_landmarks(parts: list[HolisticLandmarks], fps: float) -> HolisticLandmarks:
@@ -393,4 +510,5 @@ def concatenate_landmarks(parts: list[HolisticLandmarks], fps: float) -> Holisti
         world=world,
         world_confidence=None if world is None else np.concatenate([p.world_confidence for p in parts]),
         image_depth=parts[0].image_depth,
+        height=parts[0].height,
     )
