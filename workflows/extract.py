@@ -1,10 +1,17 @@
-r"""Extract SMPL-X motion clips from a video corpus on Ray Data (index -> decode + estimate -> QC -> Parquet).
+r"""Extract SMPL-X motion clips on Ray Data from a video corpus (index -> decode + estimate -> QC ->
+Parquet) or import a labelled landmark corpus (sequences -> batched keypoint fit -> QC -> Parquet).
 
     ray job submit --working-dir . -- python -m workflows.extract \
         extract.index=s3://corpus/WLASL_v0.3.json extract.videos=s3://corpus/videos \
         extract.model_path=s3://models/regressor.pt extract.output=s3://corpus/asl3dword extract.num_actors=4
 
-Re-running with the same ``extract.output`` skips every video already committed there.
+    # landmark corpora: extract.source=mpdata|gislr|pose (or auto), extract.input=DIR or s3:// prefix
+    python -m workflows.extract extract.source=gislr extract.input=s3://corpus/asl-signs \
+        extract.output=s3://corpus/islr extract.split=group extract.num_actors=8
+
+Re-running with the same ``extract.output`` skips every video / sequence already committed there.
+The output also holds every fitted clip before quality control as a dataset of its own
+(``<output>/unqc``, same splits).
 """
 
 from __future__ import annotations
@@ -14,7 +21,7 @@ import logging
 import sys
 
 from signavatar.extraction.pipeline import run_extraction
-from workflows.common import init_ray, parse_args, setup_logging
+from workflows.common import init_ray, parse_args, run_main, setup_logging
 
 log = logging.getLogger("workflows.extract")
 
@@ -29,4 +36,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

@@ -1,4 +1,5 @@
-"""The video corpus: a WLASL-format index, gloss filtering and the per-gloss train/test split.
+"""The video corpus: a WLASL-format index, gloss filtering and the train/test splits (shared with
+the landmark corpora of ``signavatar.extraction.corpora``).
 
 WLASL index format (``WLASL_v0.3.json``): a list of ``{"gloss": str, "instances": [...]}``; each
 instance has ``video_id``, ``frame_start`` (1-based), ``frame_end`` (1-based inclusive, ``-1`` =
@@ -32,9 +33,10 @@ class CorpusIndexError(ValueError):
 
 @dataclass
 class VideoTask:
-    """One video to extract: its clip id (the video id), gloss, split, file URI, frame range
-    (0-based, end exclusive, None = to the end), index fps (None = the file's), person box
-    ``[x1, y1, x2, y2]`` or None, signer id and the rest of the index entry."""
+    """One video (or landmark sequence) to extract: its clip id (the video id), gloss, split, file
+    URI, frame range (0-based, end exclusive, None = to the end), index fps (None = the file's),
+    person box ``[x1, y1, x2, y2]`` or None, signer id and the rest of the index entry (for a
+    landmark sequence: its layout, and its ``group`` for ``split=group``)."""
 
     clip_id: str
     gloss: str
@@ -139,25 +141,87 @@ def split_per_gloss(tasks: list[VideoTask], test_fraction: float, seed: int) -> 
     return [VideoTask(**{**asdict(t), "split": out[t.clip_id]}) for t in tasks]
 
 
+def group_of(task: VideoTask) -> str:
+    """The group ``split=group`` keeps together: the entry's ``group``, else its signer."""
+    group = task.extra.get("group", task.signer_id)
+    if group is None:
+        raise CorpusIndexError(
+            f"split=group: {task.clip_id!r} has no group (signer_id / participant_id, or extract.group_size for mpdata)"
+        )
+    return str(group)
+
+
+def split_by_group(
+    tasks: list[VideoTask], test_fraction: float, seed: int, test_groups: list[str] | None = None
+) -> list[VideoTask]:
+    """Whole groups to one side. ``test_groups`` (every one must exist) or else a seeded draw of
+    ``round(n * test_fraction)`` groups (at least 1, at most n - 1) go to test; the draw depends only
+    on the seed and the set of group names."""
+    groups = sorted({group_of(t) for t in tasks})
+    if test_groups is not None:
+        unknown = sorted(set(test_groups) - set(groups))
+        if unknown:
+            raise CorpusIndexError(f"extract.test_groups {unknown} are not groups of this corpus (it has {groups})")
+        test = set(test_groups)
+    elif len(groups) < 2:
+        raise CorpusIndexError(f"split=group needs at least two groups; the corpus has {groups}")
+    else:
+        num_test = min(max(int(round(len(groups) * test_fraction)), 1), len(groups) - 1)
+        rng = np.random.default_rng([seed, zlib.crc32("\n".join(groups).encode("utf-8"))])
+        test = {groups[i] for i in rng.permutation(len(groups))[:num_test]}
+    return [VideoTask(**{**asdict(t), "split": "test" if group_of(t) in test else "train"}) for t in tasks]
+
+
+def assign_splits(tasks: list[VideoTask], cfg: ExtractConfig) -> list[VideoTask]:
+    """``cfg.split`` applied: per gloss (seeded), the index's own (train / val / test, else
+    ``unsplit``), whole groups, or everything to test."""
+    if cfg.split == "per_gloss":
+        return split_per_gloss(tasks, cfg.test_fraction, cfg.seed)
+    if cfg.split == "group":
+        return split_by_group(tasks, cfg.test_fraction, cfg.seed, cfg.test_groups)
+    if cfg.split == "test":
+        return [VideoTask(**{**asdict(t), "split": "test"}) for t in tasks]
+    return [
+        VideoTask(**{**asdict(t), "split": {"val": "val", "train": "train", "test": "test"}.get(t.split, "unsplit")})
+        for t in tasks
+    ]
+
+
+def split_rule(cfg: ExtractConfig, tasks: list[VideoTask]) -> dict[str, Any]:
+    """How the split was made, for the manifest (``split=group`` lists the groups of each side)."""
+    rule: dict[str, Any] = {"rule": cfg.split}
+    if cfg.split in ("per_gloss", "group"):
+        rule.update(test_fraction=cfg.test_fraction, seed=cfg.seed)
+    if cfg.split == "group":
+        sides: dict[str, set[str]] = {}
+        for task in tasks:
+            sides.setdefault(task.split, set()).add(group_of(task))
+        rule["group_by"] = sorted({str(t.extra.get("group_by", "signer_id")) for t in tasks})
+        rule.update({f"{side}_groups": sorted(groups, key=natural_key) for side, groups in sorted(sides.items())})
+        if cfg.test_groups is not None:
+            rule["test_groups_given"] = True
+    return rule
+
+
+def natural_key(name: str) -> tuple:
+    """Numbers in numeric order (2 before 10), then other names."""
+    return (0, int(name), "") if name.isdigit() else (1, 0, name)
+
+
+def select_and_split(tasks: list[VideoTask], cfg: ExtractConfig) -> list[VideoTask]:
+    """Gloss filter (``min_videos_per_gloss``, ``top_k_glosses``), then ``assign_splits``."""
+    return assign_splits(filter_glosses(tasks, cfg.min_videos_per_gloss, cfg.top_k_glosses), cfg)
+
+
 def build_tasks(cfg: ExtractConfig) -> list[VideoTask]:
-    """The tasks of a run: index -> gloss filter -> split (per gloss, seeded; or the index's)."""
+    """The tasks of a video run: index -> gloss filter -> split (``assign_splits``)."""
     if not cfg.index or not cfg.videos:
         raise ValueError(
-            "extract.index and extract.videos must both be set (index JSON and video folder or s3:// prefix)"
+            "extract.index and extract.videos must both be set (index JSON and video folder or s3:// prefix); "
+            "for a landmark corpus set extract.source=mpdata|gislr|pose|auto and extract.input"
         )
     try:
         entries = json.loads(storage.read_text(cfg.index))
     except json.JSONDecodeError as exc:
         raise CorpusIndexError(f"{cfg.index}: not valid JSON ({exc})") from exc
-    tasks = parse_index(entries, cfg.videos, cfg.video_ext, where=cfg.index)
-    tasks = filter_glosses(tasks, cfg.min_videos_per_gloss, cfg.top_k_glosses)
-    if cfg.split == "per_gloss":
-        tasks = split_per_gloss(tasks, cfg.test_fraction, cfg.seed)
-    else:
-        tasks = [
-            VideoTask(
-                **{**asdict(t), "split": {"val": "val", "train": "train", "test": "test"}.get(t.split, "unsplit")}
-            )
-            for t in tasks
-        ]
-    return tasks
+    return select_and_split(parse_index(entries, cfg.videos, cfg.video_ext, where=cfg.index), cfg)

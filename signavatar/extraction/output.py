@@ -7,6 +7,9 @@
     <output>/commits/part-<digest>.json    the batch's commit: every video's status and QC report
     <output>/manifest.json                 ``arrow_io`` manifest (committed shards only)
     <output>/qc_report.json                QC report of every committed video
+    <output>/unqc/part-<digest>.parquet    every fitted clip before quality control (``keep_unqc``)
+    <output>/unqc/manifest.json            ... as a dataset of its own (same splits), for the
+                                           paper's "without quality control" variant (Table II)
 
 A batch is named by a digest of its clip ids, so the same batch always gets the same name. Its
 clip shard and error shard are written first, each atomically; the commit file is written last
@@ -39,6 +42,7 @@ log = logging.getLogger(__name__)
 
 ERRORS = "errors"
 COMMITS = "commits"
+UNQC = "unqc"
 QC_REPORT = "qc_report.json"
 STATUSES = ("ok", "rejected", "error")
 ERROR_SCHEMA = pa.schema(
@@ -55,7 +59,8 @@ ERROR_SCHEMA = pa.schema(
 @dataclass
 class Outcome:
     """What became of one video: ``ok`` (a clip), ``rejected`` by QC, or ``error`` (``reason`` is
-    the category: missing, empty, undecodable, frame_range, estimator_error, ...)."""
+    the category: missing, empty, undecodable, frame_range, estimator_error, ...). ``raw`` is the
+    clip as fitted, before QC (kept in ``<output>/unqc``)."""
 
     task: VideoTask
     status: str
@@ -63,6 +68,7 @@ class Outcome:
     reason: str | None = None
     message: str | None = None
     qc: dict[str, Any] | None = None
+    raw: MotionClip | None = None
 
     def record(self) -> dict[str, Any]:
         return {
@@ -73,6 +79,7 @@ class Outcome:
             "reason": self.reason,
             "frames": None if self.clip is None else self.clip.num_frames,
             "qc": self.qc,
+            "unqc": self.raw is not None,
         }
 
 
@@ -96,17 +103,21 @@ def _errors_table(outcomes: list[Outcome]) -> pa.Table:
 
 
 def commit_batch(output: str, outcomes: list[Outcome]) -> str:
-    """Write one batch (clip shard, error shard, then the commit) and return its name."""
+    """Write one batch (clip shard, un-QC'd shard, error shard, then the commit) and return its name."""
     name = batch_name([o.task.clip_id for o in outcomes])
     clips = [o.clip for o in outcomes if o.clip is not None]
     if clips:
         arrow_io.write_shard(clips, storage.join(output, f"{name}.parquet"))
+    raw = [o.raw for o in outcomes if o.raw is not None]
+    if raw:
+        arrow_io.write_shard(raw, storage.join(output, UNQC, f"{name}.parquet"))
     errors = _errors_table(outcomes)
     if errors.num_rows:
         buffer = io.BytesIO()
         pq.write_table(errors, buffer)
         storage.write_bytes(storage.join(output, ERRORS, f"{name}.parquet"), buffer.getvalue())
-    commit = {"name": name, "clips": len(clips), "errors": errors.num_rows, "videos": [o.record() for o in outcomes]}
+    commit = {"name": name, "clips": len(clips), "unqc_clips": len(raw), "errors": errors.num_rows,
+              "videos": [o.record() for o in outcomes]}
     storage.write_text(storage.join(output, COMMITS, f"{name}.json"), json.dumps(commit))
     return name
 
@@ -142,7 +153,8 @@ def load_state(output: str, remove_orphans: bool = True) -> RunState:
     commits = [json.loads(storage.read_text(uri)) for uri in storage.listdir(storage.join(output, COMMITS), ".json")]
     committed = {c["name"] for c in commits}
     if remove_orphans:
-        for uri in storage.listdir(output, ".parquet") + storage.listdir(storage.join(output, ERRORS), ".parquet"):
+        shards = [u for sub in ((), (ERRORS,), (UNQC,)) for u in storage.listdir(storage.join(output, *sub), ".parquet")]
+        for uri in shards:
             if _name(uri) not in committed:
                 log.warning("removing %s: written by a run that stopped before committing the batch", uri)
                 storage.remove(uri)
@@ -163,24 +175,43 @@ def read_errors(output: str) -> pa.Table:
     return table.filter(pa.array(keep, pa.bool_()))
 
 
-def finalize(output: str, state: RunState, **extra: Any) -> dict:
-    """Write ``manifest.json`` (committed clip shards) and ``qc_report.json``; return the manifest."""
+def finalize(output: str, state: RunState, corpus: dict[str, Any] | None = None, **extra: Any) -> dict:
+    """Write ``manifest.json`` (committed clip shards), ``qc_report.json`` and, when the batches
+    kept their clips before QC, ``unqc/manifest.json``; return the manifest.
+
+    ``corpus`` (name, source, split rule, ...) is recorded in both manifests with the glosses and
+    clips per split of that dataset; ``extra`` goes into the ``extraction`` entry."""
     records = state.records
-    shards = [f"{c['name']}.parquet" for c in state.commits if c["clips"]]
-    kept = [SimpleNamespace(gloss=r["gloss"], split=r["split"]) for r in records.values() if r["status"] == "ok"]
     reports = [r["qc"] for _, r in sorted(records.items()) if r["qc"] is not None]
     storage.write_text(storage.join(output, QC_REPORT), json.dumps(reports, indent=1))
     statuses = Counter(r["status"] for r in records.values())
     reasons = Counter(r["reason"] for r in records.values() if r["status"] == "error")
+    unqc = [c for c in state.commits if c.get("unqc_clips")]
     extraction = {
         "videos": len(records),
         **{status: statuses.get(status, 0) for status in STATUSES},
         "error_reasons": dict(sorted(reasons.items())),
         "errors_table": ERRORS,
         "qc_report": QC_REPORT,
+        **({"unqc": UNQC} if unqc else {}),
         **extra,
     }
-    manifest = arrow_io.build_manifest(kept, shards, extraction=extraction)
-    storage.write_text(storage.join(output, arrow_io.MANIFEST), json.dumps(manifest, indent=2))
-    log.info("extraction output %s: %d clips in %d shards, %s", output, len(kept), len(shards), dict(statuses))
+    kept = [r for r in records.values() if r["status"] == "ok"]
+    manifest = _write_manifest(output, kept, [c for c in state.commits if c["clips"]], corpus, extraction=extraction)
+    if unqc:
+        fitted = [r for r in records.values() if r.get("unqc")]
+        _write_manifest(storage.join(output, UNQC), fitted, unqc, corpus, quality_control=False, extraction=extraction)
+    log.info("extraction output %s: %d clips in %d shards, %s", output, len(kept), len(manifest["shards"]),
+             dict(statuses))
+    return manifest
+
+
+def _write_manifest(uri: str, records: list[dict], commits: list[dict], corpus: dict[str, Any] | None,
+                    **extra: Any) -> dict:
+    clips = [SimpleNamespace(gloss=r["gloss"], split=r["split"]) for r in records]
+    shards = [f"{c['name']}.parquet" for c in commits]
+    manifest = arrow_io.build_manifest(clips, shards, **extra)
+    if corpus is not None:
+        manifest["corpus"] = {**corpus, "glosses": sorted(manifest["glosses"]), "clips_per_split": manifest["splits"]}
+    storage.write_text(storage.join(uri, arrow_io.MANIFEST), json.dumps(manifest, indent=2))
     return manifest

@@ -1,9 +1,14 @@
-"""Video corpus -> motion dataset on Ray Data.
+"""Corpus -> motion dataset on Ray Data, for videos and for landmark corpora alike.
 
-index -> tasks not yet committed -> ``map_batches`` over an actor pool (``ActorPoolStrategy``,
-``num_gpus`` per actor when the cluster has GPUs): each actor decodes its videos with decord in
-bounded chunks (``.pose`` inputs are read instead), runs the estimator, quality control, and
-commits the batch (clip shard, error shard, commit file; see ``output``) -> manifest.
+tasks (a video index, or a landmark corpus's sequences: ``corpora.build_tasks``) -> those not yet
+committed -> ``map_batches`` over an actor pool (``ActorPoolStrategy``, ``num_gpus`` per actor when
+the cluster has GPUs): each actor call takes a batch of tasks and commits it (clip shard, un-QC'd
+shard, error shard, commit file; see ``output``) -> manifest with the corpus and its split rule.
+
+* video: each actor decodes its videos with decord in bounded chunks (``.pose`` inputs are read
+  instead), runs the estimator and quality control (``VideoExtractor``);
+* landmark corpus: each actor reads the batch's sequences and fits them all in one batched
+  optimisation, then quality control (``importer.LandmarkImporter``).
 
 Decoding inside the estimator actor, one whole video at a time, keeps a clip's frames together
 for the whole-clip stages (temporal fitting, QC) without the regroup-by-video shuffle that
@@ -11,14 +16,17 @@ for the whole-clip stages (temporal fitting, QC) without the regroup-by-video sh
 videos with 2 CPUs: ``read_videos(resize=...)`` + ``groupby(path).map_groups`` took 14.4 s only to
 decode and regroup; this path took 4.2 s including estimation, commits and the actor pool start.
 
-A failing video becomes an error row with its reason, never a failed job, until more than
-``max_error_fraction`` of the run's videos have failed: then ``ExtractionError`` stops the job
-(what was committed stays; a rerun resumes).
+A failing video or sequence becomes an error row with its reason, never a failed job, until
+more than ``max_error_fraction`` of the run's items have failed: then ``ExtractionError`` stops
+the job (what was committed stays; a rerun resumes). Ray Data's progress bar shows the work; each
+committed batch is logged with the running counts.
 """
 
 from __future__ import annotations
 
 import logging
+import posixpath
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -27,12 +35,13 @@ import torch
 from signavatar import storage
 from signavatar.body.body_model import resolve_rest_joints
 from signavatar.config import SignAvatarConfig
-from signavatar.data.qc import load_annotations, run_qc
-from signavatar.extraction import output
-from signavatar.extraction.corpus_index import VideoTask, build_tasks
+from signavatar.extraction import corpora, output
+from signavatar.extraction.clip_qc import ClipQC, error_outcome
+from signavatar.extraction.corpus_index import VideoTask, build_tasks, split_rule
 from signavatar.extraction.estimators import Estimator, SmplxFrames, build_estimator
 from signavatar.extraction.estimators.holistic import resolve_python
 from signavatar.extraction.estimators.keypoints import fit_landmarks
+from signavatar.extraction.importer import LandmarkImporter
 from signavatar.extraction.pose_files import PoseFileError, read_pose_file
 from signavatar.extraction.video import VideoError, open_video, select_frames
 from signavatar.motion.clip import ClipValidationError, MotionClip
@@ -59,7 +68,7 @@ class VideoExtractor:
         self.cfg = config.extract
         self.rest_joints = resolve_rest_joints(config.body.model_path, config.body.gender)
         self.device = "cuda" if torch.cuda.is_available() else "cpu"
-        self.annotations = load_annotations(self.cfg.annotations) if self.cfg.annotations else {}
+        self.quality = ClipQC(config, self.rest_joints)
         self._estimator: Estimator | None = None
 
     @property
@@ -68,15 +77,15 @@ class VideoExtractor:
             self._estimator = build_estimator(self.cfg, self.rest_joints, self.device)
         return self._estimator
 
-    def _from_pose_file(self, task: VideoTask) -> tuple[SmplxFrames, float, np.ndarray, str]:
+    def _from_pose_file(self, task: VideoTask) -> tuple[SmplxFrames, float, np.ndarray, str, dict | None]:
         landmarks = read_pose_file(task.uri)
         indices, fps = select_frames(
             landmarks.num_frames, task.fps or landmarks.fps, task.frame_start, task.frame_end, self.cfg.target_fps
         )
         fit, _ = fit_landmarks(landmarks.select(indices, fps), self.rest_joints, self.cfg.keypoints, self.device)
-        return fit.to_frames(), fps, indices, "keypoints"
+        return fit.to_frames(), fps, indices, "keypoints", fit.report
 
-    def _from_video(self, task: VideoTask) -> tuple[SmplxFrames, float, np.ndarray, str]:
+    def _from_video(self, task: VideoTask) -> tuple[SmplxFrames, float, np.ndarray, str, dict | None]:
         bbox = task.bbox if self.cfg.crop_to_bbox else None
         stream = open_video(task.uri, self.cfg.frame_size, bbox, self.cfg.bbox_margin)
         indices, fps = select_frames(
@@ -89,11 +98,12 @@ class VideoExtractor:
             )
         if self.landmarks_dir and hasattr(self.estimator, "write_landmarks"):
             self.estimator.write_landmarks(storage.join(self.landmarks_dir, f"{task.clip_id}{POSE_EXT}"))
-        return frames, fps, indices, self.estimator.name
+        last_fit = getattr(self.estimator, "last_fit", None)  # landmark-based estimators report their fit
+        return frames, fps, indices, self.estimator.name, None if last_fit is None else last_fit.report
 
     def _clip(self, task: VideoTask) -> tuple[MotionClip, np.ndarray]:
         is_pose = task.uri.endswith(POSE_EXT)
-        frames, fps, indices, estimator = (self._from_pose_file if is_pose else self._from_video)(task)
+        frames, fps, indices, estimator, fit = (self._from_pose_file if is_pose else self._from_video)(task)
         source = {
             "video": task.uri,
             "frame_range": [int(indices[0]), int(indices[-1]) + 1],
@@ -101,6 +111,7 @@ class VideoExtractor:
             "estimator": estimator,
             **({"bbox": task.bbox} if task.bbox is not None else {}),
             **({"index": task.extra} if task.extra else {}),
+            **({"fit": fit} if fit is not None else {}),
         }
         clip = MotionClip(
             gloss=task.gloss,
@@ -116,52 +127,44 @@ class VideoExtractor:
         )
         return clip, indices
 
-    def _annotation(self, task: VideoTask, indices: np.ndarray) -> tuple[int, int] | None:
-        """The annotation (source-video frames) in the clip's frame numbers."""
-        if task.clip_id not in self.annotations:
-            return None
-        start, end = self.annotations[task.clip_id]
-        return int(np.searchsorted(indices, start)), int(np.searchsorted(indices, end))
-
     def __call__(self, task: VideoTask) -> output.Outcome:
         try:
             clip, indices = self._clip(task)
         except VideoError as exc:
-            return self._error(task, exc.reason, exc)
+            return error_outcome(task, exc.reason, exc)
         except FileNotFoundError as exc:
-            return self._error(task, "missing", exc)
+            return error_outcome(task, "missing", exc)
         except PoseFileError as exc:
-            return self._error(task, exc.reason, exc)
+            return error_outcome(task, exc.reason, exc)
         except ClipValidationError as exc:
-            return self._error(task, "invalid_estimate", exc)
+            return error_outcome(task, "invalid_estimate", exc)
         except Exception as exc:  # one bad video must not stop the job: it becomes an error row
             log.exception("video %s failed", task.uri)
-            return self._error(task, "estimator_error", exc)
-        try:
-            result = run_qc(clip, self.config.qc, self._annotation(task, indices), self.rest_joints)
-        except Exception as exc:  # a QC failure is this video's error, too
-            log.exception("quality control of %s failed", task.uri)
-            return self._error(task, "qc_error", exc)
-        if result.clip is None:
-            return output.Outcome(task, "rejected", reason=result.report.get("reason"), qc=result.report)
-        return output.Outcome(task, "ok", clip=result.clip, qc=result.report)
+            return error_outcome(task, "estimator_error", exc)
+        return self.quality(task, clip, indices)
 
-    @staticmethod
-    def _error(task: VideoTask, reason: str, exc: BaseException) -> output.Outcome:
-        log.warning("video %s (%s): %s: %s", task.clip_id, task.uri, reason, exc)
-        return output.Outcome(task, "error", reason=reason, message=f"{type(exc).__name__}: {exc}"[:2000])
+    def batch(self, tasks: list[VideoTask]) -> list[output.Outcome]:
+        """One video after the other (the estimators batch frames within a video)."""
+        return [self(task) for task in tasks]
 
 
 class ExtractionActor:
     """The ``map_batches`` callable class: a batch of tasks in, one committed batch out."""
 
     def __init__(self, config: dict[str, Any]) -> None:
+        import ray
+
         logging.basicConfig(level=logging.INFO)
         self.config = SignAvatarConfig.model_validate(config)
-        self.extractor = VideoExtractor(self.config, landmarks_dir=storage.join(self.config.extract.output, POSE_DIR))
+        if self.config.extract.landmark_corpus:
+            self.process = LandmarkImporter(self.config)
+        else:
+            extractor = VideoExtractor(self.config, landmarks_dir=storage.join(self.config.extract.output, POSE_DIR))
+            self.process = extractor.batch
+        self.node_id = ray.get_runtime_context().get_node_id()  # reported per row: where the work ran
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
-        outcomes = [self.extractor(VideoTask.from_json(str(text))) for text in batch["task"]]
+        outcomes = self.process([VideoTask.from_json(str(text)) for text in batch["task"]])
         name = output.commit_batch(self.config.extract.output, outcomes)
         return {
             "clip_id": np.array([o.task.clip_id for o in outcomes]),
@@ -169,6 +172,7 @@ class ExtractionActor:
             "reason": np.array([o.reason or "" for o in outcomes]),
             "frames": np.array([-1 if o.clip is None else o.clip.num_frames for o in outcomes]),
             "batch": np.array([name] * len(outcomes)),
+            "node_id": np.array([self.node_id] * len(outcomes)),
         }
 
 
@@ -192,54 +196,89 @@ def _cluster_has_gpus() -> bool:
 
 def extraction_dataset(config: SignAvatarConfig, tasks: list[VideoTask]):
     """The lazy Ray Dataset that extracts and commits ``tasks``: one summary row per video
-    (clip_id, status, reason, frames, batch). Iterating it does the work."""
+    (clip_id, status, reason, frames, batch, node_id). Iterating it does the work."""
     import ray
 
     cfg = config.extract
     return ray.data.from_items([{"task": t.to_json()} for t in tasks]).map_batches(
         ExtractionActor,
         fn_constructor_kwargs={"config": config.model_dump(mode="json")},
-        batch_size=cfg.batch_size,
+        batch_size=cfg.items_per_batch,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=cfg.num_actors),
         num_gpus=cfg.num_gpus_per_actor if _cluster_has_gpus() else 0,
     )
 
 
-def run_extraction(config: SignAvatarConfig) -> dict:
-    """Extract every video of the index not yet committed under ``extract.output``; return the
-    manifest (its ``extraction`` entry counts ok / rejected / error videos)."""
+def corpus_tasks(config: SignAvatarConfig) -> tuple[list[VideoTask], dict[str, Any]]:
+    """The run's tasks (split) and what the manifest records about the corpus (``corpus``) and the
+    run (``extraction``)."""
     cfg = config.extract
-    tasks = build_tasks(cfg)
+    if cfg.landmark_corpus:
+        source, tasks = corpora.build_tasks(cfg)
+        corpus = corpora.corpus_info(cfg, source)
+        where = cfg.input
+    else:
+        tasks = build_tasks(cfg)
+        corpus = {"name": cfg.corpus_name or posixpath.basename(str(cfg.index).rstrip("/")), "source": "video",
+                  "index": cfg.index}
+        where = cfg.index
     if not tasks:
-        raise ExtractionError(f"no videos left after gloss filtering of {cfg.index}")
-    _check_estimator_config(config, tasks)
+        raise ExtractionError(f"no {'sequences' if cfg.landmark_corpus else 'videos'} left after gloss filtering "
+                              f"of {where} (extract.min_videos_per_gloss={cfg.min_videos_per_gloss})")
+    corpus["split"] = split_rule(cfg, tasks)
+    return tasks, corpus
+
+
+def _absolute_paths(config: SignAvatarConfig) -> SignAvatarConfig:
+    """Local paths made absolute: the actors may run in another working directory."""
+    cfg = config.extract
+    paths = {k: storage.absolute(v) for k in ("output", "input", "labels", "index", "videos", "annotations")
+             if (v := getattr(cfg, k))}
+    return config.model_copy(update={"extract": cfg.model_copy(update=paths)})
+
+
+def run_extraction(config: SignAvatarConfig) -> dict:
+    """Extract every video (or landmark sequence) of the corpus not yet committed under
+    ``extract.output``; return the manifest (its ``extraction`` entry counts ok / rejected /
+    error items; ``corpus`` names the corpus, its glosses, clips per split and split rule)."""
+    config = _absolute_paths(config)
+    cfg = config.extract
+    tasks, corpus = corpus_tasks(config)
+    if not cfg.landmark_corpus:
+        _check_estimator_config(config, tasks)
+    kind = "sequences" if cfg.landmark_corpus else "videos"
     state = output.load_state(cfg.output)
     done = state.done(cfg.retry_errors)
     todo = [t for t in tasks if t.clip_id not in done]
+    todo_ids = {t.clip_id for t in todo}
     allowed_errors = int(np.floor(cfg.max_error_fraction * len(tasks)))
-    errors = sum(
-        1 for cid, r in state.records.items() if r["status"] == "error" and cid not in {t.clip_id for t in todo}
-    )
-    log.info(
-        "%d videos in the corpus, %d already committed, %d to extract", len(tasks), len(tasks) - len(todo), len(todo)
-    )
+    errors = sum(1 for cid, r in state.records.items() if r["status"] == "error" and cid not in todo_ids)
+    log.info("%d %s in the corpus, %d already committed, %d to extract", len(tasks), kind, len(tasks) - len(todo),
+             len(todo))
     if todo:
-        dataset = extraction_dataset(config, todo)
-        for row in dataset.iter_rows():
-            if row["status"] == "error":
-                errors += 1
-                if errors > allowed_errors:
-                    raise ExtractionError(
-                        f"{errors} of {len(tasks)} videos failed (max_error_fraction={cfg.max_error_fraction}); "
-                        f"latest: {row['clip_id']} ({row['reason']}). Committed batches are kept; see "
-                        f"{cfg.output}/{output.ERRORS}/"
-                    )
+        counts: Counter[str] = Counter()
+        for block in extraction_dataset(config, todo).iter_batches(batch_size=None, batch_format="numpy"):
+            counts.update(str(status) for status in block["status"])
+            log.info("committed %s: %d of %d %s done %s", ", ".join(sorted(set(map(str, block["batch"])))),
+                     counts.total(), len(todo), kind, dict(counts))
+            for clip_id, status, reason in zip(block["clip_id"], block["status"], block["reason"], strict=True):
+                if status == "error":
+                    errors += 1
+                    if errors > allowed_errors:
+                        raise ExtractionError(
+                            f"{errors} of {len(tasks)} {kind} failed (max_error_fraction={cfg.max_error_fraction}); "
+                            f"latest: {clip_id} ({reason}). Committed batches are kept; see "
+                            f"{cfg.output}/{output.ERRORS}/"
+                        )
     state = output.load_state(cfg.output, remove_orphans=False)
-    known = {t.clip_id for t in tasks}
-    extra = {"estimator": cfg.estimator, "index": cfg.index, "corpus_videos": len(tasks)}
-    manifest = output.finalize(cfg.output, state, **extra)
-    missing = known - set(state.records)
+    extra = (
+        {"estimator": "keypoints", "source": corpus["source"], "input": cfg.input, "corpus_sequences": len(tasks)}
+        if cfg.landmark_corpus
+        else {"estimator": cfg.estimator, "index": cfg.index, "corpus_videos": len(tasks)}
+    )
+    manifest = output.finalize(cfg.output, state, corpus=corpus, **extra)
+    missing = {t.clip_id for t in tasks} - set(state.records)
     if missing:
-        raise ExtractionError(f"{len(missing)} videos were not committed (e.g. {sorted(missing)[:3]})")
+        raise ExtractionError(f"{len(missing)} {kind} were not committed (e.g. {sorted(missing)[:3]})")
     return manifest

@@ -1,0 +1,122 @@
+"""Landmark corpus import, one batch at a time (what each Ray Data actor runs; no Ray here):
+read every sequence of the batch -> fit all readable ones in one ``fit_landmarks_batch`` call (the
+batched optimisation is where the speed comes from) -> clips -> quality control -> outcomes.
+
+A sequence that cannot be read, selected or fitted becomes its own error row (reasons: the
+reader's ``missing`` / ``empty`` / ``too_large`` / ``undecodable``, ``frame_range`` when
+``skip_frames`` leaves nothing, ``fit_error``, ``invalid_estimate``); the rest of the batch goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import torch
+
+from signavatar.body.body_model import resolve_rest_joints
+from signavatar.config import SignAvatarConfig
+from signavatar.extraction.clip_qc import ClipQC, error_outcome
+from signavatar.extraction.corpora import CorpusReadError, read_sequence
+from signavatar.extraction.corpus_index import VideoTask
+from signavatar.extraction.estimators.keypoints import KeypointFit, LandmarkBatchError, fit_landmarks_batch
+from signavatar.extraction.landmarks import HolisticLandmarks
+from signavatar.extraction.output import Outcome
+from signavatar.extraction.video import VideoError, select_frames
+from signavatar.motion.clip import ClipValidationError, MotionClip
+
+log = logging.getLogger(__name__)
+
+ESTIMATOR = "keypoints"
+
+
+class LandmarkImporter:
+    """A batch of landmark-sequence tasks (``corpora.build_tasks``) -> one ``Outcome`` each."""
+
+    def __init__(self, config: SignAvatarConfig) -> None:
+        self.config = config
+        self.cfg = config.extract
+        self.rest_joints = resolve_rest_joints(config.body.model_path, config.body.gender)
+        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.quality = ClipQC(config, self.rest_joints)
+
+    def read(self, task: VideoTask) -> tuple[HolisticLandmarks, np.ndarray]:
+        """The sequence's landmarks from ``frame_start`` on, at ``target_fps`` when set, and the
+        source frame numbers kept."""
+        landmarks = read_sequence(task, self.cfg)
+        indices, fps = select_frames(
+            landmarks.num_frames, task.fps or landmarks.fps, task.frame_start, task.frame_end, self.cfg.target_fps
+        )
+        return landmarks.select(indices, fps), indices
+
+    def fit(self, items: list[HolisticLandmarks]) -> list[KeypointFit | Exception]:
+        """One batched fit; an item the fitter refuses (``LandmarkBatchError``) gets its error and
+        the others are fitted without it. Any other failure is isolated by fitting one at a time."""
+        results: list[KeypointFit | Exception | None] = [None] * len(items)
+        todo = list(range(len(items)))
+        while todo:
+            try:
+                fits = fit_landmarks_batch([items[i] for i in todo], self.rest_joints, self.cfg.keypoints, self.device)
+            except LandmarkBatchError as exc:
+                results[todo.pop(exc.index)] = exc
+                continue
+            except Exception as exc:
+                if len(todo) == 1:
+                    results[todo[0]] = exc
+                else:
+                    log.warning("batched fit of %d sequences failed (%s); fitting them one by one", len(todo), exc)
+                    for i in todo:
+                        results[i] = self.fit([items[i]])[0]
+                break
+            for i, (fit, _) in zip(todo, fits, strict=True):
+                results[i] = fit
+            break
+        return results  # type: ignore[return-value]
+
+    def _clip(self, task: VideoTask, fit: KeypointFit, fps: float, indices: np.ndarray) -> MotionClip:
+        frames = fit.to_frames()
+        return MotionClip(
+            gloss=task.gloss,
+            clip_id=task.clip_id,
+            split=task.split,
+            fps=fps,
+            poses=frames.poses,
+            expression=frames.expression,
+            betas=frames.clip_betas(),
+            trans=frames.trans,
+            confidence=frames.confidence,
+            source={
+                "video": task.uri,  # the sequence's file or folder (the clip contract's source uri)
+                "frame_range": [int(indices[0]), int(indices[-1]) + 1],
+                "signer_id": task.signer_id,
+                "estimator": ESTIMATOR,
+                "corpus": {k: v for k, v in task.extra.items() if k != "group_by"},
+                "fit": fit.report,
+            },
+        )
+
+    def __call__(self, tasks: list[VideoTask]) -> list[Outcome]:
+        outcomes: list[Outcome | None] = [None] * len(tasks)
+        readable: list[tuple[int, HolisticLandmarks, np.ndarray]] = []
+        for i, task in enumerate(tasks):
+            try:
+                landmarks, indices = self.read(task)
+                readable.append((i, landmarks, indices))
+            except (CorpusReadError, VideoError) as exc:
+                outcomes[i] = error_outcome(task, exc.reason, exc)
+            except Exception as exc:  # one unreadable sequence must not stop the batch
+                log.exception("reading %s failed", task.uri)
+                outcomes[i] = error_outcome(task, "undecodable", exc)
+        fits = self.fit([landmarks for _, landmarks, _ in readable])
+        for (i, landmarks, indices), fit in zip(readable, fits, strict=True):
+            task = tasks[i]
+            if isinstance(fit, Exception):
+                outcomes[i] = error_outcome(task, "fit_error", fit)
+                continue
+            try:
+                clip = self._clip(task, fit, landmarks.fps, indices)
+            except ClipValidationError as exc:
+                outcomes[i] = error_outcome(task, "invalid_estimate", exc)
+                continue
+            outcomes[i] = self.quality(task, clip, indices)
+        return outcomes  # type: ignore[return-value]
