@@ -92,7 +92,7 @@ def test_s3_weights_are_fetched_once_into_the_cache(tmp_path, s3_bucket):
 
 
 def test_missing_sources_are_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="nope.pt"):
+    with pytest.raises(FileNotFoundError, match=r"not found at clip.pretrained=.*nope.pt.*clip.pretrained: random"):
         ClipConditioner(tiny_cfg(str(tmp_path / "nope.pt")))
     (tmp_path / "empty").mkdir()
     with pytest.raises(FileNotFoundError, match="open_clip_config.json"):
@@ -103,14 +103,37 @@ def test_missing_sources_are_clear_errors(tmp_path):
         ClipConditioner(tiny_cfg(f"local-dir:{tmp_path / 'repo'}"))
 
 
+def test_unset_weights_are_an_error_never_a_silent_random_encoder():
+    with pytest.raises(ValueError, match=r"clip.pretrained is not set.*clip.pretrained: random"):
+        ClipConditioner(tiny_cfg(None))
+
+
+def test_paper_config_names_the_openai_clip_and_fails_clearly_without_it(tmp_path):
+    """configs/asl3dword.yaml: ViT-B/32 with OpenAI's weights (QuickGELU towers), from a local file."""
+    from pathlib import Path
+
+    from signavatar.config import load_config
+
+    root = Path(__file__).resolve().parents[1]
+    cfg = load_config(root / "configs" / "asl3dword.yaml", [f"clip.pretrained={tmp_path / 'ViT-B-32-openai.bin'}"])
+    assert cfg.clip.model_name == "ViT-B-32-quickgelu"
+    assert open_clip.get_model_config(cfg.clip.model_name)["quick_gelu"] is True
+    with pytest.raises(FileNotFoundError, match="ViT-B-32-openai.bin.*OpenAI"):
+        ClipConditioner(cfg.clip)
+    shipped = load_config(root / "configs" / "asl3dword.yaml").clip.pretrained
+    assert shipped not in (None, "random") and "openai" in shipped.lower()
+    for offline in ("demo.yaml", "synthetic.yaml"):  # offline configs say so explicitly
+        assert load_config(root / "configs" / offline).clip.pretrained == "random"
+
+
 def test_random_init_warns_and_is_the_same_in_every_process(tmp_path, caplog):
     rng_before = torch.get_rng_state()
     with caplog.at_level(logging.WARNING, logger="signavatar.model.clip_encoder"):
-        first = ClipConditioner(tiny_cfg(None))
+        first = ClipConditioner(tiny_cfg("random"))
     assert RANDOM_INIT_MESSAGE in caplog.text and "will not generalise" in caplog.text
     assert torch.equal(torch.get_rng_state(), rng_before), "building the encoder must not move the global RNG"
     torch.manual_seed(99)  # the caller's RNG state does not matter either
-    second = ClipConditioner(tiny_cfg(None))
+    second = ClipConditioner(tiny_cfg("random"))
     torch.testing.assert_close(first.encode_text(WORDS), second.encode_text(WORDS), rtol=0, atol=0)
     trained = save_tiny_clip_weights(tmp_path / "tiny.pt")
     assert not torch.allclose(first.encode_text(WORDS), reference_text(trained, WORDS), atol=1e-3)

@@ -9,14 +9,22 @@ import pytest
 
 from signavatar.config import SignAvatarConfig
 from signavatar.data.synthetic import generate_corpus
-from signavatar.evaluation.protocol import check_vocabulary
+from signavatar.evaluation.protocol import (
+    ClipEncodings,
+    check_vocabulary,
+    confidence_interval,
+    draw_repetition,
+    encode_clips,
+    repetition_seed,
+    score_repetition,
+    summarize,
+)
 from signavatar.evaluation.report import TABLE_ONE_ROWS
 from signavatar.evaluation.run import evaluate
 from signavatar.motion import arrow_io
 from tests.support.clips import random_clip
 
-SMALL_EVAL = {"recognizer_hidden": (8, 8, 16), "recognizer_feature_dim": 16, "recognizer_epochs": 5,
-              "gen_samples_per_class": 4, "repeats": 3}
+SMALL_EVAL = {"recognizer_hidden": (8, 8, 16), "recognizer_feature_dim": 16, "recognizer_epochs": 5, "repeats": 3}
 
 
 def eval_config(tiny, tmp_path) -> SignAvatarConfig:
@@ -32,6 +40,59 @@ def test_check_vocabulary_names_unknown_glosses():
         check_vocabulary({"a", "zebra"}, {"checkpoint": ["a", "zebra"], "recognizer": ["a"]})
 
 
+@pytest.fixture(scope="module")
+def encoded(tiny_checkpoint):
+    """The tiny checkpoint, a recognizer briefly trained on the corpus and the corpus encoded once."""
+    from signavatar.evaluation.recognizer_training import train_recognizer
+    from signavatar.model.pipeline import SignAvatar
+    from signavatar.training.data import build_feature_set
+
+    config = tiny_checkpoint.config
+    avatar = SignAvatar.from_checkpoint(tiny_checkpoint.checkpoint, device="cpu")
+    clips = generate_corpus(config.data.synthetic)
+    data = build_feature_set(clips, config.data.num_frames, avatar.glosses)
+    recognizer, _ = train_recognizer(data.features.numpy(), data.labels.numpy(), len(avatar.glosses),
+                                     config.eval.model_copy(update={**SMALL_EVAL, "recognizer_batch_size": 8}))
+    index = {g: i for i, g in enumerate(avatar.glosses)}
+    return avatar, recognizer, ClipEncodings(**encode_clips(avatar, recognizer, clips, index, batch_size=7)), clips
+
+
+def test_each_repetition_draws_fresh_reconstructions_and_generations(encoded):
+    """ACTOR's protocol: per repetition, one Rec and one Gen clip per real clip (that clip's gloss);
+    a repetition's draws depend on its seed only, not on batching."""
+    avatar, recognizer, clips, corpus = encoded
+    first = draw_repetition(avatar, recognizer, clips, repetition_seed(0, 0), batch_size=64)
+    again = draw_repetition(avatar, recognizer, clips, repetition_seed(0, 0), batch_size=5)
+    second = draw_repetition(avatar, recognizer, clips, repetition_seed(0, 1), batch_size=64)
+    assert set(first) == {"Rec_train", "Rec_test", "Gen_train", "Gen_test"}
+    raw = clips.raw_groups()
+    for name, group in first.items():
+        split = name.split("_")[1]
+        np.testing.assert_array_equal(group.labels, raw[f"Raw_{split}"].labels)  # same count per gloss
+        batching = np.abs(group.features - again[name].features).max()
+        assert batching < 1e-4  # a draw does not depend on how latents are batched
+        # another repetition draws again (the tiny model's clips vary little, but they do vary)
+        assert np.abs(group.features - second[name].features).max() > 10 * batching, name
+    assert len(clips.key) == len(corpus) and np.array_equal(
+        np.sort(clips.split), np.sort([c.split for c in corpus]))
+
+
+def test_confidence_interval_is_actors_and_shrinks_with_repetitions(encoded):
+    avatar, recognizer, clips, _ = encoded
+    assert confidence_interval([1.0, 3.0]) == pytest.approx(1.96 * 1.0 / np.sqrt(2))
+    assert confidence_interval([2.0, 2.0, 2.0]) == 0.0
+    cfg = SignAvatarConfig().eval.model_copy(update={"diversity_size": 8, "multimodality_samples": 3})
+    raw = clips.raw_groups()
+    reps = [score_repetition(raw, draw_repetition(avatar, recognizer, clips, repetition_seed(0, r), 64), cfg,
+                             repetition_seed(0, r)) for r in range(16)]
+    few, many = summarize(reps[:4]), summarize(reps)
+    for metric in ("fid", "div"):
+        assert 0 < many["Gen_train"][metric]["ci95"] < few["Gen_train"][metric]["ci95"], metric
+    values = many["Gen_train"]["fid"]["values"]
+    assert many["Gen_train"]["fid"]["mean"] == pytest.approx(np.mean(values)) and len(set(values)) == 16
+    assert many["Raw_train"]["acc"]["ci95"] == 0.0 and many["Raw_train"]["fid"]["mean"] == pytest.approx(0, abs=1e-6)
+
+
 def test_evaluate_all_groups_on_ray_data(ray_cluster, tiny_checkpoint, tmp_path):
     config = eval_config(tiny_checkpoint, tmp_path)
     clips = generate_corpus(config.data.synthetic)
@@ -40,16 +101,27 @@ def test_evaluate_all_groups_on_ray_data(ray_cluster, tiny_checkpoint, tmp_path)
 
     summary = evaluate(config, dataset)
     groups = summary["groups"]
-    assert set(groups) == set(TABLE_ONE_ROWS)
-    n_train = sum(c.split == "train" for c in clips)
-    assert groups["Raw_train"]["sizes"]["n"] == groups["Rec_train"]["sizes"]["n"] == n_train
-    assert groups["Gen_test"]["sizes"]["n"] == 4 * len(tiny_checkpoint.glosses)
+    assert set(groups) == set(TABLE_ONE_ROWS) and summary["repetitions"] == 3
+    for split in ("train", "test"):  # Rec and Gen: one clip per real clip of the split
+        n = sum(c.split == split for c in clips)
+        assert groups[f"Raw_{split}"]["sizes"]["n"] == groups[f"Rec_{split}"]["sizes"]["n"] == n
+        assert groups[f"Gen_{split}"]["sizes"]["n"] == n
     for name in ("Raw_train", "Raw_test"):
         assert groups[name]["fid"] == pytest.approx(0.0, abs=1e-6)  # a group against itself
+        assert groups[name]["acc_ci95"] == 0.0  # the Raw clips do not change between repetitions
     for scores in groups.values():
         assert 0.0 <= scores["acc"] <= 1.0 and np.isfinite(scores["fid"]) and scores["div"] >= 0
+        assert all(scores[f"{m}_ci95"] >= 0 for m in ("acc", "fid", "div"))
+        # one test clip per gloss: within-gloss variation is not measurable there (null, C = 0)
+        assert (scores["multi_ci95"] is None) == (scores["sizes"]["C"] == 0)
+    gen_fids = summary["scores"]["Gen_test"]["fid"]["values"]
+    assert len(gen_fids) == 3 and len(set(gen_fids)) == 3  # a fresh Gen draw in every repetition
+    assert groups["Gen_test"]["fid_ci95"] > 0
     assert "recognizer_training" in summary
-    assert "| test | Gen |" in (tmp_path / "run" / "evaluation.md").read_text()
+    report = (tmp_path / "run" / "evaluation.md").read_text()
+    assert "| test | Gen |" in report and "±" in report and "over 3 repetitions" in report
+    saved = json.loads((tmp_path / "run" / "evaluation.json").read_text())
+    assert set(saved["rows"]["Gen_test"]["fid"]) == {"mean", "ci95"} and len(saved["values"]["Gen_test"]["acc"]) == 3
 
     again = evaluate(config, dataset)  # the saved recognizer is reused, results are reproducible
     assert "recognizer_training" not in again

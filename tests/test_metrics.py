@@ -36,8 +36,13 @@ def test_accuracy_top1_and_topk():
     assert accuracy(logits, labels, k=3) == 1.0
 
 
-def test_accuracy_ties_count_for_the_sample_and_bad_inputs_fail():
-    assert accuracy(np.zeros((2, 4)), np.array([3, 1])) == 1.0
+def test_accuracy_is_argmax_ties_are_wrong_and_bad_inputs_fail():
+    assert accuracy(np.zeros((2, 4)), np.array([3, 1])) == 0.0  # constant logits recognise nothing
+    assert accuracy(np.zeros((2, 4)), np.array([3, 0]), k=3) == 0.0  # 3 rivals tie with the true class
+    assert accuracy(np.zeros((2, 4)), np.array([3, 0]), k=4) == 1.0
+    tied = np.array([[2.0, 2.0, 0.0], [1.0, 3.0, 3.0], [0.0, 5.0, 1.0]])
+    assert accuracy(tied, np.array([0, 1, 1])) == pytest.approx(1 / 3)  # only the strict argmax counts
+    assert accuracy(tied, np.array([0, 1, 1]), k=2) == 1.0
     with pytest.raises(ValueError, match="k must be"):
         accuracy(np.zeros((2, 4)), np.array([0, 1]), k=5)
     with pytest.raises(ValueError, match="labels must be"):
@@ -207,7 +212,7 @@ def test_build_table_orders_rows_and_normalises_values():
 
     table = build_table(
         {
-            "Gen_test": {"acc": 0.9, "fid": 40.0, "div": (10.0, 0.2), "multi": {"mean": 3.0, "std": 0.1}},
+            "Gen_test": {"acc": 0.9, "fid": 40.0, "div": (10.0, 0.2), "multi": {"mean": 3.0, "ci95": 0.1}},
             "Raw_train": {"acc": 0.99, "sizes": {"n": 96}},
             "Rec_test": {"acc": (0.95, 0.01)},
         }
@@ -220,7 +225,7 @@ def test_build_table_orders_rows_and_normalises_values():
         build_table({"Raw_val": {"acc": 1.0}})
     with pytest.raises(ValueError, match="unknown metrics"):
         build_table({"Raw_test": {"accuracy": 1.0}})
-    with pytest.raises(ValueError, match="mean, std"):
+    with pytest.raises(ValueError, match="mean, ci95"):
         build_table({"Raw_test": {"div": (1.0, 2.0, 3.0)}})
 
 
@@ -251,27 +256,31 @@ def test_paper_reference_holds_only_the_documented_values():
     assert [m for m in METRICS if getattr(row, m) is not None] == ["acc", "fid"]
 
 
-def test_ablation_rows_and_json():
+def test_ablation_table_has_raw_rec_gen_test_rows_per_variant_and_json():
     import json
 
-    from signavatar.evaluation.report import ablation_rows, to_json, to_markdown
+    from signavatar.evaluation.report import ablation_json, ablation_markdown, ablation_table
 
-    table = ablation_rows(
+    rows = {"Raw_test": {"acc": (0.98, 0.0)}, "Rec_test": {"acc": 0.95}, "Gen_train": {"acc": 0.5}}
+    table = ablation_table(
         {
-            "with curriculum": {"Gen_test": {"acc": 0.94, "acc_top5": 0.99, "fid": float("nan")}},
-            "without curriculum": {"Gen_test": {"acc": 0.90}, "Raw_test": {"acc": 0.98}},
+            "full": {**rows, "Gen_test": {"acc": 0.94, "acc_top5": 0.99, "fid": float("nan")}},
+            "without curriculum": {**rows, "Gen_test": {"acc": (0.90, 0.01)}},
         }
     )
-    assert list(table) == ["with curriculum", "without curriculum"]
-    lines = to_markdown(table).splitlines()
-    assert lines[0] == "| Variant | Acc ↑ | Acc top-5 ↑ | FID ↓ | Div → | Multi → | Samples |"
-    assert lines[3] == "| without curriculum | 0.900 | – | – | – | – |  |"
-    data = json.loads(to_json(table))
-    assert data["rows"]["with curriculum"]["acc_top5"] == {"mean": 0.99, "std": None}
-    assert data["rows"]["with curriculum"]["fid"] == {"mean": None, "std": None}  # NaN -> null
-    assert data["rows"]["without curriculum"]["div"] is None
-    with pytest.raises(ValueError, match="no 'Gen_test' row"):
-        ablation_rows({"without QC": {"Raw_test": {"acc": 1.0}}})
+    assert list(table) == ["full", "without curriculum"]
+    assert [list(v) for v in table.values()] == [["Raw_test", "Rec_test", "Gen_test"]] * 2  # test rows only
+    lines = ablation_markdown(table, note="± CI95").splitlines()
+    assert lines[0] == "| Variant | Split | Group | Acc ↑ | Acc top-5 ↑ | FID ↓ | Div → | Multi → | Samples |"
+    assert lines[2] == "| full | test | Raw | 0.980±0.000 | – | – | – | – |  |"
+    assert lines[7] == "| without curriculum | test | Gen | 0.900±0.010 | – | – | – | – |  |"
+    assert lines[-1] == "± CI95" and len(lines) == 2 + 6 + 2
+    data = json.loads(ablation_json(table, recognizers={"full": "r.pt"}))
+    assert data["variants"]["full"]["Gen_test"]["acc_top5"] == {"mean": 0.99, "ci95": None}
+    assert data["variants"]["full"]["Gen_test"]["fid"] == {"mean": None, "ci95": None}  # NaN -> null
+    assert data["variants"]["without curriculum"]["Raw_test"]["div"] is None and data["recognizers"]
+    with pytest.raises(ValueError, match=r"no \['Rec_test', 'Gen_test'\] rows"):
+        ablation_table({"without QC": {"Raw_test": {"acc": 1.0}}})
 
 
 def test_nearest_centroid_accuracy_hand_case():

@@ -42,6 +42,46 @@ def test_shapes_and_default_size():
     assert default.generate(torch.zeros(512)).shape == (1, 60, 264)
 
 
+def test_token_source_word_derives_mu_sigma_tokens_from_the_word():
+    """The paper's encoder (default): mu/sigma tokens are a 3-layer MLP of the word embedding, so
+    two words query the sequence with different tokens; ``learned`` keeps ACTOR's two global ones."""
+    assert ModelConfig().token_source == "word"
+    word, learned = small_model(), small_model(token_source="learned")
+    _, cond = batch()
+    tokens = word._distribution_tokens(cond, 4)
+    assert tokens.shape == (4, 2, 32) and not torch.allclose(tokens[0], tokens[1])
+    assert not hasattr(word, "mu_token") and sum(isinstance(m, torch.nn.Linear) for m in word.token_mlp) == 3
+    shared = learned._distribution_tokens(cond, 4)
+    assert torch.equal(shared[0], shared[1]) and not hasattr(learned, "token_mlp")
+    assert {"mu_token", "sigma_token"} <= set(learned.state_dict())
+    x, _ = batch()
+    for model in (word.eval(), learned.eval()):  # both read mu / logvar at the token positions
+        mu, logvar = model.encode(x, cond)
+        assert mu.shape == logvar.shape == (4, 32) and torch.isfinite(mu).all()
+
+
+def test_checkpoint_saved_before_token_source_still_loads(tmp_path):
+    """A checkpoint in the format saved before the option (learned tokens, no ``token_source`` key,
+    ``clip.pretrained: null``) loads as what it is and gives the same output as its weights."""
+    from signavatar.model.cvae import saved_model_config
+    from signavatar.model.pipeline import SignAvatar
+    from signavatar.training.checkpoint import load_checkpoint
+    from tests.support.checkpoints import write_legacy_checkpoint
+
+    embeddings = torch.nn.functional.normalize(torch.randn(2, COND, generator=torch.Generator().manual_seed(0)), dim=1)
+    directory = write_legacy_checkpoint(tmp_path / "old", embeddings, ["drink", "hello"])
+    saved = load_checkpoint(directory)
+    assert "token_source" not in saved["config"]["model"] and saved["config"]["clip"]["pretrained"] is None
+    avatar = SignAvatar.from_checkpoint(directory, device="cpu")
+    assert avatar.config.model.token_source == "learned" and avatar.config.clip.pretrained == "random"
+    reference = SignAvatarCVAE(saved_model_config(saved["config"]["model"]), cond_dim=COND)
+    reference.load_state_dict(saved["model"])
+    out = avatar.generate_features(embeddings, [3, 4])
+    expected = reference.eval().decode(avatar.latents([3, 4]), embeddings)
+    torch.testing.assert_close(out, expected)
+    assert saved_model_config({**saved["config"]["model"], "token_source": "word"}).token_source == "word"
+
+
 def test_hidden_frames_cannot_influence_the_posterior():
     model = small_model().eval()
     x, cond = batch()

@@ -16,6 +16,10 @@ Definitions used throughout:
   wrist height of straight hanging arms on the rest skeleton (shoulder height minus upper arm and
   forearm length); "hands down" means below rest height + ``cfg.trailing_rest_zone``. It is
   smoothed like the positions.
+* a **hold** is a run of at least ``cfg.hold_min_duration`` seconds whose hand speed stays below
+  ``cfg.hold_speed`` with the hands up (hand height above the rest zone). Signs end in a hold (or
+  move slowly through their last part); a signer who goes on into another sign leaves it with a
+  transition to another place in the signing space.
 * frame ranges are ``[start, end_exclusive]`` in the numbering of the clip given to a function;
   ``run_qc`` reports ``kept_range`` in the numbering of the clip it was given.
 """
@@ -159,6 +163,37 @@ def _check_annotation(clip: MotionClip, annotation: tuple[int, int]) -> tuple[in
     return start, end
 
 
+def _hand_distance(a: np.ndarray, b: np.ndarray) -> float:
+    """How far the hands are apart between two frames of ``HAND_JOINTS`` positions ``[J, 3]``: the
+    larger of the two hands' mean joint distances (m), so a still hand does not dilute a moving one."""
+    per_joint = np.linalg.norm(a - b, axis=-1)
+    half = len(HAND_JOINTS) // 2
+    left = np.concatenate([per_joint[:1], per_joint[2 : 2 + (half - 1)]])
+    right = np.concatenate([per_joint[1:2], per_joint[2 + (half - 1) :]])
+    return float(max(left.mean(), right.mean()))
+
+
+def next_sign_boundary(hands: np.ndarray, height: np.ndarray, fps: float, cfg: QCConfig,
+                       rest_height: float) -> int | None:
+    """Where the sign ends when the signer goes on into another sign with the hands up (the
+    trailing-other-sign case of the paper's Fig. 3), or None.
+
+    ``hands``: smoothed ``HAND_JOINTS`` positions ``[T, J, 3]``; ``height``: smoothed hand height.
+    The sign ends at the end of the last hold (see the module docstring) after which the hands
+    travel elsewhere and are still away from the hold, at least ``cfg.next_sign_distance`` metres,
+    at the end of the clip. A hold that lasts to the end of the clip, or after which the hands come
+    back, ends nothing; holds inside the other sign are passed over for the same reason."""
+    speed = _speed(hands, fps)
+    up = height >= rest_height + cfg.trailing_rest_zone
+    min_frames = max(int(round(cfg.hold_min_duration * fps)), 2)
+    for start, end in reversed(_runs((speed < cfg.hold_speed) & up)):
+        if end - start < min_frames or end >= len(speed):
+            continue
+        if _hand_distance(hands[end - 1], hands[-1]) >= cfg.next_sign_distance:
+            return end
+    return None
+
+
 def trim_trailing(
     clip: MotionClip,
     cfg: QCConfig,
@@ -173,8 +208,10 @@ def trim_trailing(
     up (hand height above the rest zone); if the hands are down by the end of the clip, follow the
     drop back from there while the hand height falls faster than ``cfg.trailing_descent_speed``
     to the frame where the hands were held; the sign ends at the first frame after that whose
-    hand height is ``cfg.still_tolerance`` below the height held there. Hands that never come down (or
-    never go up) leave the clip as is.
+    hand height is ``cfg.still_tolerance`` below the height held there. If the hands are still up
+    at the end, the signer may have gone on into another sign: with ``cfg.next_sign`` the sign
+    ends where ``next_sign_boundary`` says (method ``next_sign``). Hands that never go up, or a
+    clip that ends inside its sign, are left as they are.
     """
     frames = clip.num_frames
     if annotation is not None:
@@ -189,10 +226,17 @@ def trim_trailing(
         return clip, {"method": "none", "removed": 0, "kept": [0, frames]}
     height = joint_positions(clip, rest_joints)[:, list(_WRISTS), 1].max(axis=1).astype(np.float64)
     height = _smooth_time(height, cfg.energy_sigma)
-    up = np.nonzero(height >= rest_wrist_height(rest_joints) + cfg.trailing_rest_zone)[0]
-    if len(up) == 0 or up[-1] == frames - 1:
-        why = "hands never leave the rest zone" if len(up) == 0 else "hands are still up at the end"
-        return clip, {"method": "heuristic", "removed": 0, "kept": [0, frames], "note": why}
+    rest_height = rest_wrist_height(rest_joints)
+    up = np.nonzero(height >= rest_height + cfg.trailing_rest_zone)[0]
+    if len(up) == 0:
+        return clip, {"method": "heuristic", "removed": 0, "kept": [0, frames], "note": "hands never leave the rest zone"}
+    if up[-1] == frames - 1:
+        hands = _smooth_time(_hand_joints(clip, rest_joints), cfg.energy_sigma)
+        end = next_sign_boundary(hands, height, clip.fps, cfg, rest_height) if cfg.next_sign else None
+        if end is None:
+            return clip, {"method": "heuristic", "removed": 0, "kept": [0, frames],
+                          "note": "hands are still up at the end, no other sign after a hold"}
+        return clip.slice_frames(0, end), {"method": "next_sign", "removed": frames - end, "kept": [0, end]}
     fall = -np.gradient(height) * clip.fps  # m/s, positive while the hands descend
     held = int(up[-1])
     while held > 0 and fall[held] > cfg.trailing_descent_speed:

@@ -3,8 +3,11 @@
 Nothing here is real sign-language data. Each gloss is a hand-designed sign (its own two-hand
 motion, handshape and one- or two-handedness) written in joint-rotation space, and every clip is a
 variation of it: signer style, speed, amplitude, per-frame estimator noise, occasional
-low-confidence glitches, idle frames before the sign and off-sign frames after it (so quality
-control has real work). ``source["sign_range"]`` holds the ground-truth sign frames.
+low-confidence glitches, idle frames before the sign (sometimes a long idle hold) and off-sign
+frames after it: the hands dropping to rest, a partial drop and a fidget, or the signer going on
+into another gloss's sign with the hands still up (so quality control has real work, paper Fig. 3).
+``source["sign_range"]`` holds the ground-truth sign frames, ``source["leading"]`` /
+``source["trailing"]`` the kind of idle and off-sign frames (and ``next_gloss`` the other sign).
 
 Conventions (SMPL-X, T-pose rest: y up, z forward, the subject's left at +x, palms down). The
 signer is right-handed; everything is designed for the right side and mirrored onto the left
@@ -49,7 +52,10 @@ _ELBOW_LIMITS_DEG = (0.0, 150.0)
 REFERENCE_FPS = 30.0
 SIGN_FRAMES = (30, 60)
 LEADING_FRAMES = (5, 20)
+LONG_LEADING_FRAMES = (45, 90)  # a long idle hold before the sign
 TRAILING_FRAMES = (5, 20)
+TRANSITION_FRAMES = (6, 12)  # from the sign's hold into the next sign (ending "next_sign")
+NEXT_SIGN_FRAMES = (12, 30)  # of the next sign's movement, cut while the hands are up
 AMPLITUDE_RANGE = 0.15
 
 # SMPL-X finger order within a hand: index, middle, pinky, ring, thumb.
@@ -434,9 +440,11 @@ def make_signer(seed: int, index: int) -> Signer:
 
 @dataclass(frozen=True)
 class _Timeline:
-    """Frame counts of one clip: ``lead`` idle, then the sign (``rise`` from rest, ``move``
-    through the keyframes, ``hold``), then ``trail`` off-sign frames of which the first
-    ``drop`` bring the hands down to ``drop_to`` of the way to rest."""
+    """Frame counts of one clip: ``lead`` idle (a long hold with a slight sway when ``long_lead``),
+    then the sign (``rise`` from rest, ``move`` through the keyframes, ``hold``), then ``trail``
+    off-sign frames. Endings: ``drop_to_rest`` / ``partial_drop_fidget`` (the first ``drop``
+    trailing frames bring the hands ``drop_to`` of the way to rest, then a fidget or stillness),
+    or ``next_sign`` (a ``transition`` into another gloss's movement, cut while the hands are up)."""
 
     lead: int
     rise: int
@@ -445,7 +453,9 @@ class _Timeline:
     trail: int
     drop: int
     drop_to: float
-    fidget: bool
+    ending: str
+    long_lead: bool
+    transition: int
 
     @property
     def sign(self) -> int:
@@ -456,7 +466,7 @@ class _Timeline:
         return self.lead + self.sign + self.trail
 
 
-def _clip_timeline(rng: np.random.Generator, fps: float) -> _Timeline:
+def _clip_timeline(rng: np.random.Generator, fps: float, cfg: SyntheticCorpusConfig) -> _Timeline:
     def frames(low: int, high: int) -> int:
         """A uniform draw in [low, high] frames at 30 fps, converted to ``fps``."""
         return max(int(round(rng.integers(low, high + 1) * fps / REFERENCE_FPS)), 1)
@@ -464,10 +474,17 @@ def _clip_timeline(rng: np.random.Generator, fps: float) -> _Timeline:
     sign = frames(*SIGN_FRAMES)
     rise = max(int(round(sign * rng.uniform(0.22, 0.3))), 1)
     hold = frames(3, 6)
+    long_lead = bool(rng.random() < cfg.long_lead_probability)
+    lead = frames(*(LONG_LEADING_FRAMES if long_lead else LEADING_FRAMES))
+    if rng.random() < cfg.next_sign_probability:
+        transition = frames(*TRANSITION_FRAMES)
+        return _Timeline(lead=lead, rise=rise, move=max(sign - rise - hold, 2), hold=hold,
+                         trail=transition + frames(*NEXT_SIGN_FRAMES), drop=0, drop_to=0.0, ending="next_sign",
+                         long_lead=long_lead, transition=transition)
     trail = frames(*TRAILING_FRAMES)
     fidget = bool(rng.random() < 0.5)
     return _Timeline(
-        lead=frames(*LEADING_FRAMES),
+        lead=lead,
         rise=rise,
         move=max(sign - rise - hold, 2),
         hold=hold,
@@ -475,7 +492,9 @@ def _clip_timeline(rng: np.random.Generator, fps: float) -> _Timeline:
         drop=min(trail, frames(8, 14)),
         # Either all the way back to rest, or part of the way followed by a small fidget.
         drop_to=float(rng.uniform(0.6, 0.85)) if fidget else 1.0,
-        fidget=fidget,
+        ending="partial_drop_fidget" if fidget else "drop_to_rest",
+        long_lead=long_lead,
+        transition=0,
     )
 
 
@@ -509,16 +528,31 @@ def _oscillation(osc: Oscillation | None, frames: int, amplitude: float) -> np.n
     return out
 
 
-def _track(rest: np.ndarray, sign: np.ndarray, tl: _Timeline, fidget: np.ndarray | None) -> np.ndarray:
-    """Whole-clip track ``[T, D]``: rest during ``lead``, the given ``sign`` frames (which start
-    from rest), then the drop toward rest and an optional fidget on top of the trailing frames."""
-    end = sign[-1]
+def _drop_trail(end: np.ndarray, rest: np.ndarray, tl: _Timeline, fidget: np.ndarray | None) -> np.ndarray:
+    """Trailing frames of the drop endings: toward rest, with an optional fidget on top."""
     target = end + tl.drop_to * (rest - end)
-    u = np.arange(1, tl.trail + 1) / tl.drop
-    trail = _blend(end, target, u)
-    if fidget is not None:
-        trail += fidget
-    return np.concatenate([np.repeat(rest[None], tl.lead, axis=0), sign, trail])
+    trail = _blend(end, target, np.arange(1, tl.trail + 1) / tl.drop)
+    return trail + fidget if fidget is not None else trail
+
+
+def _next_sign_trail(end: np.ndarray, path: np.ndarray, tl: _Timeline) -> np.ndarray:
+    """Trailing frames of the ``next_sign`` ending: a transition from the held ``end`` to the start
+    of the other sign's ``path`` (its movement, as long as the sign's), then that path, cut."""
+    transition = _blend(end, path[0], np.arange(1, tl.transition + 1) / tl.transition)
+    return np.concatenate([transition, path[1 : tl.trail - tl.transition + 1]])
+
+
+def _idle_sway(rng: np.random.Generator, tl: _Timeline, fps: float) -> np.ndarray:
+    """A long idle hold is not frozen: a slow (0.2-0.4 Hz), 1-2 degree sway of both arms that fades
+    out before the sign starts. Short leads are still."""
+    out = np.zeros((tl.lead, len(ARM_PARAMS)))
+    if tl.long_lead:
+        t = np.arange(tl.lead) / fps
+        fade = 1.0 - _ease(np.arange(tl.lead) / max(tl.lead - 1, 1))
+        phase = rng.uniform(0, 2 * np.pi)
+        out[:, _P["flex"]] = rng.uniform(1.0, 2.0) * fade * np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * t + phase)
+        out[:, _P["lower"]] = rng.uniform(0.5, 1.0) * fade * np.sin(2 * np.pi * rng.uniform(0.2, 0.4) * t)
+    return out
 
 
 def _sign_frames(start: np.ndarray, keyframes: list[np.ndarray], tl: _Timeline, wiggle: np.ndarray) -> np.ndarray:
@@ -546,6 +580,27 @@ def _scaled(keyframes: tuple[np.ndarray, ...], amplitude: float) -> list[np.ndar
     return [mean + amplitude * (k - mean) for k in keyframes]
 
 
+def _performed(spec: SignSpec, rng: np.random.Generator, amplitude: float, frames: int) -> tuple[list[np.ndarray], np.ndarray]:
+    """Keyframes of one performance of ``spec`` (amplitude-scaled, jittered) and its oscillation."""
+    jitter = rng.normal(0.0, 1.5, (len(spec.keyframes), len(ARM_PARAMS)))
+    keyframes = [k + j for k, j in zip(_scaled(spec.keyframes, amplitude), jitter, strict=True)]
+    return keyframes, _oscillation(spec.oscillation, frames, amplitude)
+
+
+def _side_of(spec: SignSpec, side: int, keyframes: list[np.ndarray], offset: np.ndarray,
+             shape_offset: np.ndarray) -> tuple[list[np.ndarray] | None, np.ndarray, np.ndarray]:
+    """What arm ``side`` (0 right, 1 left) does in ``spec``: its keyframes (None = stays at rest),
+    and its first and last handshape vectors."""
+    def shape(name: str) -> np.ndarray:
+        return HANDSHAPES[name].vector() + shape_offset
+
+    if side == 0 or spec.non_dominant == "mirror":
+        return [k + offset for k in keyframes], shape(spec.handshape), shape(spec.end_handshape or spec.handshape)
+    if spec.non_dominant == "base":
+        return [spec.base_arm + offset], shape(spec.base_handshape), shape(spec.base_handshape)
+    return None, shape("relaxed"), shape("relaxed")
+
+
 def synthesize_clip(
     spec: SignSpec,
     signer: Signer,
@@ -556,30 +611,31 @@ def synthesize_clip(
     fps: float,
     noise_deg: float,
     dropout_probability: float,
+    corpus: SyntheticCorpusConfig | None = None,
 ) -> MotionClip:
-    """One clip of ``spec`` performed by ``signer``; randomness comes from ``rng`` only."""
-    tl = _clip_timeline(rng, fps)
+    """One clip of ``spec`` performed by ``signer``; randomness comes from ``rng`` only.
+    ``corpus`` gives the chances of the long idle lead and of the ``next_sign`` ending."""
+    tl = _clip_timeline(rng, fps, corpus or SyntheticCorpusConfig())
     amplitude = 1.0 + rng.uniform(-AMPLITUDE_RANGE, AMPLITUDE_RANGE)
-    jitter = rng.normal(0.0, 1.5, (len(spec.keyframes), len(ARM_PARAMS)))
-    keyframes = [k + j for k, j in zip(_scaled(spec.keyframes, amplitude), jitter, strict=True)]
-    wiggle = _oscillation(spec.oscillation, tl.move, amplitude)
-    fidget = _fidget(rng, tl, fps) if tl.fidget else None
+    keyframes, wiggle = _performed(spec, rng, amplitude, tl.move)
+    sway = _idle_sway(rng, tl, fps)
+    other = None
+    if tl.ending == "next_sign":
+        other = SIGNS[int(rng.choice([i for i, s in enumerate(SIGNS) if s.gloss != spec.gloss]))]
+        other_frames = tl.trail - tl.transition + 1
+        other_keyframes, other_wiggle = _performed(other, rng, amplitude, other_frames)
+    fidget = _fidget(rng, tl, fps) if tl.ending == "partial_drop_fidget" else None
 
     arms, shapes = [], []
     for side in (0, 1):  # right (dominant), left
         offset = signer.arm_offset[side]
         rest = REST_ARM + offset
         relaxed = HANDSHAPES["relaxed"].vector() + signer.shape_offset
-        if side == 0 or spec.non_dominant == "mirror":
-            sign_arm = _sign_frames(rest, [k + offset for k in keyframes], tl, wiggle)
-            first = HANDSHAPES[spec.handshape].vector() + signer.shape_offset
-            last = HANDSHAPES[spec.end_handshape or spec.handshape].vector() + signer.shape_offset
-        elif spec.non_dominant == "base":
-            sign_arm = _sign_frames(rest, [spec.base_arm + offset], tl, np.zeros_like(wiggle))
-            first = last = HANDSHAPES[spec.base_handshape].vector() + signer.shape_offset
-        else:
+        moving, first, last = _side_of(spec, side, keyframes, offset, signer.shape_offset)
+        if moving is None:
             sign_arm = np.repeat(rest[None], tl.sign, axis=0)
-            first = last = relaxed
+        else:
+            sign_arm = _sign_frames(rest, moving, tl, wiggle if len(moving) == len(keyframes) else np.zeros_like(wiggle))
         shape_in_sign = np.concatenate(
             [
                 _blend(relaxed, first, np.arange(tl.rise) / tl.rise),
@@ -587,8 +643,21 @@ def synthesize_clip(
                 np.repeat(last[None], tl.hold, axis=0),
             ]
         )
-        arms.append(_track(rest, sign_arm, tl, fidget if side == 0 else None))
-        shapes.append(_track(relaxed, shape_in_sign, tl, None))
+        if other is None:
+            arm_trail = _drop_trail(sign_arm[-1], rest, tl, fidget if side == 0 else None)
+            shape_trail = _drop_trail(shape_in_sign[-1], relaxed, tl, None)
+        else:
+            path_keys, next_first, next_last = _side_of(other, side, other_keyframes, offset, signer.shape_offset)
+            if path_keys is None:
+                path = np.repeat(rest[None], other_frames, axis=0)
+            else:
+                own = len(path_keys) == len(other_keyframes)
+                path = _through(path_keys, other_frames) + (other_wiggle if own else 0.0)
+            arm_trail = _next_sign_trail(sign_arm[-1], path, tl)
+            shape_path = _blend(next_first, next_last, np.linspace(0.0, 1.0, other_frames))
+            shape_trail = _next_sign_trail(shape_in_sign[-1], shape_path, tl)
+        arms.append(np.concatenate([rest[None] + sway, sign_arm, arm_trail]))
+        shapes.append(np.concatenate([np.repeat(relaxed[None], tl.lead, axis=0), shape_in_sign, shape_trail]))
 
     poses = compose_pose(arms[0], shapes[0], arms[1], shapes[1], signer.posture)
     poses += np.deg2rad(rng.normal(0.0, noise_deg, poses.shape))
@@ -603,6 +672,18 @@ def synthesize_clip(
         confidence[at : at + length] = rng.uniform(0.05, 0.3, length)
 
     frames = tl.total
+    source = {
+        "synthetic": True,
+        "generator": GENERATOR,
+        "signer_id": signer.signer_id,
+        "sign_range": [sign_start, sign_stop],
+        "video": None,
+        "estimator": "synthetic",
+        "leading": "long_hold" if tl.long_lead else "idle",
+        "trailing": tl.ending,
+    }
+    if other is not None:
+        source["next_gloss"] = other.gloss
     return MotionClip(
         gloss=spec.gloss,
         clip_id=clip_id,
@@ -613,15 +694,7 @@ def synthesize_clip(
         betas=signer.betas,
         trans=np.zeros((frames, 3), np.float32),
         confidence=confidence.astype(np.float32),
-        source={
-            "synthetic": True,
-            "generator": GENERATOR,
-            "signer_id": signer.signer_id,
-            "sign_range": [sign_start, sign_stop],
-            "video": None,
-            "estimator": "synthetic",
-            "trailing": "partial_drop_fidget" if tl.fidget else "drop_to_rest",
-        },
+        source=source,
     )
 
 
@@ -657,6 +730,7 @@ def generate_corpus(cfg: SyntheticCorpusConfig) -> list[MotionClip]:
                     fps=cfg.fps,
                     noise_deg=cfg.noise_deg,
                     dropout_probability=cfg.dropout_probability,
+                    corpus=cfg,
                 )
             )
     log.info(

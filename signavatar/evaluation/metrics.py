@@ -24,9 +24,10 @@ def _matrix(name: str, x: np.ndarray, min_rows: int = 1) -> np.ndarray:
 def accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
     """Top-k recognition accuracy.
 
-    A sample counts as correct when fewer than ``k`` classes have a logit strictly greater than
-    the true class's logit (so ties are resolved in the sample's favour, deterministically). The
-    paper's Acc is top-1; top-5 is meaningful only with more than 5 classes (the caller decides).
+    A sample counts as correct when fewer than ``k`` other classes have a logit at least as large
+    as the true class's: top-1 is "the true class is the argmax", and a tie is wrong (a recognizer
+    that outputs constant logits scores 0, never 1). The paper's Acc is top-1; top-5 is meaningful
+    only with more than 5 classes (the caller decides).
     """
     logits = _matrix("logits", logits)
     labels = np.asarray(labels)
@@ -37,8 +38,8 @@ def accuracy(logits: np.ndarray, labels: np.ndarray, k: int = 1) -> float:
     if labels.min() < 0 or labels.max() >= logits.shape[1]:
         raise ValueError(f"labels must be in [0, {logits.shape[1]}), got range [{labels.min()}, {labels.max()}]")
     true_logit = logits[np.arange(len(labels)), labels]
-    rank = (logits > true_logit[:, None]).sum(axis=1)
-    return float((rank < k).mean())
+    rivals = (logits >= true_logit[:, None]).sum(axis=1) - 1  # the true class ties with itself
+    return float((rivals < k).mean())
 
 
 def _covariance_factor(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

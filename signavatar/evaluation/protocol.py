@@ -2,10 +2,21 @@
 
 Groups are ``Raw``, ``Rec`` and ``Gen`` for the train and test splits:
 - ``Raw_<split>``: the dataset's clips (resampled to the model's length);
-- ``Rec_<split>``: each of those clips reconstructed (z from the posterior of the clip and its gloss);
-- ``Gen_<split>``: ``eval.gen_samples_per_class`` generated clips for each gloss of the split (z ~ N(0, I)).
+- ``Rec_<split>``: one reconstruction of each of those clips (z drawn from the clip's posterior);
+- ``Gen_<split>``: one generated clip per real clip of the split, with that clip's gloss (z ~ N(0, I)),
+  so Gen has the Raw group's size, length and count per gloss.
 Every group goes through the recognizer (trained on Raw train); FID is measured against the Raw
 group of the same split.
+
+The whole protocol is repeated ``R = eval.repeats`` times (ACTOR: 20), each repetition with its own
+seed: fresh Rec and Gen draws, and fresh Diversity / Multimodality subsets (one draw each). Every
+metric of every group is reported as the mean over the repetitions and its 95% confidence
+interval ``1.96 * std / sqrt(R)`` (``std`` with ``ddof=0``, as ACTOR computes it).
+
+What does not change between repetitions is computed once per clip (``encode_clips``): the Raw
+clip's recognizer outputs and its posterior (mu, logvar). A repetition (``draw_repetition``) is
+then one batched decoder pass over ``2 N`` latents (N posterior samples, N prior samples) and one
+recognizer pass over the results.
 """
 
 from __future__ import annotations
@@ -26,6 +37,7 @@ from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
 
 SPLITS = ("train", "test")
+METRIC_NAMES = ("acc", "acc_top5", "fid", "div", "multi")
 
 
 @dataclass
@@ -37,6 +49,41 @@ class GroupOutputs:
     labels: np.ndarray  # [N] recognizer class indices
 
 
+@dataclass
+class ClipEncodings:
+    """What every repetition needs of the dataset, one row per clip (``encode_clips``).
+
+    ``key`` identifies a clip for seeding (``clip_key``); ``mu`` / ``logvar`` are the clip's
+    posterior; ``features`` / ``logits`` are the recognizer's outputs for the Raw clip."""
+
+    split: np.ndarray  # [N] str
+    gloss: np.ndarray  # [N] str
+    label: np.ndarray  # [N] int, recognizer class index
+    key: np.ndarray  # [N] int64
+    mu: np.ndarray  # [N, L]
+    logvar: np.ndarray  # [N, L]
+    features: np.ndarray  # [N, D]
+    logits: np.ndarray  # [N, K]
+
+    @classmethod
+    def concatenate(cls, parts: Iterable[Mapping[str, np.ndarray]]) -> ClipEncodings:
+        parts = list(parts)
+        if not parts:
+            raise ValueError("no clip of the train or test split to evaluate")
+        return cls(**{name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in cls.__dataclass_fields__})
+
+    def columns(self) -> dict[str, np.ndarray]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+    def raw_groups(self) -> dict[str, GroupOutputs]:
+        return {f"Raw_{split}": GroupOutputs(self.features[rows], self.logits[rows], self.label[rows])
+                for split, rows in self.split_rows().items()}
+
+    def split_rows(self) -> dict[str, np.ndarray]:
+        """Row indices of each split present, in ``SPLITS`` order."""
+        return {s: np.flatnonzero(self.split == s) for s in SPLITS if (self.split == s).any()}
+
+
 def check_vocabulary(dataset_glosses: Iterable[str], vocabularies: Mapping[str, Sequence[str]]) -> None:
     """Stop, naming them, when the dataset has glosses that a model (``{"checkpoint": [...],
     "recognizer": [...]}``) does not know."""
@@ -46,17 +93,129 @@ def check_vocabulary(dataset_glosses: Iterable[str], vocabularies: Mapping[str, 
         raise ValueError("dataset has glosses " + "; ".join(problems))
 
 
-def clip_seed(clip_id: str, seed: int) -> int:
-    """A per-clip seed that does not depend on batching or order."""
-    return (zlib.crc32(clip_id.encode()) + seed * 1_000_003) % 2**31
+def clip_key(clip_id: str) -> int:
+    """A stable integer per clip id (independent of batching, order and process)."""
+    return zlib.crc32(clip_id.encode())
 
 
-def raw_and_reconstructed(avatar: SignAvatar, clips: Sequence[MotionClip], seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Raw 6D features of ``clips`` at the model's length, and their reconstructions."""
+def repetition_seed(seed: int, repetition: int) -> int:
+    """The seed of repetition ``repetition`` of an evaluation seeded ``seed``."""
+    return (seed * 7_919 + repetition * 104_729 + 1) % 2**31
+
+
+def latent_seeds(keys: np.ndarray, seed: int, stream: int) -> list[int]:
+    """One seed per clip for a repetition's ``seed``: ``stream`` 0 draws the Rec samples, 1 the Gen
+    samples, so the two never share a draw."""
+    return [int(s) for s in (np.asarray(keys, np.int64) + seed * 1_000_003 + stream * 500_009) % 2**31]
+
+
+def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],
+                 batch_size: int) -> dict[str, np.ndarray]:
+    """The ``ClipEncodings`` columns of ``clips``: Raw 6D features at the model's length go through
+    the recognizer and the encoder (posterior), ``batch_size`` clips per pass."""
     frames = avatar.config.model.num_frames
     raw = torch.from_numpy(np.stack([c.resample(frames).to_features() for c in clips]))
-    cond = avatar.text_embeddings([c.gloss for c in clips])
-    return raw, avatar.reconstruct_features(raw, cond, [clip_seed(c.clip_id, seed) for c in clips])
+    glosses = [c.gloss for c in clips]
+    mu, logvar = [], []
+    for first in range(0, len(clips), batch_size):
+        part = slice(first, first + batch_size)
+        m, lv = avatar.posterior(raw[part], avatar.text_embeddings(glosses[part]))
+        mu.append(m)
+        logvar.append(lv)
+    features, logits = extract_features(recognizer, raw, batch_size)
+    return {
+        "split": np.array([c.split for c in clips]),
+        "gloss": np.array(glosses),
+        "label": np.array([class_index[g] for g in glosses], dtype=np.int64),
+        "key": np.array([clip_key(c.clip_id) for c in clips], dtype=np.int64),
+        "mu": torch.cat(mu).numpy(),
+        "logvar": torch.cat(logvar).numpy(),
+        "features": features,
+        "logits": logits,
+    }
+
+
+def draw_repetition(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings, seed: int,
+                    batch_size: int) -> dict[str, GroupOutputs]:
+    """The Rec and Gen groups of one repetition seeded ``seed``: per clip one posterior sample
+    ``z = mu + sigma * eps`` and one prior sample ``z ~ N(0, I)``, decoded with the clip's gloss
+    (``batch_size`` latents per decoder and recognizer pass)."""
+    mu, logvar = torch.from_numpy(clips.mu), torch.from_numpy(clips.logvar)
+    z = torch.cat([mu + avatar.latents(latent_seeds(clips.key, seed, 0)) * (0.5 * logvar).exp(),
+                   avatar.latents(latent_seeds(clips.key, seed, 1))])
+    glosses = [str(g) for g in clips.gloss] * 2
+    features, logits = [], []
+    for first in range(0, len(z), batch_size):
+        part = slice(first, first + batch_size)
+        motion = avatar.decode_features(z[part], avatar.text_embeddings(glosses[part]))
+        f, lg = extract_features(recognizer, motion, batch_size)
+        features.append(f)
+        logits.append(lg)
+    features, logits = np.concatenate(features), np.concatenate(logits)
+    n = len(clips.key)
+    out = {}
+    for split, rows in clips.split_rows().items():
+        for group, offset in (("Rec", 0), ("Gen", n)):
+            out[f"{group}_{split}"] = GroupOutputs(features[rows + offset], logits[rows + offset], clips.label[rows])
+    return out
+
+
+def score_group(group: GroupOutputs, reference: GroupOutputs, cfg: EvalConfig, seed: int) -> dict:
+    """One repetition's metrics of a group: Acc (top-1, and top-5 with more than 5 classes), FID
+    against ``reference``, Diversity and Multimodality (one subset draw each, seeded ``seed``), and
+    the sample sizes actually used. A metric a group is too small for is NaN (size 0)."""
+    n = len(group.labels)
+    result: dict = {"acc": metrics.accuracy(group.logits, group.labels) if n else math.nan}
+    if group.logits.shape[1] > 5:
+        result["acc_top5"] = metrics.accuracy(group.logits, group.labels, k=5) if n else math.nan
+    enough = n >= 2 and len(reference.labels) >= 2
+    result["fid"] = metrics.fid(group.features, reference.features) if enough else math.nan
+    div, s_d = math.nan, 0
+    if n >= 2:
+        div, _, s_d = metrics.diversity(group.features, cfg.diversity_size, 1, seed)
+    if np.unique(group.labels, return_counts=True)[1].max(initial=0) >= 2:
+        multi, _, c, s_l = metrics.multimodality(group.features, group.labels, cfg.multimodality_classes,
+                                                 cfg.multimodality_samples, 1, seed)
+    else:  # no gloss has two clips in this group: within-class variation is not measurable
+        multi, c, s_l = math.nan, 0, 0
+    result.update(div=div, multi=multi, sizes={"n": n, "S_d": s_d, "C": c, "S_l": s_l})
+    return result
+
+
+def score_repetition(raw: Mapping[str, GroupOutputs], drawn: Mapping[str, GroupOutputs], cfg: EvalConfig,
+                     seed: int) -> dict[str, dict]:
+    """Every group's metrics in one repetition: ``{"Raw_train": {...}, "Rec_test": {...}, ...}``."""
+    groups = {**raw, **drawn}
+    return {name: score_group(group, raw[f"Raw_{name.split('_', 1)[1]}"], cfg, seed + i)
+            for i, (name, group) in enumerate(sorted(groups.items()))}
+
+
+def confidence_interval(values: Sequence[float]) -> float:
+    """Half-width of the 95% confidence interval of the mean: ``1.96 * std / sqrt(R)`` (ACTOR's)."""
+    values = np.asarray(values, dtype=np.float64)
+    return float(1.96 * values.std() / math.sqrt(len(values)))
+
+
+def summarize(repetitions: Sequence[Mapping[str, Mapping]]) -> dict[str, dict]:
+    """Mean and CI95 of every metric of every group over the repetitions (each a
+    ``score_repetition`` result): ``{group: {metric: {"mean", "ci95", "std", "values"}, "sizes": ...}}``.
+    ``sizes`` are the first repetition's (they do not change between repetitions)."""
+    if not repetitions:
+        raise ValueError("no repetition to summarize")
+    out: dict[str, dict] = {}
+    for group in repetitions[0]:
+        scores: dict = {"sizes": dict(repetitions[0][group]["sizes"])}
+        for metric in METRIC_NAMES:
+            if metric not in repetitions[0][group]:
+                continue
+            values = [float(rep[group][metric]) for rep in repetitions]
+            finite = all(math.isfinite(v) for v in values)
+            scores[metric] = {"mean": float(np.mean(values)) if finite else math.nan,
+                              "ci95": confidence_interval(values) if finite else math.nan,
+                              "std": float(np.std(values)) if finite else math.nan,
+                              "values": values}
+        out[group] = scores
+    return out
 
 
 def generated(avatar: SignAvatar, glosses: Sequence[str], seeds: Sequence[int]) -> torch.Tensor:
@@ -67,33 +226,6 @@ def generated(avatar: SignAvatar, glosses: Sequence[str], seeds: Sequence[int]) 
 def recognize(recognizer: STGCN, features: torch.Tensor, labels: np.ndarray, batch_size: int) -> GroupOutputs:
     feats, logits = extract_features(recognizer, features, batch_size)
     return GroupOutputs(feats, logits, np.asarray(labels))
-
-
-def score_group(group: GroupOutputs, reference: GroupOutputs, cfg: EvalConfig) -> dict:
-    """Acc (top-1, and top-5 with more than 5 classes), FID against ``reference``, Diversity and
-    Multimodality (mean, std over ``cfg.repeats``), plus the sizes actually used."""
-    num_classes = group.logits.shape[1]
-    div_mean, div_std, s_d = metrics.diversity(group.features, cfg.diversity_size, cfg.repeats, cfg.seed)
-    if np.unique(group.labels, return_counts=True)[1].max(initial=0) >= 2:
-        multi_mean, multi_std, c, s_l = metrics.multimodality(group.features, group.labels, cfg.multimodality_classes,
-                                                              cfg.multimodality_samples, cfg.repeats, cfg.seed)
-    else:  # no gloss has two clips in this group: within-class variation is not measurable
-        multi_mean, multi_std, c, s_l = math.nan, math.nan, 0, 0
-    result = {
-        "acc": metrics.accuracy(group.logits, group.labels),
-        "fid": metrics.fid(group.features, reference.features),
-        "div": (div_mean, div_std),
-        "multi": (multi_mean, multi_std),
-        "sizes": {"n": int(len(group.labels)), "S_d": s_d, "C": c, "S_l": s_l},
-    }
-    if num_classes > 5:
-        result["acc_top5"] = metrics.accuracy(group.logits, group.labels, k=5)
-    return result
-
-
-def score_groups(groups: dict[str, GroupOutputs], cfg: EvalConfig) -> dict[str, dict]:
-    """``{"Raw_train": {...}, "Rec_test": {...}, ...}`` for every group present."""
-    return {name: score_group(group, groups[f"Raw_{name.split('_')[1]}"], cfg) for name, group in groups.items()}
 
 
 def generation_separability(avatar: SignAvatar, reference: Sequence[MotionClip], samples_per_gloss: int,

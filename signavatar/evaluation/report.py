@@ -1,11 +1,14 @@
-"""Result tables laid out like the paper's Table I (and a Table II-style ablation).
+"""Result tables laid out like the paper's Table I and Table II.
 
 A table maps a row name to its metrics. Table I rows are ``<Group>_<split>`` with Group in
 Raw (the dataset itself), Rec (reconstructed through the encoder posterior), Gen (sampled from
 N(0, I)) and split in train/test. Columns: Acc (top-1, higher is better), optional Acc top-5, FID
 (lower is better, against the Raw reference group), Div and Multi (closer to Raw is better).
-Every value is a ``Stat`` (mean and optional std over repeats); ``sizes`` records the sample
-counts actually used (e.g. ``n``, ``S_d``, ``C``, ``S_l``), since small groups shrink them.
+Every value is a ``Stat``: the mean over the evaluation's repetitions and the half-width of its
+95% confidence interval (shown as ``mean±ci``); ``sizes`` records the sample counts actually used
+(e.g. ``n``, ``S_d``, ``C``, ``S_l``), since small groups shrink them.
+
+Table II (the ablation) holds, for each variant, its Raw/Rec/Gen rows of the test split.
 """
 
 from __future__ import annotations
@@ -22,16 +25,19 @@ METRICS = ("acc", "acc_top5", "fid", "div", "multi")
 _HEADERS = {"acc": "Acc ↑", "acc_top5": "Acc top-5 ↑", "fid": "FID ↓", "div": "Div →", "multi": "Multi →"}
 _DIGITS = {"acc": 3, "acc_top5": 3, "fid": 2, "div": 2, "multi": 2}
 TABLE_ONE_ROWS = tuple(f"{g}_{s}" for s in SPLITS for g in GROUPS)
+TABLE_TWO_ROWS = tuple(f"{g}_test" for g in GROUPS)
 
 
 @dataclass(frozen=True)
 class Stat:
     mean: float
-    std: float | None = None
+    ci95: float | None = None
 
     def format(self, digits: int) -> str:
+        if not math.isfinite(self.mean):
+            return "–"
         text = f"{self.mean:.{digits}f}"
-        return text if self.std is None else f"{text}±{self.std:.{digits}f}"
+        return text if self.ci95 is None or not math.isfinite(self.ci95) else f"{text}±{self.ci95:.{digits}f}"
 
 
 @dataclass(frozen=True)
@@ -48,19 +54,19 @@ Table = dict[str, Row]
 
 
 def _stat(name: str, value: Any) -> Stat | None:
-    """``None``, a number, ``(mean, std)``, ``{"mean": .., "std": ..}`` or a ``Stat``."""
+    """``None``, a number, ``(mean, ci95)``, ``{"mean": .., "ci95": .., ...}`` or a ``Stat``."""
     if value is None or isinstance(value, Stat):
         return value
     if isinstance(value, Mapping):
-        value = (value["mean"], value.get("std"))
+        value = (value["mean"], value.get("ci95"))
     if isinstance(value, Sequence) and not isinstance(value, str):
         if len(value) != 2:
-            raise ValueError(f"{name}: expected a number or (mean, std), got {value!r}")
-        mean, std = value
-        return Stat(float(mean), None if std is None else float(std))
+            raise ValueError(f"{name}: expected a number or (mean, ci95), got {value!r}")
+        mean, ci95 = value
+        return Stat(float(mean), None if ci95 is None else float(ci95))
     if isinstance(value, (int, float)):
         return Stat(float(value))
-    raise ValueError(f"{name}: expected a number or (mean, std), got {value!r}")
+    raise ValueError(f"{name}: expected a number or (mean, ci95), got {value!r}")
 
 
 def _row(name: str, values: Mapping[str, Any]) -> Row:
@@ -72,11 +78,12 @@ def _row(name: str, values: Mapping[str, Any]) -> Row:
 
 
 def build_table(results: Mapping[str, Mapping[str, Any]]) -> Table:
-    """Table I rows from ``{"<Group>_<split>": {"acc": .., "fid": .., "div": (mean, std), ...}}``.
+    """Table I rows from ``{"<Group>_<split>": {"acc": .., "fid": .., "div": (mean, ci95), ...}}``.
 
     Keys must name a known group and split; values may hold ``acc``, ``acc_top5``, ``fid``,
-    ``div``, ``multi`` (numbers or (mean, std)) and ``sizes`` (dict of ints). Rows are ordered
-    train before test, Raw, Rec, Gen within a split; missing rows are simply absent.
+    ``div``, ``multi`` (numbers, (mean, ci95) or ``protocol.summarize`` dicts) and ``sizes`` (dict
+    of ints). Rows are ordered train before test, Raw, Rec, Gen within a split; missing rows are
+    simply absent.
     """
     bad = sorted(set(results) - set(TABLE_ONE_ROWS))
     if bad:
@@ -84,16 +91,18 @@ def build_table(results: Mapping[str, Mapping[str, Any]]) -> Table:
     return {key: _row(key, results[key]) for key in TABLE_ONE_ROWS if key in results}
 
 
-def ablation_rows(variants: Mapping[str, Mapping[str, Mapping[str, Any]]], row: str = "Gen_test") -> Table:
-    """A Table II-style comparison: one row per variant (e.g. ``"with curriculum"``,
-    ``"without curriculum"``, ``"without QC"``), taken from row ``row`` of each variant's results
-    (same input format as ``build_table``), in the order given."""
-    table: Table = {}
+def ablation_table(variants: Mapping[str, Mapping[str, Mapping[str, Any]]],
+                   rows: Sequence[str] = TABLE_TWO_ROWS) -> dict[str, Table]:
+    """Table II: for each variant (e.g. ``"full"``, ``"without curriculum"``, ``"without quality
+    control"``), in the order given, its ``rows`` (Raw/Rec/Gen of the test split) taken from its
+    results (``build_table``'s input format)."""
+    table: dict[str, Table] = {}
     for name, results in variants.items():
         built = build_table(results)
-        if row not in built:
-            raise ValueError(f"variant {name!r} has no {row!r} row (has {sorted(built)})")
-        table[name] = built[row]
+        missing = [r for r in rows if r not in built]
+        if missing:
+            raise ValueError(f"variant {name!r} has no {missing} rows (has {sorted(built)})")
+        table[name] = {r: built[r] for r in rows}
     return table
 
 
@@ -109,34 +118,43 @@ def _sizes(row: Row) -> str:
     return ", ".join(f"{k}={v}" for k, v in row.sizes.items())
 
 
-def to_markdown(table: Table, paper: Table | None = None) -> str:
-    """A markdown table: ``Split | Group`` columns for Table I rows (``Variant`` otherwise), then
-    Acc, Acc top-5 (only when some row has it), FID, Div, Multi as ``mean±std`` and the sample
-    sizes used. ``paper`` (e.g. ``PAPER_TABLE_I["subset"]``) puts the reference value beside each
-    cell; pass it only when the dataset follows the paper's definition."""
-    rows = list(table.items())
-    with_paper = paper is not None
-    paper = paper or {}
-    top5 = any(r.acc_top5 is not None for r in [*table.values(), *paper.values()])
+def _render(lead: list[str], rows: list[tuple[list[str], Row, Row | None]], with_paper: bool, note: str | None) -> str:
+    top5 = any(r.acc_top5 is not None or (p is not None and p.acc_top5 is not None) for _, r, p in rows)
     metrics = [m for m in METRICS if m != "acc_top5" or top5]
-    table_one = all(key in TABLE_ONE_ROWS for key in table)
-    lead = ["Split", "Group"] if table_one else ["Variant"]
     lines = [
         "| " + " | ".join(lead + [_HEADERS[m] for m in metrics] + ["Samples"]) + " |",
         "|" + "---|" * (len(lead) + len(metrics) + 1),
     ]
-    for key, row in rows:
-        names = list(reversed(key.split("_", 1))) if table_one else [key]
-        reference = paper.get(key, Row())
+    for names, row, reference in rows:
+        reference = reference or Row()
         cells = [_cell(getattr(row, m), getattr(reference, m), m, with_paper) for m in metrics]
         lines.append("| " + " | ".join(names + cells + [_sizes(row)]) + " |")
+    if note:
+        lines += ["", note]
     return "\n".join(lines) + "\n"
+
+
+def to_markdown(table: Table, paper: Table | None = None, note: str | None = None) -> str:
+    """A markdown table: ``Split | Group`` columns, then Acc, Acc top-5 (only when some row has
+    it), FID, Div, Multi as ``mean±ci`` and the sample sizes used; ``note`` goes under it.
+    ``paper`` (e.g. ``PAPER_TABLE_I["subset"]``) puts the reference value beside each cell; pass
+    it only when the dataset follows the paper's definition."""
+    paper_rows = paper or {}
+    rows = [(list(reversed(key.split("_", 1))), row, paper_rows.get(key)) for key, row in table.items()]
+    return _render(["Split", "Group"], rows, paper is not None, note)
+
+
+def ablation_markdown(table: Mapping[str, Table], note: str | None = None) -> str:
+    """Table II as markdown: ``Variant | Split | Group`` then the Table I columns."""
+    rows = [([variant, *reversed(key.split("_", 1))], row, None)
+            for variant, rows_ in table.items() for key, row in rows_.items()]
+    return _render(["Variant", "Split", "Group"], rows, False, note)
 
 
 def _stat_json(stat: Stat | None) -> dict[str, float | None] | None:
     if stat is None:
         return None
-    return {"mean": _finite(stat.mean), "std": None if stat.std is None else _finite(stat.std)}
+    return {"mean": _finite(stat.mean), "ci95": None if stat.ci95 is None else _finite(stat.ci95)}
 
 
 def _finite(value: float) -> float | None:
@@ -144,13 +162,21 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def to_json(table: Table) -> str:
-    """``{"rows": {name: {metric: {"mean", "std"} | null, ..., "sizes": {...}}}}``, rows in order."""
-    rows = {
-        key: {**{m: _stat_json(getattr(row, m)) for m in METRICS}, "sizes": dict(row.sizes)}
-        for key, row in table.items()
-    }
-    return json.dumps({"rows": rows}, indent=2, ensure_ascii=False)
+def _rows_json(table: Table) -> dict:
+    return {key: {**{m: _stat_json(getattr(row, m)) for m in METRICS}, "sizes": dict(row.sizes)}
+            for key, row in table.items()}
+
+
+def to_json(table: Table, **extra: Any) -> str:
+    """``{"rows": {name: {metric: {"mean", "ci95"} | null, ..., "sizes": {...}}}, **extra}``, rows
+    in order."""
+    return json.dumps({"rows": _rows_json(table), **extra}, indent=2, ensure_ascii=False)
+
+
+def ablation_json(table: Mapping[str, Table], **extra: Any) -> str:
+    """``{"variants": {variant: {row: ...}}, **extra}`` with rows as in ``to_json``."""
+    return json.dumps({"variants": {name: _rows_json(rows) for name, rows in table.items()}, **extra},
+                      indent=2, ensure_ascii=False)
 
 
 # The SignAvatar paper's Table I (ASL3DWord). The exact table could not be checked here, so only

@@ -10,10 +10,14 @@ Weights are never downloaded. ``ClipEncoderConfig.pretrained`` names where they 
   architecture comes from that config and ``model_name`` is not used;
 - ``hf-hub:ORG/NAME``: the same layout, only if it is already in the local Hugging Face cache
   (looked up with ``local_files_only=True``: no network call is ever made);
-- ``None``: random initialisation, with a loud warning. The random init is seeded
-  (``RANDOM_INIT_SEED``) so every process (Ray workers, serving replicas) builds the same
-  encoder and agrees on every embedding; but a random encoder maps words to arbitrary points,
-  so generation for words unseen in training is meaningless.
+- ``random``: random initialisation, only where a config says so (offline, closed vocabulary),
+  still with a warning. The random init is seeded (``RANDOM_INIT_SEED``) so every process (Ray
+  workers, serving replicas) builds the same encoder and agrees on every embedding; but a random
+  encoder maps words to arbitrary points, so generation for words unseen in training is
+  meaningless.
+- ``None`` (not set) is an error: there is no silent random fallback.
+
+Missing weights are a ``FileNotFoundError`` that names the source and what to put there.
 
 Embeddings are returned L2-normalised, float32, on the CPU.
 """
@@ -35,6 +39,7 @@ from signavatar.config import ClipEncoderConfig
 log = logging.getLogger(__name__)
 
 RANDOM_INIT_SEED = 0
+RANDOM = "random"
 LOCAL_DIR_PREFIX = "local-dir:"
 HF_HUB_PREFIX = "hf-hub:"
 # Weight files of an open_clip hub repository, most preferred first.
@@ -76,6 +81,12 @@ def resolve_weights(cfg: ClipEncoderConfig) -> tuple[str, Path | None]:
     and preprocessing from ``DIR/open_clip_config.json``), else ``cfg.model_name``."""
     source = cfg.pretrained
     if source is None:
+        raise ValueError(
+            f"clip.pretrained is not set for CLIP {cfg.model_name!r}: name its weights (a file, s3:// URI, "
+            f"local-dir:DIR or a cached hf-hub: repository) or say clip.pretrained: {RANDOM} explicitly "
+            "(a seeded random encoder: fine for a closed vocabulary offline, meaningless for unseen words)"
+        )
+    if source == RANDOM:
         return cfg.model_name, None
     if source.startswith(HF_HUB_PREFIX):
         directory = _hf_hub_snapshot(source[len(HF_HUB_PREFIX) :])
@@ -84,7 +95,15 @@ def resolve_weights(cfg: ClipEncoderConfig) -> tuple[str, Path | None]:
         if not (directory / "open_clip_config.json").is_file():
             raise FileNotFoundError(f"{source}: no open_clip_config.json in {directory}")
     else:
-        return cfg.model_name, storage.cached_local_copy(source, cfg.cache_dir)
+        try:
+            return cfg.model_name, storage.cached_local_copy(source, cfg.cache_dir)
+        except FileNotFoundError as exc:
+            raise FileNotFoundError(
+                f"CLIP weights for {cfg.model_name!r} not found at clip.pretrained={source} ({exc}); nothing is "
+                "downloaded at run time: put the weights file there (the paper's CLIP is ViT-B-32-quickgelu with "
+                "OpenAI's weights, e.g. open_clip_model.safetensors of the timm/vit_base_patch32_clip_224.openai "
+                f"repository) or set clip.pretrained: {RANDOM} for an offline closed-vocabulary run"
+            ) from exc
     return f"{LOCAL_DIR_PREFIX}{directory}", _weights_in_dir(directory)
 
 
@@ -121,8 +140,8 @@ class ClipConditioner:
             )
         if weights is None:
             log.warning(
-                "CLIP %s has NO pretrained weights (clip.pretrained is not set): using a random init "
-                "(seed %d). Fine for the synthetic demo; embeddings carry no meaning, so words unseen "
+                "CLIP %s has NO pretrained weights (clip.pretrained: random): using a random init "
+                "(seed %d). Fine for a closed vocabulary; embeddings carry no meaning, so words unseen "
                 "in training will not generalise.",
                 model_name,
                 RANDOM_INIT_SEED,

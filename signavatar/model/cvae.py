@@ -3,9 +3,13 @@
 Layout follows ACTOR (Petrovich et al. 2021), with the action label replaced by a word embedding:
 
 - Encoder: each frame's features are projected to ``latent_dim``; the word embedding goes through a
-  3-layer MLP into one more token; two learned tokens (mu, sigma) are prepended; a sinusoidal
+  3-layer MLP into one more token; two tokens (mu, sigma) are prepended; a sinusoidal
   positional encoding is added; a transformer encoder runs over
   ``[mu, sigma, word, frame_1 .. frame_T]`` and mu / logvar are read at the first two positions.
+  The mu / sigma tokens come from ``ModelConfig.token_source``: ``"word"`` (the paper) derives
+  them from the word embedding with their own 3-layer MLP, so each word queries the sequence with
+  its own tokens; ``"learned"`` uses two global learned vectors (ACTOR without action classes;
+  what checkpoints saved before the option hold, see ``saved_model_config``).
   Hidden frames (the masking curriculum) are excluded as attention keys and zeroed on input, so
   they cannot influence mu / logvar at all.
 - Decoder: the latent ``z`` plus a word-specific bias (an MLP of the embedding) is the single
@@ -19,7 +23,8 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -57,8 +62,16 @@ def kl_divergence(mu: torch.Tensor, logvar: torch.Tensor, reduction: str = "sum"
     raise ValueError(f"reduction must be 'sum', 'mean' or 'none', got {reduction!r}")
 
 
-def word_mlp(cond_dim: int, latent_dim: int) -> nn.Sequential:
-    """3-layer MLP from a CLIP embedding to ``latent_dim``.
+def saved_model_config(saved: Mapping[str, Any]) -> ModelConfig:
+    """The ``model`` section of a checkpoint's saved config as a ``ModelConfig``. Checkpoints saved
+    before ``token_source`` existed were built with global learned tokens, so a missing key means
+    ``"learned"`` (the default for new runs, ``"word"``, would not match their weights)."""
+    return ModelConfig.model_validate({"token_source": "learned", **saved})
+
+
+def word_mlp(cond_dim: int, latent_dim: int, out_dim: int | None = None) -> nn.Sequential:
+    """3-layer MLP from a CLIP embedding to ``out_dim`` (default ``latent_dim``; hidden layers are
+    ``latent_dim`` wide).
 
     CLIP embeddings are unit vectors (per-dimension scale ~1/sqrt(C)) and different words share a
     large common component (mean pairwise cosine ~0.75 for a random-init ViT-B-32). Without the
@@ -70,7 +83,7 @@ def word_mlp(cond_dim: int, latent_dim: int) -> nn.Sequential:
         nn.GELU(),
         nn.Linear(latent_dim, latent_dim),
         nn.GELU(),
-        nn.Linear(latent_dim, latent_dim),
+        nn.Linear(latent_dim, out_dim or latent_dim),
     )
 
 
@@ -85,8 +98,11 @@ class SignAvatarCVAE(nn.Module):
         # encoder
         self.pose_embedding = nn.Linear(feature_dim, d)
         self.encoder_word = word_mlp(cond_dim, d)
-        self.mu_token = nn.Parameter(torch.randn(d))
-        self.sigma_token = nn.Parameter(torch.randn(d))
+        if cfg.token_source == "word":
+            self.token_mlp = word_mlp(cond_dim, d, 2 * d)  # -> [mu token, sigma token]
+        else:
+            self.mu_token = nn.Parameter(torch.randn(d))
+            self.sigma_token = nn.Parameter(torch.randn(d))
         self.encoder = nn.TransformerEncoder(
             nn.TransformerEncoderLayer(d, cfg.num_heads, cfg.ff_size, cfg.dropout, activation="gelu", batch_first=True),
             cfg.num_layers,
@@ -106,6 +122,12 @@ class SignAvatarCVAE(nn.Module):
         pe = sinusoidal_encoding(tokens.shape[1], tokens.shape[2], tokens.device)
         return self.pos_dropout(tokens + pe.to(tokens.dtype))
 
+    def _distribution_tokens(self, cond: torch.Tensor, batch: int) -> torch.Tensor:
+        """The mu and sigma query tokens, [B, 2, L]."""
+        if self.cfg.token_source == "word":
+            return self.token_mlp(cond).view(batch, 2, -1)
+        return torch.stack([self.mu_token, self.sigma_token]).expand(batch, -1, -1)
+
     def encode(
         self, x: torch.Tensor, cond: torch.Tensor, visible: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor]:
@@ -118,7 +140,7 @@ class SignAvatarCVAE(nn.Module):
         # zeroed as well as masked: a hidden frame's values (even NaN) never reach the attention
         frames_in = self.pose_embedding(x.masked_fill(~visible[..., None], 0.0))
         word = self.encoder_word(cond)[:, None]
-        special = torch.stack([self.mu_token, self.sigma_token]).expand(batch, -1, -1)
+        special = self._distribution_tokens(cond, batch)
         tokens = self._positions(torch.cat([special, word, frames_in], dim=1))
         always_seen = torch.zeros(batch, NUM_SPECIAL_TOKENS, dtype=torch.bool, device=x.device)
         hidden = self.encoder(tokens, src_key_padding_mask=torch.cat([always_seen, ~visible], dim=1))

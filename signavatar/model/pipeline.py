@@ -10,9 +10,9 @@ from typing import Any
 
 import torch
 
-from signavatar.config import ClipEncoderConfig, DataConfig, ModelConfig, SignAvatarConfig
-from signavatar.model.clip_encoder import ClipConditioner
-from signavatar.model.cvae import SignAvatarCVAE
+from signavatar.config import ClipEncoderConfig, DataConfig, SignAvatarConfig
+from signavatar.model.clip_encoder import RANDOM, ClipConditioner
+from signavatar.model.cvae import SignAvatarCVAE, saved_model_config
 from signavatar.motion.clip import MotionClip
 from signavatar.training.checkpoint import load_checkpoint
 from signavatar.training.data import FeatureNormalizer
@@ -27,9 +27,14 @@ def sample_seed(seed: int, index: int) -> int:
 
 def inference_config(saved: dict[str, Any]) -> SignAvatarConfig:
     """The parts of a checkpoint's saved config that inference needs (model, CLIP, frame count), so
-    a checkpoint stays loadable when unrelated config sections change."""
-    return SignAvatarConfig(model=ModelConfig.model_validate(saved["model"]),
-                            clip=ClipEncoderConfig.model_validate(saved["clip"]),
+    a checkpoint stays loadable when unrelated config sections change. Checkpoints saved before
+    ``model.token_source`` and an explicit ``clip.pretrained: random`` existed keep their meaning:
+    learned tokens, and (an unset ``pretrained``) the seeded random CLIP they were trained with."""
+    clip = dict(saved["clip"])
+    if clip.get("pretrained") is None:
+        clip["pretrained"] = RANDOM
+    return SignAvatarConfig(model=saved_model_config(saved["model"]),
+                            clip=ClipEncoderConfig.model_validate(clip),
                             data=DataConfig(num_frames=saved["model"]["num_frames"]))
 
 
@@ -132,20 +137,26 @@ class SignAvatar:
         return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
     @torch.no_grad()
-    def reconstruct_features(self, features: torch.Tensor, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        """Raw 6D features [B, T, F] -> reconstructions, z = mu + sigma * eps with eps from ``seeds``."""
-        x = self.normalizer.normalize(features.to(self.device))
-        cond = cond.to(self.device)
-        mu, logvar = self.model.encode(x, cond)
-        z = mu + self.latents(seeds).to(mu) * (0.5 * logvar).exp()
-        return self.normalizer.denormalize(self.model.decode(z, cond, x.shape[1])).cpu()
+    def posterior(self, features: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(mu, logvar)`` [B, L] (on the CPU) of raw 6D features [B, T, F] with conditions [B, C]."""
+        mu, logvar = self.model.encode(self.normalizer.normalize(features.to(self.device)), cond.to(self.device))
+        return mu.cpu(), logvar.cpu()
 
     @torch.no_grad()
+    def decode_features(self, z: torch.Tensor, cond: torch.Tensor, num_frames: int | None = None) -> torch.Tensor:
+        """Raw 6D features [B, T, F] (on the CPU) decoded from latents [B, L] with conditions [B, C]."""
+        cond = cond.to(self.device)
+        return self.normalizer.denormalize(self.model.decode(z.to(cond), cond, num_frames)).cpu()
+
+    def reconstruct_features(self, features: torch.Tensor, cond: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        """Raw 6D features [B, T, F] -> reconstructions, z = mu + sigma * eps with eps from ``seeds``."""
+        mu, logvar = self.posterior(features, cond)
+        z = mu + self.latents(seeds) * (0.5 * logvar).exp()
+        return self.decode_features(z, cond, features.shape[1])
+
     def generate_features(self, cond: torch.Tensor, seeds: Sequence[int], num_frames: int | None = None) -> torch.Tensor:
         """One generated clip per row of ``cond`` [B, C], z ~ N(0, I) from ``seeds[i]``: raw 6D [B, T, F]."""
-        cond = cond.to(self.device)
-        z = self.latents(seeds).to(cond)
-        return self.normalizer.denormalize(self.model.decode(z, cond, num_frames)).cpu()
+        return self.decode_features(self.latents(seeds), cond, num_frames)
 
     def reconstruct(self, clip: MotionClip, word: str, seed: int = 0) -> MotionClip:
         """Encode the clip (resampled to the model's length) with its word, sample z from the posterior,

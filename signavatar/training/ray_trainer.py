@@ -51,19 +51,36 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     model = ray.train.torch.prepare_model(state.model)
     loader = ray.train.torch.prepare_data_loader(make_loader(state, data))
     rank = ray.train.get_context().get_world_rank()
+    workers = gather_worker_info()
+    if rank == 0:
+        nodes = {w["node_id"] for w in workers}
+        log.info("%d worker(s) on %d node(s), torch threads by rank %s", len(workers), len(nodes),
+                 [w["torch_threads"] for w in workers])
 
     def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
         if rank == 0:
             log_epoch(epoch, metrics, config.train.log_every)
         due = (epoch + 1) % config.train.checkpoint_every == 0 or epoch + 1 == config.train.epochs
+        report = {**metrics, "workers": workers}
         if due and rank == 0:
             with tempfile.TemporaryDirectory() as directory:
                 save_checkpoint(state.checkpoint_state(), directory)
-                ray.train.report(metrics, checkpoint=ray.train.Checkpoint.from_directory(directory))
+                ray.train.report(report, checkpoint=ray.train.Checkpoint.from_directory(directory))
         else:
-            ray.train.report(metrics)
+            ray.train.report(report)
 
     run_training(model, state, loader, device, on_epoch_end)
+
+
+def gather_worker_info() -> list[dict[str, Any]]:
+    """Where each worker runs, by world rank: Ray node id and torch thread count (reported with every
+    epoch's metrics as ``workers``, so a run shows how it was spread and threaded)."""
+    own = {"node_id": ray.get_runtime_context().get_node_id(), "torch_threads": torch.get_num_threads()}
+    if not (torch.distributed.is_available() and torch.distributed.is_initialized()):
+        return [own]
+    gathered: list[dict[str, Any] | None] = [None] * torch.distributed.get_world_size()
+    torch.distributed.all_gather_object(gathered, own)
+    return [info for info in gathered if info is not None]
 
 
 def resolve_use_gpu(config: SignAvatarConfig) -> bool:

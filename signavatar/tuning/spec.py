@@ -12,7 +12,6 @@ import copy
 import os
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, PrivateAttr, model_validator
 
 from signavatar import storage
@@ -23,6 +22,7 @@ from signavatar.config import (
     apply_overrides,
     check_key,
     load_config,
+    read_yaml,
     set_path,
 )
 
@@ -104,7 +104,7 @@ class TuneSpec(Section):
 def load_spec(path: str, overrides: list[str] | None = None) -> TuneSpec:
     """Load a sweep YAML; ``key=value`` overrides address the spec (``num_samples=8``) or, with a
     ``base.`` prefix, the training config (``base.train.epochs=20``)."""
-    data = yaml.safe_load(storage.read_text(path)) or {}
+    data = read_yaml(path) or {}
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: top level must be a mapping")
     for item in overrides or []:
