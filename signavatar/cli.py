@@ -1,10 +1,14 @@
 """The ``signavatar`` command. Each subcommand is a thin wrapper over a workflow or library call;
-``signavatar <cmd> --help`` shows its options."""
+``signavatar <cmd> --help`` shows its options. Errors print one line (``signavatar.commands``);
+``signavatar --debug <cmd> ...`` shows the traceback.
+"""
 
 from __future__ import annotations
 
 import importlib
 import sys
+
+from signavatar.commands import DEBUG_FLAG, run_command
 
 # subcommand -> (module with a ``main(argv)``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
@@ -24,13 +28,17 @@ COMMANDS: dict[str, tuple[str, str]] = {
 
 def usage() -> str:
     width = max(len(name) for name in COMMANDS)
-    lines = ["usage: signavatar <command> [options]", "", "commands:"]
+    lines = ["usage: signavatar [--debug] <command> [options]", "", "commands:"]
     lines += [f"  {name:<{width}}  {help_}" for name, (_, help_) in COMMANDS.items()]
+    lines += ["", f"Errors print one line; {DEBUG_FLAG} (or SIGNAVATAR_DEBUG=1) shows the traceback."]
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    debug = bool(argv) and argv[0] == DEBUG_FLAG
+    if debug:
+        argv = argv[1:]
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(usage())
         return 0
@@ -39,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"signavatar: unknown command {name!r}\n\n{usage()}", file=sys.stderr)
         return 2
     module = importlib.import_module(COMMANDS[name][0])
-    result = module.main(rest)
-    return result if isinstance(result, int) else 0
+    return run_command(f"signavatar {name}", module.main, [*rest, *([DEBUG_FLAG] if debug else [])])
 
 
 if __name__ == "__main__":

@@ -5,13 +5,16 @@
     rec = client.reconstruct("clip.npz", gloss="drink")
 
 Clips travel as AMASS-style ``.npz`` (exact float32, compact) and come back as ``MotionClip``s.
-An error answer raises ``ServiceRequestError`` carrying the server's code, message and request id.
+An error answer raises ``ServiceRequestError`` carrying the server's code, message and request id;
+an endpoint that cannot be reached raises ``ConnectionError`` and one that does not answer within
+``timeout`` seconds ``TimeoutError``, each naming the URL.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,7 @@ from signavatar.motion.json_io import clip_to_dict
 from signavatar.serving.encoding import clips_from_payload
 
 DEFAULT_URL = os.environ.get("SIGNAVATAR_URL", "http://127.0.0.1:8000")
+OUT_SUFFIXES = (".npz", ".json")  # what save_clips writes
 Upload = str | os.PathLike | bytes
 
 
@@ -46,7 +50,14 @@ class SignAvatarClient:
         self.session = session or requests.Session()
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        try:
+            response = self.session.request(method, f"{self.url}{path}", timeout=self.timeout, **kwargs)
+        except requests.Timeout:
+            raise TimeoutError(f"{method} {self.url}{path}: no answer within {self.timeout:g} s") from None
+        except requests.ConnectionError as exc:
+            errno = re.search(r"\[Errno -?\d+\][^'\")]*", str(exc))  # the socket's reason, inside urllib3's text
+            reason = errno.group(0).strip() if errno else type(exc).__name__
+            raise ConnectionError(f"{method} {self.url}{path}: no SignAvatar endpoint reachable ({reason})") from None
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -94,7 +105,7 @@ def save_clips(clips: list[MotionClip], out: str | os.PathLike, gender: str = "n
     """Write clips to ``out`` (``.npz``: AMASS-style, ``.json``: our JSON); several clips get
     ``_<i>`` before the suffix. Returns the paths written."""
     out = Path(out)
-    if out.suffix not in (".npz", ".json"):
+    if out.suffix not in OUT_SUFFIXES:
         raise ValueError(f"--out {out}: use a .npz or .json file name")
     paths = [out] if len(clips) == 1 else [out.with_name(f"{out.stem}_{i}{out.suffix}") for i in range(len(clips))]
     for clip, path in zip(clips, paths):

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PositiveInt, ValidationError, field_validator, model_validator
 
 from signavatar import storage
 
@@ -37,6 +37,9 @@ class SyntheticCorpusConfig(Section):
     dropout_probability: float = Field(
         0.2, ge=0, le=1, description="chance that a clip has a 1-3 frame low-confidence glitch inside the sign"
     )
+    long_lead_probability: float = Field(0.25, ge=0, le=1, description="chance of a long idle hold (1.5-3 s) first")
+    next_sign_probability: float = Field(
+        0.35, ge=0, le=1, description="chance that the signer goes on into another gloss's sign (hands stay up)")
 
 
 class DataConfig(Section):
@@ -47,10 +50,13 @@ class DataConfig(Section):
 
 class ClipEncoderConfig(Section):
     """open_clip text/image encoder. ``pretrained`` is a file, an s3:// URI, ``local-dir:DIR`` or
-    ``hf-hub:...`` already in the local cache; None = random init (loud warning)."""
+    ``hf-hub:...`` already in the local cache, or ``random`` (a seeded random init, for closed
+    vocabularies offline: unseen words and images mean nothing). It must be set: None is an error
+    when an encoder is built, never a silent random fallback. The paper's CLIP is ViT-B/32 with
+    OpenAI's weights, ``model_name: ViT-B-32-quickgelu`` (OpenAI's towers use QuickGELU)."""
 
     model_name: str = "ViT-B-32"
-    pretrained: str | None = None
+    pretrained: str | None = Field(None, description="weights file / s3:// / local-dir: / hf-hub:, or 'random'")
     cache_dir: str | None = None
     batch_size: int = 64
 
@@ -63,6 +69,9 @@ class ModelConfig(Section):
     dropout: float = Field(0.1, ge=0, lt=1)
     num_frames: int = Field(60, ge=2)
     logvar_clamp: float = Field(10.0, gt=0, description="|logvar| bound, for stability")
+    token_source: Literal["word", "learned"] = Field(
+        "word", description="mu/sigma encoder tokens: from the word embedding by a 3-layer MLP (paper), "
+        "or two global learned tokens (ACTOR's class-free variant; checkpoints saved before this option)")
 
 
 class CurriculumConfig(Section):
@@ -102,8 +111,11 @@ class EvalConfig(Section):
     """Paper metrics (Action2Motion / ACTOR protocol) and the ST-GCN recognizer behind them.
 
     The recognizer is trained on Raw train clips; FID/Diversity/Multimodality use its penultimate
-    features. ``diversity_size`` is S_d, ``multimodality_classes`` C and ``multimodality_samples`` S_l;
-    each sampled metric is repeated ``repeats`` times and reported as mean and std."""
+    features. ``diversity_size`` is S_d, ``multimodality_classes`` C and ``multimodality_samples`` S_l.
+    The protocol is repeated ``repeats`` times (R), each repetition with its own seed: one
+    reconstruction and one generated clip (that clip's gloss) per real clip, one Diversity and one
+    Multimodality draw; every metric is reported as mean and 95% confidence interval
+    (``signavatar.evaluation.protocol``)."""
 
     recognizer_epochs: int = Field(60, ge=1)
     recognizer_batch_size: int = Field(32, ge=1)
@@ -117,13 +129,16 @@ class EvalConfig(Section):
     diversity_size: int = Field(200, ge=1)
     multimodality_classes: int = Field(30, ge=1)
     multimodality_samples: int = Field(20, ge=1)
-    repeats: int = Field(20, ge=1)
-    gen_samples_per_class: int = Field(20, ge=1)
-    feature_batch_size: int = Field(256, ge=1)
+    repeats: int = Field(20, ge=1, description="R repetitions of the whole protocol (ACTOR and the paper: 20)")
+    gen_samples_per_class: int | None = Field(
+        None, ge=1, description="unused: Gen has one clip per real clip (kept so existing configs load)")
+    feature_batch_size: int = Field(512, ge=1, description="clips per decoder / recognizer pass")
     checkpoint: str | None = Field(None, description="CVAE checkpoint to evaluate; None = <run_dir>/checkpoint")
     recognizer: str | None = Field(None, description="recognizer checkpoint; None = <run_dir>/recognizer.pt, "
                                    "trained on Raw train when missing")
-    num_actors: int = Field(1, ge=1, description="Ray Data actors scoring groups (one GPU each when GPUs exist)")
+    num_actors: int = Field(1, ge=1, description="actors encoding clips and scoring repetitions "
+                            "(one GPU each when GPUs exist)")
+    cpus_per_actor: float = Field(1, gt=0, description="CPUs (= torch threads) of each evaluation actor")
     recognizer_cpus: float = Field(1, gt=0, description="CPUs (= torch threads) of the recognizer-training task")
     paper_dataset: Literal["subset", "full"] | None = Field(
         None, description="the dataset follows the paper's definition: print the paper's numbers beside ours")
@@ -150,12 +165,40 @@ class QCConfig(Section):
     trailing_descent_speed: float = Field(
         0.15, ge=0, description="m/s; the drop is followed back while the wrist descends faster than this"
     )
+    next_sign: bool = Field(
+        True, description="without an annotation, cut where the signer goes on into another sign (hands up)")
+    hold_speed: float = Field(0.18, gt=0, description="m/s; hands slower than this (and up) are holding")
+    hold_min_duration: float = Field(0.1, gt=0, description="s; the shortest hold that can end a sign")
+    next_sign_distance: float = Field(
+        0.08, gt=0, description="m; after the sign's last hold the hands end at least this far away: another sign")
     confidence_threshold: float = Field(0.5, ge=0, le=1)
     max_gap: int = Field(4, ge=0, description="longest run of low-confidence frames filled by interpolation")
     reject_long_gaps: bool = Field(True, description="reject clips with a longer interior low-confidence gap")
     smoothing: bool = False
     smoothing_sigma: float = Field(1.0, gt=0, description="Gaussian temporal smoothing (frames) in 6D space")
     min_frames: int = Field(15, ge=1, description="clips shorter than this after QC are rejected")
+
+
+class SentenceConfig(Section):
+    """Signed sentences (``signavatar.model.sentence``): each gloss's active span joined to the next
+    by a transition on the rotation manifold (``signavatar.motion.transitions``). Per-gloss
+    speed, hold and transition frames override these defaults."""
+
+    transition_frames: int | None = Field(
+        None, ge=0, description="frames between two signs; None = adaptive to the distance between the poses")
+    transition_speed: float = Field(
+        1.5, gt=0, description="m/s; adaptive transitions last long enough that no joint moves faster than this")
+    min_transition_frames: int = Field(4, ge=0, description="shortest adaptive transition")
+    max_transition_frames: int = Field(20, ge=0, description="longest adaptive transition")
+    hold_frames: int = Field(0, ge=0, description="frames each sign's last pose is held before the transition")
+    trim: bool = Field(True, description="cut each sign to its active span with quality control's segmentation")
+
+    @model_validator(mode="after")
+    def _range(self) -> SentenceConfig:
+        if self.min_transition_frames > self.max_transition_frames:
+            raise ValueError(f"min_transition_frames ({self.min_transition_frames}) exceeds "
+                             f"max_transition_frames ({self.max_transition_frames})")
+        return self
 
 
 class ServeConfig(Section):
@@ -180,6 +223,21 @@ class ServeConfig(Section):
     max_text_chars: int = Field(300, ge=1)
     max_num_samples: int = Field(16, ge=1)
     max_num_frames: int = Field(600, ge=2)
+    # Decoded-size limits, checked before decoding (signavatar.serving.limits): over them is a 413
+    # naming the limit. Timeouts and per-route concurrency bound what slow or many clients hold.
+    max_json_bytes: int = Field(16 * 1024 * 1024, ge=1, description="a JSON request body or JSON clip upload")
+    max_clip_frames: int = Field(3600, ge=1, description="frames of an uploaded motion clip")
+    max_clip_decoded_bytes: int = Field(16 * 1024 * 1024, ge=1, description="an .npz upload's arrays, uncompressed")
+    max_image_pixels: int = Field(4096 * 4096, ge=1, description="width x height of an uploaded image")
+    max_video_pixels: int = Field(1920 * 1080, ge=1, description="width x height of an uploaded video")
+    max_video_frames: int = Field(1800, ge=1)
+    max_video_seconds: float = Field(60.0, gt=0)
+    max_concurrent_decodes: int = Field(
+        2, ge=1, description="decoded uploads an ingress replica holds at once (until the model answers)")
+    body_timeout_s: float = Field(30.0, gt=0, description="the whole request body must arrive within this (else 408)")
+    route_concurrency: dict[str, PositiveInt] = Field(
+        {"generate": 48, "reconstruct": 8},
+        description="requests in flight per route and ingress replica; more are answered 503 (retry-after)")
     max_batch_size: int = Field(16, ge=1, description="@serve.batch: requests sharing one model call")
     batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch not yet full waits for more")
 
@@ -188,20 +246,42 @@ class KeypointFitConfig(Section):
     """Fitting SMPL-X rotations to Holistic keypoints (``signavatar.extraction.estimators.keypoints``).
 
     Loss weights are relative to the data term, whose residuals are measured in ``data_sigma``
-    units; priors pull rotations (radians) toward rest, per joint group."""
+    units; priors pull rotations (radians) toward rest, per joint group. Image x, y are the primary
+    evidence; MediaPipe's depth (image z, or world z where a file has world landmarks) is weak
+    evidence (``image_depth_weight``) and, with ``depth: bone_length``, only decides whether a bone
+    points toward or away from the camera while its length in depth follows from the bone length
+    (``signavatar.extraction.landmarks``). ``max_lean_deg`` and ``max_image_error`` decide the
+    report's ``plausible`` (quality control rejects implausible fits)."""
 
-    iterations: int = Field(300, ge=1)
+    iterations: int = Field(60, ge=1, description="most optimiser steps (fewer once converged)")
+    tolerance: float = Field(
+        0.01, ge=0, description="stop when the loss fell by less than this fraction over check_every steps; 0 = never"
+    )
+    check_every: int = Field(10, ge=1, description="steps between convergence checks")
     lr: float = Field(0.05, gt=0)
+    warmup: int = Field(10, ge=0, description="steps of linear learning-rate warm-up")
     data_sigma: float = Field(0.01, gt=0, description="m; residual scale of the data term")
     smooth_weight: float = Field(20.0, ge=0, description="consecutive-frame rotation change")
     limit_weight: float = Field(100.0, ge=0, description="elbow / finger joint-limit hinge")
     root_prior: float = Field(0.01, ge=0)
+    upright_prior: float = Field(20.0, ge=0, description="root tilt away from y-up (yaw is free)")
     torso_prior: float = Field(2.0, ge=0, description="spine, neck, collars, head")
     arm_prior: float = Field(0.01, ge=0)
     hand_prior: float = Field(0.05, ge=0)
-    image_depth_weight: float = Field(0.3, ge=0, le=1, description="weight of MediaPipe's relative z")
+    image_depth_weight: float = Field(0.3, ge=0, le=1, description="weight of MediaPipe's depth (image or world z)")
+    depth: Literal["bone_length", "raw"] = Field(
+        "bone_length", description="bone_length: depth magnitudes from bone lengths, MediaPipe z for the sign only"
+    )
+    detect_rotation: bool = Field(True, description="find sideways / upside-down input from the body and undo it")
     min_confidence: float = Field(0.1, ge=0, le=1, description="landmarks below this count as missing")
-    seed: int = 0
+    frame_margin: float = Field(
+        0.02, ge=0, description="landmarks further outside the frame (fraction of its size) are not seen"
+    )
+    offscreen_weight: float = Field(0.2, ge=0, le=1, description="fit weight of landmarks outside the frame")
+    max_lean_deg: float = Field(30.0, gt=0, description="a fit whose torso leans further is implausible")
+    max_image_error: float = Field(0.05, gt=0, description="m; a fit with a larger image error is implausible")
+    batch_frames: int = Field(8192, ge=1, description="frames per joint optimisation in fit_landmarks_batch")
+    seed: int = Field(0, description="unused: the fit is deterministic (kept so existing configs load)")
 
 
 class HolisticConfig(Section):
@@ -222,12 +302,24 @@ class HolisticConfig(Section):
 
 
 class ExtractConfig(Section):
-    """Video corpus -> motion dataset on Ray Data (``workflows.extract``).
+    """Corpus -> motion dataset on Ray Data (``workflows.extract``).
 
-    The corpus is a WLASL-format index (``index``) whose files are ``<videos>/<video_id><video_ext>``;
-    ``video_ext = ".pose"`` reads Holistic keypoint files (pose-format) instead of decoding video.
-    ``landmark_detector`` (``"module:factory"``, ``factory(ExtractConfig)`` returning a
-    frames -> ``HolisticLandmarks`` callable) is what the ``keypoints`` backend runs on video."""
+    ``source=video`` (the default): a WLASL-format index (``index``) whose files are
+    ``<videos>/<video_id><video_ext>``; ``video_ext = ".pose"`` reads Holistic keypoint files
+    (pose-format) instead of decoding video. ``landmark_detector`` (``"module:factory"``,
+    ``factory(ExtractConfig)`` returning a frames -> ``HolisticLandmarks`` callable) is what the
+    ``keypoints`` backend runs on video.
+
+    ``source=mpdata|gislr|pose`` (or ``auto``: detected from the folder): a labelled landmark corpus
+    under ``input``, fitted by the keypoint fitter (``keypoints``); layouts in
+    ``signavatar.extraction.corpora``. ``image_width``/``image_height``/``input_fps`` describe
+    corpora that do not record them (mpdata, gislr).
+
+    Splits: ``per_gloss`` (seeded, ``test_fraction`` of each gloss), ``index`` (the index's own),
+    ``group`` (whole groups to one side: signer / participant, or for mpdata blocks of
+    ``group_size`` consecutive sequence numbers; ``test_groups`` names the test groups, else a
+    seeded ``test_fraction`` of them) and ``test`` (everything to test, to score a trained model on
+    a new corpus)."""
 
     index: str | None = Field(None, description="WLASL-format index JSON (local or s3://)")
     videos: str | None = Field(None, description="folder or s3:// prefix holding the videos")
@@ -235,7 +327,26 @@ class ExtractConfig(Section):
     output: str = Field("runs/extract", description="dataset dir (local or s3://)")
     min_videos_per_gloss: int = Field(20, ge=1, description="paper: 20 (subset source), 18 (full)")
     top_k_glosses: int | None = Field(None, ge=1, description="keep the K glosses with most videos")
-    split: Literal["per_gloss", "index"] = Field("per_gloss", description="seeded split per gloss, or the index's")
+    source: Literal["video", "mpdata", "gislr", "pose", "auto"] = Field(
+        "video", description="video (index + videos) or a landmark corpus layout under `input` (auto = detect it)"
+    )
+    input: str | None = Field(None, description="landmark corpus folder or s3:// prefix (source != video)")
+    labels: str | None = Field(None, description="pose: CSV path,gloss[,signer][,split]; None = gloss from the folder")
+    corpus_name: str | None = Field(None, description="name in the manifest; None = last part of input / index")
+    image_width: int = Field(640, ge=1, description="pixels; frame width of normalised landmarks (mpdata, gislr)")
+    image_height: int = Field(480, ge=1, description="pixels; frame height of normalised landmarks (mpdata, gislr)")
+    input_fps: float | None = Field(
+        None, gt=0, description="frame rate of mpdata / gislr sequences; None = 15 (mpdata), 30 (gislr)"
+    )
+    skip_frames: int = Field(0, ge=0, description="leading frames dropped from every landmark sequence")
+    max_sequence_frames: int = Field(5000, ge=1, description="longer landmark sequences are error rows (too_large)")
+    max_file_bytes: int = Field(256 * 1024 * 1024, ge=1, description="larger input files are error rows (too_large)")
+    keep_unqc: bool = Field(True, description="also write every fitted clip without QC to <output>/unqc")
+    split: Literal["per_gloss", "index", "group", "test"] = Field(
+        "per_gloss", description="seeded per gloss, the index's, whole groups, or all to test"
+    )
+    group_size: int | None = Field(None, ge=1, description="split=group on mpdata: consecutive sequence numbers per group")
+    test_groups: list[str] | None = Field(None, description="split=group: the test groups; None = seeded test_fraction")
     test_fraction: float = Field(0.2, gt=0, lt=1)
     seed: int = 0
     target_fps: float | None = Field(None, gt=0, description="None = the video's own rate")
@@ -254,7 +365,9 @@ class ExtractConfig(Section):
     holistic: HolisticConfig = HolisticConfig()
     annotations: str | None = Field(None, description="QC kept-frame ranges JSON, in source-video frames")
     num_actors: int = Field(1, ge=1, description="size of the estimator actor pool")
-    batch_size: int = Field(4, ge=1, description="videos per actor call; each call writes one shard")
+    batch_size: int | None = Field(
+        None, ge=1, description="items per actor call (one shard each); None = 4 videos or 64 landmark sequences"
+    )
     num_gpus_per_actor: float = Field(1.0, ge=0, description="only used when the cluster has GPUs")
     max_error_fraction: float = Field(0.1, ge=0, le=1, description="more failed videos than this fails the job")
     retry_errors: bool = Field(False, description="rerun videos that failed in an earlier run")
@@ -270,6 +383,21 @@ class ExtractConfig(Section):
             data = {**data, "estimator": backend}
         return data
 
+    @field_validator("test_groups", mode="before")
+    @classmethod
+    def _group_names(cls, value: Any) -> Any:
+        """Group names are strings; ``test_groups=[1]`` on the command line means group ``"1"``."""
+        return [str(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    @property
+    def landmark_corpus(self) -> bool:
+        return self.source != "video"
+
+    @property
+    def items_per_batch(self) -> int:
+        """Videos or landmark sequences per actor call (the fitter batches whole calls)."""
+        return self.batch_size or (64 if self.landmark_corpus else 4)
+
 
 class SignAvatarConfig(Section):
     run_dir: str = "runs/demo"
@@ -282,6 +410,7 @@ class SignAvatarConfig(Section):
     eval: EvalConfig = EvalConfig()
     qc: QCConfig = QCConfig()
     extract: ExtractConfig = ExtractConfig()
+    sentence: SentenceConfig = SentenceConfig()
 
     @model_validator(mode="after")
     def _frames_agree(self) -> SignAvatarConfig:
@@ -299,6 +428,94 @@ class ConfigError(ValueError):
     """A config file or override is invalid; the message names the key."""
 
 
+# YAML read by configs: a file larger than this, or a document whose aliases expand to more nodes
+# than this (an "alias bomb": ~1 KB can expand to billions), is rejected before anything uses it.
+MAX_YAML_BYTES = 1024 * 1024
+MAX_YAML_NODES = 100_000
+
+
+def _yaml_problem(exc: yaml.YAMLError, name: str) -> str:
+    """``name:line:column: problem (context)`` on one line."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        mark = exc.problem_mark
+        context = f" ({exc.context} at line {exc.context_mark.line + 1})" if exc.context and exc.context_mark else ""
+        return f"{name}:{mark.line + 1}:{mark.column + 1}: {exc.problem}{context}"
+    return f"{name}: {' '.join(str(exc).split())}"
+
+
+def _expanded_size(root: yaml.Node, name: str) -> int:
+    """Nodes in the document once every alias is expanded (shared nodes counted per use), without
+    expanding it; a node that contains itself (a recursive alias) is an error."""
+    sizes: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    open_nodes: set[int] = set()
+    while stack:
+        node, children_done = stack.pop()
+        key = id(node)
+        if isinstance(node, yaml.ScalarNode):
+            sizes[key] = 1
+            continue
+        children = [n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode) else node.value
+        if children_done:
+            open_nodes.discard(key)
+            sizes[key] = 1 + sum(sizes[id(child)] for child in children)
+            if sizes[key] > MAX_YAML_NODES:
+                mark = node.start_mark
+                raise ConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: aliases expand this document to more "
+                                  f"than {MAX_YAML_NODES} nodes (an alias bomb?)")
+            continue
+        if key in sizes:
+            continue
+        if key in open_nodes:
+            mark = node.start_mark
+            raise ConfigError(f"{name}:{mark.line + 1}:{mark.column + 1}: recursive alias (a node contains itself)")
+        open_nodes.add(key)
+        stack.append((node, True))
+        stack.extend((child, False) for child in children if id(child) not in sizes)
+    return sizes[id(root)]
+
+
+def parse_yaml(text: str, name: str) -> Any:
+    """YAML ``text`` with the safe loader; syntax errors name ``name``, the line and the column,
+    and a document that expands past ``MAX_YAML_NODES`` (alias bomb) or into itself is refused
+    before it is built. Every failure is a one-line ``ConfigError``."""
+    loader = yaml.SafeLoader(text)
+    loader.name = name  # marks in error messages name this instead of "<unicode string>"
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _expanded_size(node, name)
+        return loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise ConfigError(_yaml_problem(exc, name)) from None
+    except RecursionError:
+        raise ConfigError(f"{name}: nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def read_yaml(path: str | Path) -> Any:
+    """A YAML file (local or s3://) through :func:`parse_yaml`; a missing, oversized or binary file
+    is a one-line ``ConfigError`` naming it."""
+    try:
+        data = storage.read_bytes(path)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory") from None
+    if len(data) > MAX_YAML_BYTES:
+        raise ConfigError(f"config file {path} has {len(data)} bytes; the limit is {MAX_YAML_BYTES}")
+    try:
+        text = data.decode("utf-8")
+        binary_at = data.find(b"\0")
+    except UnicodeDecodeError as exc:
+        binary_at = exc.start
+    if binary_at >= 0:
+        raise ConfigError(f"config file {path} is not YAML text (binary data at byte {binary_at})")
+    return parse_yaml(text, str(path))
+
+
 def parse_override(item: str) -> tuple[list[str], Any]:
     """``a.b.c=value`` -> (["a", "b", "c"], value parsed as YAML: numbers, bools, null, lists)."""
     if "=" not in item:
@@ -306,7 +523,7 @@ def parse_override(item: str) -> tuple[list[str], Any]:
     key, raw = item.split("=", 1)
     if not key.strip():
         raise ConfigError(f"override {item!r} has an empty key")
-    return key.strip().split("."), yaml.safe_load(raw) if raw.strip() else ""
+    return key.strip().split("."), parse_yaml(raw, f"override {key.strip()}") if raw.strip() else ""
 
 
 def set_path(data: dict, keys: list[str], value: Any) -> dict:
@@ -340,7 +557,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     """Defaults <- YAML file (local or s3://) <- overrides, validated into ``cls``."""
     data: dict = {}
     if path is not None:
-        loaded = yaml.safe_load(storage.read_text(path)) or {}
+        loaded = read_yaml(path) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"{path}: top level must be a mapping")
         data = loaded

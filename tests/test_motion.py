@@ -6,12 +6,19 @@ import torch
 
 from signavatar.body.rotations import axis_angle_to_matrix
 from signavatar.motion import amass, arrow_io, json_io
-from signavatar.motion.clip import FEATURE_DIM, ClipValidationError, MotionClip
+from signavatar.motion.clip import FEATURE_DIM, ClipValidationError, MotionClip, Segment
 from tests.support.clips import random_clip
+
+SEGMENTS = (Segment("hello", 0, 4), Segment("", 4, 6, "transition"), Segment("thank-you", 6, 10))
+
+
+def sentence_clip(clip_id: str = "s0", seed: int = 0) -> MotionClip:
+    """A random 10-frame clip labelled as two signs and a transition."""
+    return random_clip(clip_id, frames=10, gloss="hello thank-you", seed=seed).replace(segments=SEGMENTS)
 
 
 def assert_same_clip(a: MotionClip, b: MotionClip) -> None:
-    assert (a.gloss, a.clip_id, a.split, a.source) == (b.gloss, b.clip_id, b.split, b.source)
+    assert (a.gloss, a.clip_id, a.split, a.source, a.segments) == (b.gloss, b.clip_id, b.split, b.source, b.segments)
     assert a.fps == pytest.approx(b.fps)
     for name in ("poses", "expression", "betas", "trans"):
         np.testing.assert_allclose(getattr(a, name), getattr(b, name), atol=1e-6)
@@ -39,6 +46,38 @@ def test_validation_names_clip_and_field(field, value, message):
         good.replace(**{field: value})
     assert "clip 'clip-42'" in str(info.value) and "gloss 'book'" in str(info.value)
     assert message in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "segments,message",
+    [
+        ([Segment("a", 0, 4), Segment("b", 3, 8)], "entry 1 starts at frame 3, before entry 0 ends"),
+        ([Segment("a", 0, 11)], r"entry 0: frames \[0, 11\) do not fit"),
+        ([Segment("a", 5, 5)], r"entry 0: frames \[5, 5\)"),
+        ([Segment("a", 0, 4, "pause")], "entry 0: kind is 'pause'"),
+        ([{"gloss": "a", "start": 0, "end": 2, "colour": "red"}], r"entry 0: unknown key\(s\) \['colour'\]"),
+        ([("a", 0.5, 2)], "entry 0: start and end must be integers"),
+        ([(3, 0, 2)], "entry 0: gloss must be a string"),
+        ("hello", "must be a list of segments"),
+    ],
+)
+def test_segments_are_validated(segments, message):
+    with pytest.raises(ClipValidationError, match=message) as info:
+        random_clip("clip-7", frames=10, gloss="a b").replace(segments=segments)
+    assert "clip 'clip-7'" in str(info.value) and "field 'segments'" in str(info.value)
+
+
+def test_segments_follow_slicing_and_resampling():
+    clip = sentence_clip()
+    assert clip.segments == SEGMENTS
+    assert clip.replace(segments=[("a", 0, 2), {"gloss": "", "start": 2, "end": 3, "kind": "transition"}]).segments == (
+        Segment("a", 0, 2), Segment("", 2, 3, "transition"))
+    assert clip.slice_frames(2, 8).segments == (Segment("hello", 0, 2), Segment("", 2, 4, "transition"),
+                                                Segment("thank-you", 4, 6))
+    assert clip.slice_frames(0, 4).segments == (Segment("hello", 0, 4),)
+    assert clip.resample(20).segments == (Segment("hello", 0, 8), Segment("", 8, 12, "transition"),
+                                          Segment("thank-you", 12, 20))
+    assert random_clip().slice_frames(1, 3).segments is None and random_clip().resample(5).segments is None
 
 
 def test_nan_in_poses_reports_first_index():
@@ -87,6 +126,7 @@ def dataset_uri(request, tmp_path):
 def test_parquet_dataset_round_trip(dataset_uri):
     clips = [random_clip(f"c{i}", frames=5 + i, gloss=["a", "b"][i % 2], split=["train", "test"][i % 2], seed=i,
                          confidence=i != 3) for i in range(7)]
+    clips[4] = clips[4].replace(segments=[Segment("b", 0, 3), Segment("", 3, 5, "transition"), Segment("b", 5, 9)])
     manifest = arrow_io.write_dataset(clips, dataset_uri, shard_size=3)
     assert manifest["num_clips"] == 7 and len(manifest["shards"]) == 3
     assert arrow_io.read_manifest(dataset_uri)["glosses"] == {"a": 4, "b": 3}
@@ -95,6 +135,19 @@ def test_parquet_dataset_round_trip(dataset_uri):
     for a, b in zip(clips, back):
         assert_same_clip(a, b)
     assert [c.clip_id for c in arrow_io.read_dataset(dataset_uri, split="test")] == ["c1", "c3", "c5"]
+
+
+def test_shards_written_before_segments_existed_still_load(tmp_path):
+    """A shard without the ``segments`` column (the format before sentences) reads as clips without segments."""
+    import pyarrow.parquet as pq
+
+    clips = [random_clip("old", frames=4), random_clip("older", frames=3, seed=1)]
+    table = arrow_io.clips_to_table(clips)
+    pq.write_table(table.drop(["segments"]), tmp_path / "old.parquet")
+    back = arrow_io.read_shard(str(tmp_path / "old.parquet"))
+    assert [c.segments for c in back] == [None, None]
+    for a, b in zip(clips, back):
+        assert_same_clip(a, b)
 
 
 def test_duplicate_clip_ids_rejected(tmp_path):
@@ -117,6 +170,22 @@ def test_amass_npz_round_trip_and_layout(tmp_path):
     assert_same_clip(clip, amass.load_npz(path))
 
 
+def test_amass_npz_keeps_segments_as_a_structured_array(tmp_path):
+    """The extra ``segments`` array loads without pickle; the add-on's keys are as before."""
+    clip = sentence_clip()
+    path = str(tmp_path / "sentence.npz")
+    amass.save_npz(clip, path)
+    raw = np.load(path, allow_pickle=False)
+    assert raw["poses"].shape == (10, 165) and float(raw["mocap_framerate"]) == 30.0 and str(raw["gender"]) == "neutral"
+    segments = raw["segments"]
+    assert segments.dtype.names == ("gloss", "start", "end", "kind")
+    assert segments["gloss"].tolist() == ["hello", "", "thank-you"] and segments["end"].tolist() == [4, 6, 10]
+    assert_same_clip(clip, amass.load_npz(path))
+    np.savez(path, poses=raw["poses"], segments=np.array([1, 2]))
+    with pytest.raises(ValueError, match="'segments' must be a 1-d structured array"):
+        amass.load_npz(path)
+
+
 def test_plain_amass_file_loads(tmp_path):
     path = tmp_path / "plain.npz"
     np.savez(path, poses=np.zeros((4, 165)), trans=np.zeros((4, 3)), betas=np.zeros(16), gender="neutral",
@@ -134,6 +203,11 @@ def test_json_round_trip():
     clip = random_clip(frames=6)
     text = json.dumps(json_io.clip_to_dict(clip))
     assert_same_clip(clip, json_io.clip_from_dict(json.loads(text)))
+    sentence = json_io.clip_to_dict(sentence_clip())
+    assert sentence["segments"][1] == {"gloss": "", "start": 4, "end": 6, "kind": "transition"}
+    assert_same_clip(sentence_clip(), json_io.clip_from_dict(json.loads(json.dumps(sentence))))
+    del sentence["segments"]  # JSON written before segments existed
+    assert json_io.clip_from_dict(sentence).segments is None
     with pytest.raises(ClipValidationError, match="non-finite"):
         data = json_io.clip_to_dict(clip)
         data["poses"][0][0][0] = float("nan")

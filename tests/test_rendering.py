@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 
 import av
 import decord
@@ -232,19 +231,18 @@ def test_cli_renders_side_by_side_mp4_and_gif(tmp_path):
         assert gif.size == (192, 72) and gif.n_frames == 10
 
 
-def test_cli_reports_missing_and_unreadable_files(tmp_path, caplog):
+def test_cli_reports_missing_and_unreadable_files(tmp_path, capsys):
     good = str(tmp_path / "good.npz")
     save_npz(signing_clip(frames=2), good)
     not_npz = tmp_path / "notes.npz"
     not_npz.write_text("this is not a numpy archive")
     out = str(tmp_path / "out.mp4")
-    with caplog.at_level(logging.ERROR):
-        assert signavatar_main(["render", str(tmp_path / "missing.npz"), "--out", out]) == 2
-        assert "missing.npz" in caplog.text
-        assert signavatar_main(["render", good, str(not_npz), "--out", out]) == 2
-        assert "notes.npz: not a readable .npz file" in caplog.text
-        assert signavatar_main(["render", good, "--out", str(tmp_path / "out.webm")]) == 2
-        assert "unsupported preview format" in caplog.text
+    assert signavatar_main(["render", str(tmp_path / "missing.npz"), "--out", out]) == 2
+    assert "missing.npz" in capsys.readouterr().err
+    assert signavatar_main(["render", good, str(not_npz), "--out", out]) == 2
+    assert "notes.npz: not a readable .npz file" in capsys.readouterr().err
+    assert signavatar_main(["render", good, "--out", str(tmp_path / "out.webm")]) == 2
+    assert "out.webm: use a file name ending in .mp4 or .gif" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         signavatar_main(["render", good, "--out", out, "--size", "big"])
     assert not (tmp_path / "out.mp4").exists()

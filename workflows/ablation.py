@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from signavatar.evaluation.ablation import run_ablation
-from workflows.common import init_ray, parse_args, setup_logging
+from workflows.common import init_ray, parse_args, run_main, setup_logging
 
 DEMO_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
 
@@ -28,4 +28,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

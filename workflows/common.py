@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-from collections.abc import Sequence
+import socket
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
 
+from signavatar.commands import run_command
 from signavatar.config import SignAvatarConfig, load_config
 
 
@@ -17,8 +21,17 @@ def parse_args(description: str, argv: Sequence[str] | None = None, extra: Seque
     for flag, kwargs in extra:
         parser.add_argument(flag, **kwargs)
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. train.epochs=20")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks instead of one-line errors")
     args = parser.parse_args(argv)
     return args, load_config(args.config, args.overrides)
+
+
+def run_main(main: Callable[[list[str]], Any], argv: Sequence[str] | None = None) -> int:
+    """``python -m workflows.<name>``: ``main`` with one-line errors and an exit code
+    (``signavatar.commands.run_command``; ``--debug`` shows the traceback)."""
+    spec = getattr(sys.modules.get(main.__module__), "__spec__", None)
+    prog = f"python -m {spec.name}" if spec is not None else main.__module__
+    return run_command(prog, main, list(sys.argv[1:] if argv is None else argv))
 
 
 def setup_logging() -> None:
@@ -27,9 +40,39 @@ def setup_logging() -> None:
 
 
 def init_ray() -> None:
-    """Join the cluster this job was submitted to (``RAY_ADDRESS``), or start a local one."""
+    """Join the cluster named by ``RAY_ADDRESS`` (``ray job submit`` sets it; ``RAY_ADDRESS=auto``
+    joins the cluster ``ray start`` left on this machine), or else start a local one.
+
+    Never a bare ``ray.init()``: it would attach to whatever cluster ``/tmp/ray/ray_current_cluster``
+    names, e.g. a stale or someone else's ``ray start``. A local cluster's processes are told its
+    address too: Ray-internal lookups that take none (Ray Train's placement-group cleaner asks the
+    state API whether its controller still lives) would otherwise ask that other cluster, conclude
+    the controller is gone, and remove this run's placement group."""
     import ray
 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    if not ray.is_initialized():
-        ray.init(configure_logging=False, log_to_driver=True)
+    if ray.is_initialized():
+        return
+    if os.environ.get("RAY_ADDRESS"):
+        ray.init(address=os.environ["RAY_ADDRESS"], configure_logging=False, log_to_driver=True)
+        return
+    port = _free_port()
+    previous = os.environ.get(GCS_PORT_VARIABLE)
+    os.environ[GCS_PORT_VARIABLE] = str(port)  # read by Ray when it starts the local GCS
+    try:
+        ray.init(address="local", runtime_env={"env_vars": {"RAY_ADDRESS": f"127.0.0.1:{port}"}},
+                 configure_logging=False, log_to_driver=True)
+    finally:
+        if previous is None:
+            os.environ.pop(GCS_PORT_VARIABLE, None)
+        else:
+            os.environ[GCS_PORT_VARIABLE] = previous
+
+
+GCS_PORT_VARIABLE = "RAY_GCS_SERVER_PORT"  # ray._private.ray_constants.GCS_PORT_ENVIRONMENT_VARIABLE
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]

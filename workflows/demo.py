@@ -25,7 +25,7 @@ from signavatar.motion import arrow_io
 from signavatar.motion.export import write_clip
 from signavatar.rendering.preview import render_preview
 from signavatar.training.run import train
-from workflows.common import init_ray, parse_args, setup_logging
+from workflows.common import init_ray, parse_args, run_main, setup_logging
 
 DEMO_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
 log = logging.getLogger("workflows.demo")
@@ -80,4 +80,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

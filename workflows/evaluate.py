@@ -16,7 +16,7 @@ import sys
 
 from signavatar.evaluation.run import evaluate
 from signavatar.training.run import resolve_dataset
-from workflows.common import init_ray, parse_args, setup_logging
+from workflows.common import init_ray, parse_args, run_main, setup_logging
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -30,4 +30,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

@@ -15,7 +15,7 @@ import sys
 from signavatar import storage
 from signavatar.config import dump_config
 from signavatar.training.run import train
-from workflows.common import init_ray, parse_args, setup_logging
+from workflows.common import init_ray, parse_args, run_main, setup_logging
 
 log = logging.getLogger("workflows.train")
 
@@ -32,4 +32,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

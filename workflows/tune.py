@@ -21,7 +21,7 @@ from signavatar.training.run import resolve_dataset, train_glosses
 from signavatar.tuning.results import to_markdown, write_results
 from signavatar.tuning.runner import build_tuner, experiment_path
 from signavatar.tuning.spec import load_spec
-from workflows.common import init_ray, setup_logging
+from workflows.common import init_ray, run_main, setup_logging
 
 log = logging.getLogger("workflows.tune")
 
@@ -54,4 +54,4 @@ def main(argv: list[str] | None = None) -> dict:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(run_main(main))

@@ -3,7 +3,8 @@
 Schema (one row per clip): per-frame tensors are Arrow lists of fixed-size frames
 (``poses: list<fixed_size_list<float32, 165>>``), so clips of different length share one schema and
 each frame keeps its fixed shape. Ray Data reads the shards with ``read_parquet`` and hands the
-same tables to :func:`table_to_clips`.
+same tables to :func:`table_to_clips`. ``segments`` (a signed sentence's signs and transitions) is a
+nullable list of structs; tables written before it existed have no such column and read as None.
 """
 
 from __future__ import annotations
@@ -33,6 +34,10 @@ def _frames(width: int) -> pa.DataType:
     return pa.list_(pa.list_(pa.float32(), width))
 
 
+SEGMENT = pa.struct([("gloss", pa.string()), ("start", pa.int32()), ("end", pa.int32()), ("kind", pa.string())])
+OPTIONAL_COLUMNS = ("segments",)
+
+
 SCHEMA = pa.schema(
     [
         ("gloss", pa.string()),
@@ -46,6 +51,7 @@ SCHEMA = pa.schema(
         ("trans", _frames(3)),
         ("confidence", pa.list_(pa.float32())),
         ("source", pa.string()),
+        ("segments", pa.list_(SEGMENT)),
     ],
     metadata={"format": FORMAT},
 )
@@ -77,6 +83,9 @@ def clips_to_table(clips: Sequence[MotionClip]) -> pa.Table:
             [None if c.confidence is None else c.confidence.tolist() for c in clips], pa.list_(pa.float32())
         ),
         "source": pa.array([json.dumps(c.source, sort_keys=True) for c in clips], pa.string()),
+        "segments": pa.array(
+            [None if c.segments is None else [s.to_dict() for s in c.segments] for c in clips], pa.list_(SEGMENT)
+        ),
     }
     return pa.table(columns, schema=SCHEMA)
 
@@ -89,14 +98,15 @@ def _unflatten(column: pa.ChunkedArray | pa.Array, row: int) -> np.ndarray:
 
 def table_to_clips(table: pa.Table) -> list[MotionClip]:
     """Rows back to validated clips (a bad row raises, naming the clip)."""
-    missing = [name for name in SCHEMA.names if name not in table.column_names]
+    missing = [name for name in SCHEMA.names if name not in table.column_names and name not in OPTIONAL_COLUMNS]
     if missing:
         raise ValueError(f"table is not a motion-clip table: missing columns {missing}")
     table = table.combine_chunks()
-    cols = {name: table.column(name) for name in SCHEMA.names}
+    cols = {name: table.column(name) for name in SCHEMA.names if name in table.column_names}
     clips = []
     for i in range(table.num_rows):
         conf = cols["confidence"][i]
+        segments = cols["segments"][i].as_py() if "segments" in cols else None
         clips.append(
             MotionClip(
                 gloss=cols["gloss"][i].as_py(),
@@ -109,6 +119,7 @@ def table_to_clips(table: pa.Table) -> list[MotionClip]:
                 trans=_unflatten(cols["trans"], i),
                 confidence=None if not conf.is_valid else np.asarray(conf.as_py(), np.float32),
                 source=json.loads(cols["source"][i].as_py()),
+                segments=segments,
             )
         )
     return clips

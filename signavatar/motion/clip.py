@@ -1,7 +1,8 @@
 """The motion clip: the one record every stage reads and writes (see DESIGN.md).
 
 Arrays are numpy float32 in axis-angle at every boundary; the model sees 6D rotations of the
-upper-body joints (``to_features`` / ``from_features``).
+upper-body joints (``to_features`` / ``from_features``). A clip made of several signs (a signed
+sentence) labels its frames with ``segments``.
 """
 
 from __future__ import annotations
@@ -21,10 +22,39 @@ NUM_EXPRESSION = 10
 NUM_BETAS = 10
 SPLITS = ("train", "val", "test", "unsplit")
 FEATURE_DIM = len(UPPER_BODY_JOINTS) * 6
+SEGMENT_KINDS = ("sign", "transition")
 
 
 class ClipValidationError(ValueError):
     """A clip broke the data contract; the message names the clip and the field."""
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames ``[start, end)`` of a clip: one sign (``kind="sign"``, ``gloss`` names it) or the
+    transition between two signs (``kind="transition"``, ``gloss`` empty)."""
+
+    gloss: str
+    start: int
+    end: int
+    kind: str = "sign"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"gloss": self.gloss, "start": self.start, "end": self.end, "kind": self.kind}
+
+    @classmethod
+    def from_value(cls, value: Any) -> Segment:
+        """A segment from itself, a dict with the field names, or a ``(gloss, start, end, kind)`` sequence."""
+        if isinstance(value, Segment):
+            return value
+        if isinstance(value, dict):
+            unknown = sorted(set(value) - {"gloss", "start", "end", "kind"})
+            if unknown:
+                raise ValueError(f"unknown key(s) {unknown}")
+            return cls(**value)
+        if isinstance(value, (list, tuple)) and len(value) in (3, 4):
+            return cls(*value)
+        raise ValueError(f"{value!r} is not a segment (gloss, start, end, kind)")
 
 
 @dataclass
@@ -39,6 +69,7 @@ class MotionClip:
     trans: np.ndarray  # [T, 3]
     confidence: np.ndarray | None = None  # [T]
     source: dict[str, Any] = field(default_factory=dict)
+    segments: tuple[Segment, ...] | None = None  # sorted, non-overlapping; None: not a sentence
 
     def __post_init__(self) -> None:
         self.validate()
@@ -85,7 +116,35 @@ class MotionClip:
         self.poses = poses
         if not isinstance(self.source, dict):
             raise self._fail("source", "must be a dict")
+        if self.segments is not None:
+            self.segments = self._segments(self.segments, frames)
         return self
+
+    def _segments(self, values: Any, frames: int) -> tuple[Segment, ...]:
+        if isinstance(values, (str, bytes, dict)) or not hasattr(values, "__iter__"):
+            raise self._fail("segments", f"must be a list of segments, got {type(values).__name__}")
+        segments: list[Segment] = []
+        for i, value in enumerate(values):
+            try:
+                segment = Segment.from_value(value)
+            except (TypeError, ValueError) as exc:
+                raise self._fail("segments", f"entry {i}: {exc}") from None
+            if not isinstance(segment.gloss, str):
+                raise self._fail("segments", f"entry {i}: gloss must be a string, got {segment.gloss!r}")
+            if segment.kind not in SEGMENT_KINDS:
+                raise self._fail("segments", f"entry {i}: kind is {segment.kind!r}; expected one of {SEGMENT_KINDS}")
+            bounds = (segment.start, segment.end)
+            if not all(isinstance(b, (int, np.integer)) and not isinstance(b, bool) for b in bounds):
+                raise self._fail("segments", f"entry {i}: start and end must be integers, got {bounds!r}")
+            segment = dataclasses.replace(segment, start=int(segment.start), end=int(segment.end))
+            if not 0 <= segment.start < segment.end <= frames:
+                raise self._fail("segments", f"entry {i}: frames [{segment.start}, {segment.end}) do not fit "
+                                             f"0 <= start < end <= T = {frames}")
+            if segments and segment.start < segments[-1].end:
+                raise self._fail("segments", f"entry {i} starts at frame {segment.start}, before entry {i - 1} "
+                                             f"ends ({segments[-1].end}); segments must be sorted and not overlap")
+            segments.append(segment)
+        return tuple(segments)
 
     def _array(self, name: str, value: Any) -> np.ndarray:
         try:
@@ -104,20 +163,27 @@ class MotionClip:
         return dataclasses.replace(self, **changes)
 
     def slice_frames(self, start: int, stop: int) -> MotionClip:
-        """Frames [start, stop) as a new clip (used by quality control)."""
+        """Frames [start, stop) as a new clip (used by quality control); segments are cut to them."""
         conf = None if self.confidence is None else self.confidence[start:stop]
+        start, stop, _ = slice(start, stop).indices(self.num_frames)
+        segments = None if self.segments is None else tuple(
+            dataclasses.replace(s, start=max(s.start, start) - start, end=min(s.end, stop) - start)
+            for s in self.segments if s.start < stop and s.end > start
+        )
         return self.replace(
             poses=self.poses[start:stop],
             expression=self.expression[start:stop],
             trans=self.trans[start:stop],
             confidence=conf,
+            segments=segments,
         )
 
     def resample(self, num_frames: int) -> MotionClip:
         """The clip stretched or squeezed to ``num_frames`` (fps scaled to keep the duration).
 
         Rotations are interpolated in 6D and re-orthogonalised, which stays on the rotation manifold
-        (linear interpolation of axis-angle does not near pi).
+        (linear interpolation of axis-angle does not near pi). Segment boundaries are scaled to the
+        new length (a segment that shrinks to no frame at all is left out).
         """
         if num_frames < 1:
             raise ValueError(f"num_frames must be >= 1, got {num_frames}")
@@ -134,12 +200,17 @@ class MotionClip:
         rot6d = axis_angle_to_rot6d(torch.from_numpy(self.poses)).numpy()
         poses = rot6d_to_axis_angle(torch.from_numpy(lerp(rot6d))).numpy()
         duration = src / self.fps
+        scaled = None if self.segments is None else [
+            dataclasses.replace(s, start=round(s.start * num_frames / src), end=round(s.end * num_frames / src))
+            for s in self.segments
+        ]
         return self.replace(
             poses=poses,
             expression=lerp(self.expression),
             trans=lerp(self.trans),
             confidence=None if self.confidence is None else lerp(self.confidence),
             fps=num_frames / duration,
+            segments=None if scaled is None else tuple(s for s in scaled if s.end > s.start),
         )
 
     def to_features(self) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""Motion clips as JSON (the HTTP representation): nested lists, axis-angle."""
+"""Motion clips as JSON (the HTTP representation): nested lists, axis-angle; ``segments`` (a signed
+sentence's signs and transitions) as a list of ``{gloss, start, end, kind}`` or null."""
 
 from __future__ import annotations
 
@@ -23,11 +24,13 @@ def clip_to_dict(clip: MotionClip) -> dict[str, Any]:
     for name in _ARRAYS:
         value = getattr(clip, name)
         out[name] = None if value is None else np.round(value, 6).tolist()
+    out["segments"] = None if clip.segments is None else [s.to_dict() for s in clip.segments]
     return out
 
 
 def clip_from_dict(data: dict[str, Any]) -> MotionClip:
-    """Inverse of :func:`clip_to_dict`; missing optional arrays default to zeros/None."""
+    """Inverse of :func:`clip_to_dict`; missing optional arrays default to zeros/None (and missing
+    ``segments`` to None, as in files written before segments existed)."""
     if not isinstance(data, dict):
         raise ValueError("a motion clip must be a JSON object")
     if "poses" not in data:
@@ -55,4 +58,5 @@ def clip_from_dict(data: dict[str, Any]) -> MotionClip:
         trans=arr("trans", np.zeros((frames, 3), np.float32)),
         confidence=data.get("confidence"),
         source=data.get("source") or {},
+        segments=data.get("segments"),
     )

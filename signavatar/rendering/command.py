@@ -5,6 +5,10 @@
 
 Several clips render side by side (e.g. reference, reconstruction, generation). ``--gif`` also
 writes the same frames as a GIF beside ``--out``. Paths may be local or ``s3://``.
+
+Sizes are capped before anything is drawn (a frame is held in memory uncompressed, a GIF keeps
+every frame at one byte per pixel until it is written): a panel side at ``MAX_PANEL_SIDE``, the
+whole output frame at ``MAX_FRAME_PIXELS`` and a GIF's frames x pixels at ``MAX_GIF_PIXELS``.
 """
 
 from __future__ import annotations
@@ -15,11 +19,17 @@ import os
 from collections.abc import Sequence
 
 from signavatar.body.body_model import GENDERS
+from signavatar.commands import CommandError, check_out
 from signavatar.motion.amass import load_npz
+from signavatar.motion.clip import MotionClip
 from signavatar.rendering.preview import render_preview
-from signavatar.rendering.video_writer import output_format
+from signavatar.rendering.video_writer import FORMATS
 
 log = logging.getLogger("signavatar.render")
+
+MAX_PANEL_SIDE = 4096
+MAX_FRAME_PIXELS = 4096 * 4096  # all panels side by side: 48 MiB per RGB frame
+MAX_GIF_PIXELS = 1 << 30  # frames x pixels of a GIF: 1 GiB held until it is written
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -27,7 +37,29 @@ def _size(text: str) -> tuple[int, int]:
         width, height = (int(part) for part in text.lower().split("x"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"size must look like 480x360, got {text!r}") from None
+    if not (0 < width <= MAX_PANEL_SIDE and 0 < height <= MAX_PANEL_SIDE):
+        raise argparse.ArgumentTypeError(f"size {width}x{height}: each side must be 1..{MAX_PANEL_SIDE} pixels")
     return width, height
+
+
+def _check_output_size(clips: Sequence[MotionClip], size: tuple[int, int], gif: bool) -> None:
+    """The output frame (panels side by side) and, for a GIF, all its frames fit the caps."""
+    pixels = size[0] * len(clips) * size[1]
+    if pixels > MAX_FRAME_PIXELS:
+        raise CommandError(f"--size {size[0]}x{size[1]} with {len(clips)} clips side by side makes {pixels} pixels "
+                           f"per frame; the limit is {MAX_FRAME_PIXELS} (MAX_FRAME_PIXELS)")
+    if gif:
+        frames = max(1, round(max(c.num_frames / c.fps for c in clips) * clips[0].fps))
+        if frames * pixels > MAX_GIF_PIXELS:
+            raise CommandError(f"a GIF of {frames} frames of {pixels} pixels needs {frames * pixels} bytes; the limit "
+                               f"is {MAX_GIF_PIXELS} (MAX_GIF_PIXELS): use a smaller --size or write only an .mp4")
+
+
+def _load(uri: str) -> MotionClip:
+    try:
+        return load_npz(uri)
+    except (OSError, ValueError) as exc:  # missing, a directory, empty, not an npz, breaking the clip contract
+        raise CommandError(f"clip {uri}: {exc}") from None
 
 
 def _names(text: str) -> list[str]:
@@ -51,23 +83,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    check_out(args.out, FORMATS)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     gif_path = None
+    if args.gif and os.path.splitext(args.out)[1].lower() != ".gif":
+        gif_path = os.path.splitext(args.out)[0] + ".gif"
+    clips = [_load(uri) for uri in args.clips]
+    _check_output_size(clips, args.size, gif=args.gif or args.out.lower().endswith(".gif"))
     try:
-        if args.gif and output_format(args.out) != ".gif":
-            gif_path = os.path.splitext(args.out)[0] + ".gif"
-        clips = [load_npz(uri) for uri in args.clips]
-        render_preview(
-            clips,
-            args.out,
-            labels=args.labels,
-            body_model_path=args.body_model,
-            size=args.size,
-            views=args.views,
-            gender=args.gender,
-            gif_path=gif_path,
-        )
-    except (FileNotFoundError, ValueError) as exc:
-        log.error("%s", exc)
-        return 2
+        render_preview(clips, args.out, labels=args.labels, body_model_path=args.body_model, size=args.size,
+                       views=args.views, gender=args.gender, gif_path=gif_path)
+    except ValueError as exc:  # labels, views, odd sizes: the arguments did not fit the clips
+        raise CommandError(str(exc)) from None
     return 0

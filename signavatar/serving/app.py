@@ -12,8 +12,12 @@ Deployments (names used in serve configs' ``deployments:`` overrides):
 - ``VideoEstimator`` (only with ``video_estimator`` set): video -> motion clip.
 
 Routes: ``POST /generate``, ``POST /reconstruct``, ``GET /glosses``, ``GET /healthz``,
-``GET /readyz``, FastAPI's ``/docs`` and ``/openapi.json``, and the browser viewer's ``GET /``,
-``/static/...`` and ``GET /skeleton`` (``signavatar.serving.viewer``).
+``GET /readyz``, ``/openapi.json`` and the API docs at ``/docs`` (Swagger UI served from the
+viewer bundle, nothing from a CDN), and the browser viewer's ``GET /``, ``/static/...`` and
+``GET /skeleton`` (``signavatar.serving.viewer``).
+
+Every error is JSON ``{error, message, request_id}`` (``signavatar.serving.errors``); input limits,
+timeouts and per-route back-pressure are ``signavatar.serving.limits``.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI resolves the route methods' annotations
@@ -25,6 +29,8 @@ import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
+from pathlib import PurePosixPath
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -32,12 +38,13 @@ from fastapi.responses import JSONResponse, Response
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from signavatar.config import ServeConfig
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.json_io import clip_to_dict
 from signavatar.serving import limits
-from signavatar.serving.encoding import clips_to_npz_payload
+from signavatar.serving.encoding import clips_to_npz_payload, safe_stem
 from signavatar.serving.engine import GenerationJob, generate_jobs, load_avatar
 from signavatar.serving.errors import (
     BadRequest,
@@ -46,7 +53,6 @@ from signavatar.serving.errors import (
     NotConfigured,
     NotReady,
     ServiceError,
-    UndecodableInput,
     UnsupportedMediaType,
 )
 from signavatar.serving.schemas import (
@@ -61,7 +67,7 @@ from signavatar.serving.schemas import (
     ReconstructResponse,
 )
 from signavatar.serving.video import load_video_estimator, split_spec
-from signavatar.serving.viewer import add_viewer_routes
+from signavatar.serving.viewer import add_docs_route, add_viewer_routes
 
 log = logging.getLogger("ray.serve")  # Serve's logger: lines carry the replica and request id
 
@@ -136,8 +142,11 @@ api = FastAPI(
                 "a motion clip or a video. Clips are axis-angle in SMPL-X joint order; errors are JSON "
                 "`{error, message, request_id}`.",
     version="1",
+    docs_url=None,  # add_docs_route: Swagger UI from the bundle, not a CDN
+    redoc_url=None,
 )
 add_viewer_routes(api)
+add_docs_route(api)
 
 
 def request_id(request: Request) -> str:
@@ -145,16 +154,41 @@ def request_id(request: Request) -> str:
     return request.headers.get("x-request-id") or uuid.uuid4().hex
 
 
+def error_response(request: Request, status: int, code: str, message: str,
+                   headers: dict[str, str] | None = None) -> Response:
+    """The one error shape, as ASCII JSON (any user text echoed in ``message`` is escaped, so
+    encoding the answer cannot fail)."""
+    body = ErrorResponse(error=code, message=message, request_id=request_id(request))
+    return Response(json.dumps(body.model_dump()), status_code=status, media_type="application/json",
+                    headers=headers)
+
+
 @api.exception_handler(ServiceError)
-async def _service_error(request: Request, exc: ServiceError) -> JSONResponse:
-    rid = request_id(request)
+async def _service_error(request: Request, exc: ServiceError) -> Response:
     if exc.status < 500:
-        log.info("request %s rejected (%d %s): %s", rid, exc.status, exc.code, exc.message)
-    body = ErrorResponse(error=exc.code, message=exc.message, request_id=rid)
-    return JSONResponse(body.model_dump(), status_code=exc.status)
+        log.info("request %s rejected (%d %s): %s", request_id(request), exc.status, exc.code, exc.message)
+    return error_response(request, exc.status, exc.code, exc.message, exc.headers)
 
 
-_ERRORS = {status: {"model": ErrorResponse} for status in (400, 413, 415, 422, 500)}
+_HTTP_CODES = {404: "not_found", 405: "method_not_allowed"}
+
+
+@api.exception_handler(HTTPException)
+async def _http_error(request: Request, exc: HTTPException) -> Response:
+    """Starlette's own 4xx (unknown path, wrong method) in the same shape."""
+    return error_response(request, exc.status_code, _HTTP_CODES.get(exc.status_code, "http_error"),
+                          f"{request.method} {request.url.path}: {exc.detail}", dict(exc.headers or {}))
+
+
+@api.exception_handler(Exception)
+async def _internal_error(request: Request, exc: Exception) -> Response:
+    rid = request_id(request)
+    log.error("request %s failed: %s: %s", rid, type(exc).__name__, exc, exc_info=exc)
+    return error_response(request, 500, "internal_error", f"the server failed on this request ({type(exc).__name__}); "
+                          f"the server log has the details under request id {rid}")
+
+
+_ERRORS = {status: {"model": ErrorResponse} for status in (400, 408, 413, 415, 422, 500, 503)}
 _OPTION_FIELDS = GenerateOptions.model_json_schema()["properties"]
 _GENERATE_BODY = {"requestBody": {"required": True, "content": {
     "application/json": {"schema": GenerateRequest.model_json_schema()},
@@ -173,6 +207,10 @@ def _form_fields(form: Any, names: Sequence[str]) -> dict[str, Any]:
     return {k: v for k, v in form.multi_items() if k in names and not isinstance(v, UploadFile)}
 
 
+async def _nothing(_: Any) -> None:
+    return None
+
+
 def _unexpected(form: Any, expected: set[str]) -> None:
     extra = sorted(set(form.keys()) - expected)
     if extra:
@@ -187,6 +225,21 @@ class SignAvatarIngress:
         self.estimator = estimator
         self.config = ServeConfig.model_validate(config)
         self._info: dict[str, Any] | None = None
+        self.gates = limits.RouteGates(self.config.route_concurrency)
+        self._decodes = asyncio.Semaphore(self.config.max_concurrent_decodes)
+
+    async def _decoded(self, decode: Callable[[], Any], use: Callable[[Any], Awaitable[Any]]) -> Any:
+        """``use(decode())``: the upload decoded off the event loop, holding one of
+        ``max_concurrent_decodes`` slots until ``use`` is done with it, so the replica holds that
+        many decoded uploads at most, not one per request in flight."""
+        async with self._decodes:
+            return await use(await asyncio.to_thread(decode))
+
+    async def _read_body(self, request: Request) -> tuple[str, bytes]:
+        """(media type, body) within the limits for that type and ``body_timeout_s``."""
+        mtype = limits.media_type(request.headers.get("content-type"))
+        limit, setting = limits.body_limit(mtype, self.config)
+        return mtype, await limits.read_body(request, limit, self.config.body_timeout_s, setting)
 
     async def _call(self, request: Request, response: Awaitable[Any], what: str,
                     value_error_is_input: bool = False) -> Any:
@@ -231,74 +284,82 @@ class SignAvatarIngress:
     @api.post("/generate", openapi_extra=_GENERATE_BODY, response_model=GenerateResponse, responses=_ERRORS,
               summary="motion clips for a text (JSON body) or an image (multipart field 'image')")
     async def generate(self, request: Request) -> Response:
-        body = await limits.read_body(request, self.config.max_upload_bytes)
-        mtype = limits.media_type(request.headers.get("content-type"))
-        if mtype == "application/json":
-            try:
-                payload = json.loads(body)
-            except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-                raise UndecodableInput(f"request body is not valid JSON: {exc}") from None
-            data = limits.parse_model(GenerateRequest, payload)
-            text = limits.check_text(data.text, self.config)
-            options: GenerateOptions = data
-            job_input: dict[str, Any] = {"text": text}
-        elif mtype == "multipart/form-data":
-            form = await limits.read_form(request, body)
-            _unexpected(form, {"image", *GenerateOptions.model_fields})
-            image = form.get("image")
-            if not isinstance(image, UploadFile):
-                raise BadRequest("multipart field 'image' (a png or jpeg file) is required; send text as JSON")
-            limits.upload_kind(image.content_type, image.filename, ("image",))
-            options = limits.parse_model(GenerateOptions, _form_fields(form, list(GenerateOptions.model_fields)))
-            job_input = {"image": limits.decode_image(await image.read(), image.filename or "image")}
-        else:
-            raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send application/json with "
-                                       "'text' or multipart/form-data with an 'image' file")
-        limits.check_generate_options(options, self.config)
+        with self.gates.enter("generate"):
+            mtype, body = await self._read_body(request)
+            if mtype == "application/json":
+                data = limits.parse_model(GenerateRequest, limits.parse_json(body, "request body"))
+                options: GenerateOptions = data
+                limits.check_generate_options(options, self.config)
+                clips = await self._generate(request, options, {"text": limits.check_text(data.text, self.config)})
+            elif mtype == "multipart/form-data":
+                form = await limits.read_form(request, body)
+                _unexpected(form, {"image", *GenerateOptions.model_fields})
+                image = form.get("image")
+                if not isinstance(image, UploadFile):
+                    raise BadRequest("multipart field 'image' (a png or jpeg file) is required; send text as JSON")
+                limits.upload_kind(image.content_type, image.filename, ("image",))
+                options = limits.parse_model(GenerateOptions, _form_fields(form, list(GenerateOptions.model_fields)))
+                limits.check_generate_options(options, self.config)
+                data, name = await image.read(), image.filename or "image"
+                clips = await self._decoded(partial(limits.decode_image, data, name, self.config.max_image_pixels),
+                                            lambda pixels: self._generate(request, options, {"image": pixels}))
+            else:
+                raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send application/json with "
+                                           "'text' or multipart/form-data with an 'image' file")
+            return self._clips_response(clips, options.format, options.gender, single=False)
+
+    async def _generate(self, request: Request, options: GenerateOptions,
+                        job_input: dict[str, Any]) -> list[MotionClip]:
         job = GenerationJob(num_samples=options.num_samples, seed=options.seed, num_frames=options.num_frames,
                             **job_input)
-        clips = await self._call(request, self.model.generate.remote(job), "model")
-        return self._clips_response(clips, options.format, options.gender, single=False)
+        return await self._call(request, self.model.generate.remote(job), "model")
 
     @api.post("/reconstruct", openapi_extra=_RECONSTRUCT_BODY, response_model=ReconstructResponse,
               responses={**_ERRORS, 501: {"model": ErrorResponse}},
               summary="reconstruct an uploaded motion clip or video of a gloss through the CVAE")
     async def reconstruct(self, request: Request) -> Response:
-        body = await limits.read_body(request, self.config.max_upload_bytes)
-        mtype = limits.media_type(request.headers.get("content-type"))
-        if mtype != "multipart/form-data":
-            raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send multipart/form-data with "
-                                       "a 'file' (motion clip or video) and a 'gloss'")
-        form = await limits.read_form(request, body)
-        _unexpected(form, {"file", *ReconstructOptions.model_fields})
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise BadRequest("multipart field 'file' (a motion clip .npz/.json or a video) is required")
-        options = limits.parse_model(ReconstructOptions, _form_fields(form, list(ReconstructOptions.model_fields)))
-        gloss = limits.check_text(options.gloss, self.config, field="gloss")
-        name = upload.filename or "upload"
-        kind = limits.upload_kind(upload.content_type, name, ("video", "npz", "json"))
-        data = await upload.read()
-        if kind == "video":
-            limits.probe_video(data, name)
-            if self.estimator is None:
-                raise NotConfigured(
-                    "video input needs a pose estimator and none is configured on this deployment: set the serve "
-                    "arg 'video_estimator' (e.g. 'signavatar.serving.video:extraction_estimator' with "
-                    "'extraction_config'; see signavatar.serving.video), or upload a motion clip (.npz / .json)")
-            clip = await self._call(request, self.estimator.extract.remote(data, name), "video estimator",
-                                    value_error_is_input=True)
-        else:
-            clip = limits.parse_clip(data, kind, name)
-        result = await self._call(request, self.model.reconstruct.remote(clip, gloss, options.seed), "model")
-        return self._clips_response([result], options.format, options.gender, single=True)
+        with self.gates.enter("reconstruct"):
+            mtype, body = await self._read_body(request)
+            if mtype != "multipart/form-data":
+                raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send multipart/form-data with "
+                                           "a 'file' (motion clip or video) and a 'gloss'")
+            form = await limits.read_form(request, body)
+            _unexpected(form, {"file", *ReconstructOptions.model_fields})
+            upload = form.get("file")
+            if not isinstance(upload, UploadFile):
+                raise BadRequest("multipart field 'file' (a motion clip .npz/.json or a video) is required")
+            options = limits.parse_model(ReconstructOptions, _form_fields(form, list(ReconstructOptions.model_fields)))
+            gloss = limits.check_text(options.gloss, self.config, field="gloss")
+            name = upload.filename or "upload"
+            kind = limits.upload_kind(upload.content_type, name, ("video", "npz", "json"))
+            data = await upload.read()
+            if kind == "video":
+                await self._decoded(partial(limits.probe_video, data, name, self.config), _nothing)
+                if self.estimator is None:
+                    raise NotConfigured(
+                        "video input needs a pose estimator and none is configured on this deployment: set the serve "
+                        "arg 'video_estimator' (e.g. 'signavatar.serving.video:extraction_estimator' with "
+                        "'extraction_config'; see signavatar.serving.video), or upload a motion clip (.npz / .json)")
+                path = PurePosixPath(name)  # the estimator gets a safe name with a known extension
+                safe_name = safe_stem(path.stem, fallback="upload") + (path.suffix.lower() if
+                                                                       path.suffix.lower() in limits.EXTENSIONS else "")
+                clip = await self._call(request, self.estimator.extract.remote(data, safe_name), "video estimator",
+                                        value_error_is_input=True)
+                clip = limits.check_clip(clip, self.config, name)
+                result = await self._reconstruct(request, clip, gloss, options.seed)
+            else:
+                result = await self._decoded(partial(limits.parse_clip, data, kind, name, self.config),
+                                             lambda clip: self._reconstruct(request, clip, gloss, options.seed))
+            return self._clips_response([result], options.format, options.gender, single=True)
+
+    async def _reconstruct(self, request: Request, clip: MotionClip, gloss: str, seed: int) -> MotionClip:
+        return await self._call(request, self.model.reconstruct.remote(clip, gloss, seed), "model")
 
     @staticmethod
     def _clips_response(clips: list[MotionClip], fmt: str, gender: str, single: bool) -> Response:
         if fmt == "npz":
-            content, media_type, filename = clips_to_npz_payload(clips, gender)
-            return Response(content, media_type=media_type,
-                            headers={"content-disposition": f'attachment; filename="{filename}"'})
+            content, media_type, disposition = clips_to_npz_payload(clips, gender)
+            return Response(content, media_type=media_type, headers={"content-disposition": disposition})
         encoded = [clip_to_dict(c) for c in clips]
         body: dict[str, Any] = {"clip": encoded[0]} if single else {"clips": encoded}
         return JSONResponse({**body, "gender": gender})

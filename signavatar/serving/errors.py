@@ -11,6 +11,7 @@ from __future__ import annotations
 class ServiceError(Exception):
     status: int = 500
     code: str = "internal_error"
+    headers: dict[str, str] = {}  # extra response headers of this kind of error
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -25,7 +26,17 @@ class UndecodableInput(ServiceError):
     status, code = 400, "undecodable_input"
 
 
+class RequestTimeout(ServiceError):
+    """The client did not send its request in time; the connection is closed."""
+
+    status, code = 408, "request_timeout"
+    headers = {"connection": "close"}
+
+
 class PayloadTooLarge(ServiceError):
+    """The body, or what it decodes to (clip frames, image pixels, video frames), is over a limit;
+    the message names the limit."""
+
     status, code = 413, "payload_too_large"
 
 
@@ -51,3 +62,10 @@ class NotConfigured(ServiceError):
 
 class NotReady(ServiceError):
     status, code = 503, "not_ready"
+
+
+class Overloaded(ServiceError):
+    """A route is at its concurrency limit (back-pressure): retry after a moment."""
+
+    status, code = 503, "overloaded"
+    headers = {"retry-after": "1"}

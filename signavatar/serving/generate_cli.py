@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from signavatar.client import DEFAULT_URL, SignAvatarClient, ServiceRequestError, save_clips
+from signavatar.client import DEFAULT_URL, OUT_SUFFIXES, SignAvatarClient, save_clips
+from signavatar.commands import check_out
 from signavatar.motion.amass import GENDERS
 
 
@@ -21,13 +21,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--num-frames", type=int, default=None, help="default: the model's clip length")
     parser.add_argument("--gender", default="neutral", choices=GENDERS)
     args = parser.parse_args(argv)
+    check_out(args.out, OUT_SUFFIXES)  # before asking the server
     if (args.text is None) == (args.image is None):
         parser.error("give a text or --image (exactly one)")
-    try:
-        clips = SignAvatarClient(args.url).generate(text=args.text, image=args.image, num_samples=args.num_samples,
-                                                    seed=args.seed, num_frames=args.num_frames)
-    except (ServiceRequestError, OSError) as exc:  # requests' connection errors are OSErrors
-        print(f"signavatar generate: {exc}", file=sys.stderr)
-        return 1
+    clips = SignAvatarClient(args.url).generate(text=args.text, image=args.image, num_samples=args.num_samples,
+                                                seed=args.seed, num_frames=args.num_frames)
     print(json.dumps({"written": save_clips(clips, args.out, args.gender)}))
     return 0

@@ -1,26 +1,41 @@
 """Input checking for the HTTP API: every way a request can be wrong becomes a ``ServiceError``
-(4xx) whose message names the field or upload at fault, before anything reaches the model."""
+(4xx) whose message names the field, upload or limit at fault, before anything reaches the model.
+
+Memory is bounded before work starts: bodies by bytes (``read_body``; JSON bodies by
+``max_json_bytes``), uploads by what they decode to, read from headers before decoding (an npz's
+zip directory, an image's pixel count, a video's frame size and packet count), clips by frames and
+plausible magnitudes (``check_clip``). Slow bodies are cut (``body_timeout_s``, 408) and each
+route holds a bounded number of requests (``RouteGates``, 503 with retry-after).
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import io
 import json
+import math
+import unicodedata
+from collections import Counter
+from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
 from starlette.datastructures import FormData
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from signavatar.config import ServeConfig
-from signavatar.motion.amass import clip_from_npz_bytes
+from signavatar.motion.amass import NpzTooLarge, UnreadableNpz, clip_from_npz_bytes
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.json_io import clip_from_dict
 from signavatar.serving.errors import (
     BadRequest,
     InvalidInput,
+    Overloaded,
     PayloadTooLarge,
+    RequestTimeout,
     UndecodableInput,
     UnsupportedMediaType,
 )
@@ -50,6 +65,15 @@ EXTENSIONS: dict[str, UploadKind] = {
 }
 GENERIC_TYPES = ("", "application/octet-stream")
 
+# Plausible magnitudes of an uploaded clip (generous: real signing stays far inside them); beyond
+# them a clip is not motion and would only feed the model inf/NaN.
+MAX_ROTATION_RAD = 4 * math.pi  # norm of one joint's axis-angle vector
+MAX_TRANS_M = 100.0
+MAX_SHAPE_COEFFICIENT = 50.0  # |betas|, |expression|
+FPS_RANGE = (1.0, 1000.0)
+MAX_NAME_CHARS = 256  # gloss, clip_id
+MAX_SOURCE_BYTES = 64 * 1024  # the clip's 'source' record as JSON
+
 
 def validation_message(exc: ValidationError) -> str:
     """``field: problem; field: problem`` from a pydantic error."""
@@ -63,14 +87,34 @@ def parse_model(model: type[BaseModel], data: object) -> BaseModel:
         raise InvalidInput(validation_message(exc)) from None
 
 
+def _bad_character(text: str) -> str | None:
+    """Where ``text`` holds a control character or a lone surrogate (no UTF-8 for it), which."""
+    for i, char in enumerate(text):
+        if unicodedata.category(char) in ("Cc", "Cs"):
+            return f"U+{ord(char):04X} at position {i}"
+    return None
+
+
+def check_name(value: str, field: str, limit: int = MAX_NAME_CHARS, where: str = "") -> str:
+    """A short printable string (a gloss, a clip id): no control characters or lone surrogates;
+    errors name ``field`` (of ``where``, when given)."""
+    field = f"{where}: field {field!r}" if where else f"field {field!r}"
+    if len(value) > limit:
+        raise InvalidInput(f"{field} has {len(value)} characters; the limit is {limit}")
+    if (bad := _bad_character(value)) is not None:
+        raise InvalidInput(f"{field} contains a control character or lone surrogate ({bad})")
+    return value
+
+
 def check_text(text: str, cfg: ServeConfig, field: str = "text") -> str:
-    """The stripped text; empty or longer than ``max_text_chars`` is an error naming ``field``."""
-    text = text.strip()
+    """The text with runs of whitespace (newlines, tabs) made one space; empty, longer than
+    ``max_text_chars`` or holding control characters / lone surrogates is an error naming ``field``."""
+    text = " ".join(text.split())
     if not text:
         raise InvalidInput(f"field {field!r} is empty")
     if len(text) > cfg.max_text_chars:
         raise InvalidInput(f"field {field!r} has {len(text)} characters; the limit is {cfg.max_text_chars}")
-    return text
+    return check_name(text, field, cfg.max_text_chars)
 
 
 def check_generate_options(options: GenerateOptions, cfg: ServeConfig) -> None:
@@ -84,18 +128,65 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-async def read_body(request: Request, limit: int) -> bytes:
-    """The whole body, refusing more than ``limit`` bytes (declared or actually sent)."""
+def body_limit(mtype: str, cfg: ServeConfig) -> tuple[int, str]:
+    """(byte limit, its setting's name) for a body of media type ``mtype``."""
+    if mtype == "application/json":
+        return cfg.max_json_bytes, "max_json_bytes"
+    return cfg.max_upload_bytes, "max_upload_bytes"
+
+
+async def read_body(request: Request, limit: int, timeout_s: float, setting: str = "max_upload_bytes") -> bytes:
+    """The whole body, refusing more than ``limit`` bytes (declared or actually sent, 413) and a
+    body that has not fully arrived within ``timeout_s`` (a slow client, 408)."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes")
+        raise PayloadTooLarge(f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes ({setting})")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes ({setting})")
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s (body_timeout_s; "
+                             f"{size} bytes received)") from None
+    except ClientDisconnect:
+        raise BadRequest("the client disconnected while sending the request body") from None
     return b"".join(chunks)
+
+
+def parse_json(data: bytes, what: str) -> Any:
+    """JSON ``data`` (any UTF encoding); malformed or nested too deeply for the parser is a 400."""
+    try:
+        return json.loads(data)
+    except RecursionError:
+        raise UndecodableInput(f"{what} is nested too deeply") from None
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
+        raise UndecodableInput(f"{what} is not valid JSON: {exc}") from None
+
+
+class RouteGates:
+    """Per-route caps on requests in flight in one ingress replica (``route_concurrency``): a
+    request over its route's cap is answered 503 at once (back-pressure), so one route's slow or
+    many clients cannot take every slot of the replica. Routes without a cap are not counted."""
+
+    def __init__(self, caps: Mapping[str, int]) -> None:
+        self.caps = dict(caps)
+        self.active: Counter[str] = Counter()
+
+    @contextlib.contextmanager
+    def enter(self, route: str) -> Iterator[None]:
+        cap = self.caps.get(route)
+        if cap is not None and self.active[route] >= cap:
+            raise Overloaded(f"/{route} is serving its limit of {cap} concurrent requests "
+                             f"(route_concurrency.{route}); retry in a moment")
+        self.active[route] += 1
+        try:
+            yield
+        finally:
+            self.active[route] -= 1
 
 
 async def read_form(request: Request, body: bytes) -> FormData:
@@ -125,46 +216,134 @@ def upload_kind(content_type: str | None, filename: str | None, allowed: tuple[U
     return kind
 
 
-def decode_image(data: bytes, name: str) -> np.ndarray:
-    """uint8 RGB [H, W, 3] of a png/jpeg upload."""
+def decode_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of a png/jpeg upload; its pixel count (from the header) is checked
+    before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
+            width, height = image.size
+            if width * height > max_pixels:
+                raise PayloadTooLarge(f"image {name!r} is {width}x{height} = {width * height} pixels; the limit is "
+                                      f"{max_pixels} pixels (max_image_pixels)")
             return np.asarray(image.convert("RGB"))
+    except Image.DecompressionBombError as exc:  # Pillow's own cap, in case it is below ours
+        raise PayloadTooLarge(f"image {name!r}: {exc}") from None
     except UnidentifiedImageError:
         raise UndecodableInput(f"image {name!r} is not a png or jpeg image") from None
+    except PayloadTooLarge:
+        raise
     except Exception as exc:  # truncated or corrupt data: OSError, SyntaxError, ValueError, ...
         raise UndecodableInput(f"image {name!r} could not be decoded: {exc}") from None
 
 
-def probe_video(data: bytes, name: str) -> dict[str, float]:
-    """Open the container and decode its first frame: ``{"width", "height", "fps"}``."""
+def probe_video(data: bytes, name: str, cfg: ServeConfig) -> dict[str, float]:
+    """Check a video against the limits from its container alone (frame size from the stream
+    header, frames by counting the stream's packets, which decodes nothing), then decode its first
+    frame: ``{"width", "height", "fps", "frames"}``."""
     import av
+
+    def undecodable(exc: BaseException) -> UndecodableInput:
+        return UndecodableInput(f"video {name!r} could not be decoded: {str(exc) or type(exc).__name__}")
 
     try:
         with av.open(io.BytesIO(data)) as container:
             if not container.streams.video:
                 raise ValueError("no video stream")
             stream = container.streams.video[0]
-            frame = next(container.decode(stream))
-            return {"width": frame.width, "height": frame.height, "fps": float(stream.average_rate or 0)}
+            _check_video_pixels(stream.codec_context.width, stream.codec_context.height, name, cfg)
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            frames = 0
+            for packet in container.demux(stream):
+                frames += packet.size > 0  # the demuxer ends with an empty flush packet
+                if frames > cfg.max_video_frames:
+                    raise PayloadTooLarge(f"video {name!r} has more than {cfg.max_video_frames} frames "
+                                          "(max_video_frames)")
+        seconds = frames / fps if fps > 0 else 0.0
+        if seconds > cfg.max_video_seconds:
+            raise PayloadTooLarge(f"video {name!r} lasts {seconds:.1f} s ({frames} frames at {fps:g} fps); the limit "
+                                  f"is {cfg.max_video_seconds:g} s (max_video_seconds)")
+        with av.open(io.BytesIO(data)) as container:
+            frame = next(container.decode(container.streams.video[0]))
+            _check_video_pixels(frame.width, frame.height, name, cfg)
+            return {"width": frame.width, "height": frame.height, "fps": fps, "frames": frames}
+    except PayloadTooLarge:
+        raise
     except Exception as exc:  # av raises its own error types, StopIteration for streams without frames
-        raise UndecodableInput(f"video {name!r} could not be decoded: {str(exc) or type(exc).__name__}") from None
+        raise undecodable(exc) from None
 
 
-def parse_clip(data: bytes, kind: UploadKind, name: str) -> MotionClip:
-    """A motion clip from an AMASS-style .npz or our JSON; decoding failures are 400, contract
-    violations (NaN, wrong shapes, missing fields) 422."""
+def _check_video_pixels(width: int, height: int, name: str, cfg: ServeConfig) -> None:
+    if width * height > cfg.max_video_pixels:
+        raise PayloadTooLarge(f"video {name!r} is {width}x{height} = {width * height} pixels per frame; the limit is "
+                              f"{cfg.max_video_pixels} (max_video_pixels)")
+
+
+def parse_clip(data: bytes, kind: UploadKind, name: str, cfg: ServeConfig) -> MotionClip:
+    """A motion clip from an AMASS-style .npz or our JSON, size-checked before decoding and then
+    checked by :func:`check_clip`; decoding failures are 400, sizes over a limit 413, contract
+    violations (NaN, wrong shapes, missing fields, implausible values) 422."""
     if kind == "npz" and not data.startswith(b"PK"):  # an .npz is a zip archive
         raise UndecodableInput(f"motion clip {name!r} is not an .npz (zip) file")
-    payload = None
-    if kind == "json":
-        try:
-            payload = json.loads(data)
-        except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
-            raise UndecodableInput(f"motion clip {name!r} is not valid JSON: {exc}") from None
     try:
-        return clip_from_npz_bytes(data, name=name) if kind == "npz" else clip_from_dict(payload)
+        if kind == "npz":
+            clip = clip_from_npz_bytes(data, name=name, max_decoded_bytes=cfg.max_clip_decoded_bytes)
+        else:
+            if len(data) > cfg.max_json_bytes:
+                raise PayloadTooLarge(f"motion clip {name!r} has {len(data)} bytes of JSON; the limit is "
+                                      f"{cfg.max_json_bytes} (max_json_bytes)")
+            payload = parse_json(data, f"motion clip {name!r}")
+            frames = payload.get("poses") if isinstance(payload, dict) else None
+            if isinstance(frames, list) and len(frames) > cfg.max_clip_frames:
+                raise PayloadTooLarge(f"motion clip {name!r} has {len(frames)} frames; the limit is "
+                                      f"{cfg.max_clip_frames} (max_clip_frames)")
+            clip = clip_from_dict(payload)
+    except NpzTooLarge as exc:
+        raise PayloadTooLarge(f"motion clip {exc} (max_clip_decoded_bytes)") from None
+    except UnreadableNpz as exc:
+        raise UndecodableInput(f"motion clip {exc}") from None
     except (ValueError, TypeError) as exc:  # ClipValidationError is a ValueError
         raise InvalidInput(f"motion clip {name!r}: {exc}") from None
+    return check_clip(clip, cfg, name)
+
+
+def _over(values: np.ndarray, limit: float) -> tuple[int, float] | None:
+    """(first flat index, value) of ``|values| > limit``, if any."""
+    bad = np.flatnonzero(np.abs(values) > limit)
+    return None if bad.size == 0 else (int(bad[0]), float(values.reshape(-1)[bad[0]]))
+
+
+def check_clip(clip: MotionClip, cfg: ServeConfig, name: str) -> MotionClip:
+    """What the model may see: at most ``max_clip_frames`` frames (413), and plausible values
+    (422 naming the field and the bound): joint rotations within ``MAX_ROTATION_RAD``, translation
+    within ``MAX_TRANS_M``, shape and expression coefficients within ``MAX_SHAPE_COEFFICIENT``,
+    fps in ``FPS_RANGE``, confidences in [0, 1], short printable names, a small ``source``."""
+    what = f"motion clip {name!r}"
+    if clip.num_frames > cfg.max_clip_frames:
+        raise PayloadTooLarge(f"{what} has {clip.num_frames} frames; the limit is {cfg.max_clip_frames} "
+                              "(max_clip_frames)")
+    if not FPS_RANGE[0] <= clip.fps <= FPS_RANGE[1]:
+        raise InvalidInput(f"{what}: fps {clip.fps:g} is outside {FPS_RANGE[0]:g}..{FPS_RANGE[1]:g}")
+    angles = np.linalg.norm(clip.poses.astype(np.float64), axis=-1)
+    if (bad := _over(angles, MAX_ROTATION_RAD)) is not None:
+        frame, joint = divmod(bad[0], clip.poses.shape[1])
+        raise InvalidInput(f"{what}: field 'poses' has a rotation of {bad[1]:.3g} rad (frame {frame}, joint {joint}); "
+                           f"axis-angle norms must be at most {MAX_ROTATION_RAD:.4g} (4 pi)")
+    for field, values, limit, unit in (("trans", clip.trans, MAX_TRANS_M, " m"),
+                                       ("betas", clip.betas, MAX_SHAPE_COEFFICIENT, ""),
+                                       ("expression", clip.expression, MAX_SHAPE_COEFFICIENT, "")):
+        if (bad := _over(values, limit)) is not None:
+            raise InvalidInput(f"{what}: field {field!r} has {bad[1]:.3g}{unit} at flat index {bad[0]}; "
+                               f"values must be within +-{limit:g}{unit}")
+    if clip.confidence is not None and (bad := _over(clip.confidence - 0.5, 0.5)) is not None:
+        raise InvalidInput(f"{what}: field 'confidence' has {bad[1] + 0.5:.3g} at frame {bad[0]}; must be in [0, 1]")
+    check_name(clip.gloss, "gloss", where=what)
+    check_name(clip.clip_id, "clip_id", where=what)
+    try:
+        source = json.dumps(clip.source, ensure_ascii=False).encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:  # not JSON, lone surrogates, nested too deeply
+        raise InvalidInput(f"{what}: field 'source' is not plain JSON text ({type(exc).__name__})") from None
+    if len(source) > MAX_SOURCE_BYTES:
+        raise InvalidInput(f"{what}: field 'source' has {len(source)} bytes of JSON; the limit is {MAX_SOURCE_BYTES}")
+    return clip

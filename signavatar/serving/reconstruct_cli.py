@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from signavatar.client import DEFAULT_URL, SignAvatarClient, ServiceRequestError, save_clips
+from signavatar.client import DEFAULT_URL, OUT_SUFFIXES, SignAvatarClient, save_clips
+from signavatar.commands import check_out
 from signavatar.motion.amass import GENDERS
 
 
@@ -20,10 +20,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--gender", default="neutral", choices=GENDERS)
     args = parser.parse_args(argv)
-    try:
-        clip = SignAvatarClient(args.url).reconstruct(args.input, gloss=args.gloss, seed=args.seed)
-    except (ServiceRequestError, OSError) as exc:  # requests' connection errors are OSErrors
-        print(f"signavatar reconstruct: {exc}", file=sys.stderr)
-        return 1
+    check_out(args.out, OUT_SUFFIXES)  # before asking the server
+    clip = SignAvatarClient(args.url).reconstruct(args.input, gloss=args.gloss, seed=args.seed)
     print(json.dumps({"written": save_clips([clip], args.out, args.gender)}))
     return 0

@@ -63,8 +63,10 @@ def extraction_estimator(cfg: ServeConfig) -> VideoEstimator:
             outcome = extractor(VideoTask(clip_id=f"upload-{name.stem}", gloss="", split="unsplit", uri=file.name))
         if outcome.status == "ok":
             return outcome.clip
-        if outcome.reason == "estimator_error":
+        if outcome.reason == "estimator_error" and not (outcome.message or "").startswith("ValueError:"):
             raise RuntimeError(f"estimator failed on {filename}: {outcome.message}")
+        # Unusable video: undecodable, rejected by QC, or the estimator's ValueError (e.g. no person
+        # in view: "no frame shows both shoulders"). The outcome names the exception type first.
         raise ValueError(f"{filename} {outcome.status} ({outcome.reason}): {outcome.message or outcome.qc}")
 
     return estimate

@@ -18,9 +18,10 @@ from signavatar.config import ClipEncoderConfig, SignAvatarConfig, load_config
 from signavatar.model.clip_encoder import LOCAL_DIR_PREFIX, ClipConditioner
 from signavatar.training.checkpoint import FILENAME
 
-# Small enough to train in a few seconds on one core; 3 glosses, 16-frame clips.
+# Small enough to train in a few seconds on one core; 3 glosses, 16-frame clips. ``clip.pretrained``
+# must be named; a caller that needs the tiny CLIP overrides it (the last override wins).
 TINY_OVERRIDES = (
-    "model.latent_dim=32", "model.num_layers=2", "model.num_heads=2", "model.ff_size=64", "model.dropout=0.0",
+    "clip.pretrained=random", "model.latent_dim=32", "model.num_layers=2", "model.num_heads=2", "model.ff_size=64", "model.dropout=0.0",
     "model.num_frames=16", "data.num_frames=16", "data.synthetic.num_glosses=3", "data.synthetic.clips_per_gloss=5",
     "train.batch_size=8", "train.lr=1e-3", "train.epochs=20", "train.checkpoint_every=20",
 )
@@ -58,3 +59,28 @@ def build_tiny_checkpoint(directory: Path) -> TinyCheckpoint:
         train_plain(config, train, embeddings, checkpoint_dir=str(checkpoint_dir))
     glosses = list(load_checkpoint(str(checkpoint_dir))["glosses"])
     return TinyCheckpoint(str(checkpoint_dir), clip_dir, config, glosses)
+
+
+def write_legacy_checkpoint(directory: Path, gloss_embeddings: "torch.Tensor", glosses: list[str]) -> str:
+    """A checkpoint exactly as saved before ``model.token_source`` and ``clip.pretrained: random``
+    existed: global learned mu/sigma tokens in the weights, no ``token_source`` key in the saved
+    model config and ``clip.pretrained: null`` (which then meant a seeded random CLIP). The weights
+    are an untrained tiny model's; returns the checkpoint directory."""
+    import torch
+
+    from signavatar.training.checkpoint import save_checkpoint
+    from signavatar.training.data import FeatureNormalizer
+    from signavatar.training.loop import TrainingState
+    from signavatar.model.cvae import SignAvatarCVAE
+    from signavatar.motion.clip import FEATURE_DIM
+
+    config = load_config(None, [*TINY_OVERRIDES, "model.token_source=learned"])
+    torch.manual_seed(0)
+    model = SignAvatarCVAE(config.model, feature_dim=FEATURE_DIM, cond_dim=gloss_embeddings.shape[1])
+    normalizer = FeatureNormalizer(torch.zeros(FEATURE_DIM), torch.ones(FEATURE_DIM))
+    state = TrainingState(model, torch.optim.AdamW(model.parameters()), normalizer, list(glosses), gloss_embeddings,
+                          config).checkpoint_state()
+    del state["config"]["model"]["token_source"]
+    state["config"]["clip"]["pretrained"] = None
+    save_checkpoint(state, directory)
+    return str(directory)

@@ -1,0 +1,386 @@
+"""The Serve app against a hostile but realistic client (issue 15), over real HTTP on 127.0.0.1:
+decompression bombs, former 500s, header injection, slow and many clients, the offline docs page.
+
+Each case asserts the status and a message naming the problem (or the limit), that the server
+still answers afterwards, and for the bombs that the replicas' memory stays bounded: the peak
+resident set (``VmHWM`` in ``/proc/<pid>/status``) of the ingress and the model replica grows by
+less than ``MEMORY_SLACK`` per bomb, where decoding any of them would take hundreds of MB.
+
+One app for the module, with the local config's limits tightened where that keeps the inputs small
+(video frames, timeouts, the reconstruct route's concurrency); the npz and image bombs go against
+the production defaults of ``max_clip_decoded_bytes`` and ``max_image_pixels``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import socket
+import struct
+import time
+import zipfile
+import zlib
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+import numpy as np
+import pytest
+import requests
+
+from signavatar.config import ServeConfig
+from signavatar.motion.amass import clip_to_npz_bytes
+from signavatar.motion.json_io import clip_to_dict
+from tests.conftest import free_port
+from tests.support.clips import random_clip
+from tests.test_serving import APP_NAME, assert_error, deploy, generate, local_args
+
+MIB = 1024 * 1024
+MEMORY_SLACK = 64 * MIB  # allowed growth of a replica's peak RSS per bomb
+BODY_TIMEOUT_S = 3.0
+KEEP_ALIVE_S = 2
+RECONSTRUCT_SLOTS = 2
+# Tightened limits (the rest are ServeConfig's defaults, as in serve_configs/local.yaml).
+LIMITS = {
+    "max_upload_bytes": 4 * MIB,
+    "max_json_bytes": 2 * MIB,
+    "max_clip_frames": 600,
+    "max_video_frames": 40,
+    "max_video_seconds": 5.0,
+    "max_video_pixels": 64 * 64,
+    "body_timeout_s": BODY_TIMEOUT_S,
+    "route_concurrency": {"generate": 48, "reconstruct": RECONSTRUCT_SLOTS},
+}
+DEFAULTS = ServeConfig()
+
+
+@pytest.fixture(scope="module")
+def app(ray_cluster, tiny_checkpoint):
+    from ray import serve
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port, "request_timeout_s": 60,
+                              "keep_alive_timeout_s": KEEP_ALIVE_S})
+    deploy(local_args(tiny_checkpoint, **LIMITS))
+    yield f"http://127.0.0.1:{port}", port, tiny_checkpoint.glosses[0]
+    serve.shutdown()
+
+
+@pytest.fixture(scope="module")
+def url(app) -> str:
+    return app[0]
+
+
+def serving(url: str, gloss: str) -> None:
+    assert requests.get(f"{url}/healthz", timeout=30).json() == {"status": "ok"}
+    response = generate(url, text=gloss)
+    assert response.status_code == 200, response.text
+
+
+# --- memory of the replicas ---------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def replica_pids(app) -> dict[str, int]:
+    from ray.util.state import list_actors
+
+    pids = {}
+    for actor in list_actors(filters=[("state", "=", "ALIVE")], limit=1000):
+        for deployment in ("SignAvatarIngress", "SignAvatarModel"):
+            if actor.class_name == f"ServeReplica:{APP_NAME}:{deployment}":
+                pids[deployment] = actor.pid
+    assert set(pids) == {"SignAvatarIngress", "SignAvatarModel"}, pids
+    return pids
+
+
+def peak_rss(pid: int) -> int:
+    """Peak resident set of a process so far, in bytes (``VmHWM``)."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"^VmHWM:\s+(\d+) kB", status, re.M).group(1)) * 1024
+
+
+@contextmanager
+def memory_bounded(pids: dict[str, int]) -> Iterator[None]:
+    before = {name: peak_rss(pid) for name, pid in pids.items()}
+    yield
+    for name, pid in pids.items():
+        grown = peak_rss(pid) - before[name]
+        assert grown < MEMORY_SLACK, f"{name} (pid {pid}) peak RSS grew by {grown / MIB:.0f} MiB"
+
+
+# --- bombs --------------------------------------------------------------------------------------
+
+def npz_bomb(frames: int) -> bytes:
+    """An AMASS-style npz whose ``poses`` are ``frames`` x 165 float32 zeros, written by streaming
+    (never held decoded here): 400,000 frames decode to 264 MB and compress to about 260 KB."""
+    buffer = io.BytesIO()
+    row_block = bytes(165 * 4 * 1000)
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("poses.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False,
+                                                          "shape": (frames, 165)})
+            for _ in range(frames // 1000):
+                member.write(row_block)
+    return buffer.getvalue()
+
+
+def png_bomb(side: int) -> bytes:
+    """A black ``side`` x ``side`` greyscale PNG, compressed row by row (12000 x 12000: ~140 KB
+    that decode to 432 MB as RGB)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    compressor, row, parts = zlib.compressobj(9), bytes(side + 1), []
+    for _ in range(side):
+        parts.append(compressor.compress(row))
+    parts.append(compressor.flush())
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", b"".join(parts)) + chunk(b"IEND", b"")
+
+
+def clip_npz(frames: int = 8, scale: float = 1.0, **arrays) -> bytes:
+    clip = random_clip("up", frames=frames)
+    data = {"poses": clip.poses.reshape(frames, 165) * scale, "trans": clip.trans, "betas": clip.betas, **arrays}
+    buffer = io.BytesIO()
+    np.savez(buffer, **data)
+    return buffer.getvalue()
+
+
+def reconstruct(url: str, name: str, data: bytes, content_type: str = "application/octet-stream",
+                **form) -> requests.Response:
+    return requests.post(f"{url}/reconstruct", files={"file": (name, data, content_type)},
+                         data={"gloss": "drink", **form}, timeout=60)
+
+
+def image_generate(url: str, name: str, data: bytes) -> requests.Response:
+    return requests.post(f"{url}/generate", files={"image": (name, data, "image/png")}, timeout=60)
+
+
+BOMBS: dict[str, tuple[Callable[[str], requests.Response], int, list[str]]] = {
+    "npz of 400k frames (264 MB decoded)": (
+        lambda u: reconstruct(u, "bomb.npz", npz_bomb(400_000)), 413,
+        ["bomb.npz", "264000128 bytes", str(DEFAULTS.max_clip_decoded_bytes), "max_clip_decoded_bytes"]),
+    "npz over the frame limit": (
+        lambda u: reconstruct(u, "long.npz", clip_npz(frames=601)), 413, ["long.npz", "601 frames", "max_clip_frames"]),
+    "json clip over the frame limit": (
+        lambda u: reconstruct(u, "long.json", json.dumps({"poses": np.zeros((601, 55, 3)).tolist()}).encode()),
+        413, ["long.json", "601 frames", "max_clip_frames"]),
+    "12000x12000 png (432 MB decoded)": (
+        lambda u: image_generate(u, "huge.png", png_bomb(12000)), 413,
+        ["huge.png", "12000x12000", str(DEFAULTS.max_image_pixels), "max_image_pixels"]),
+    "video over the frame limit": (
+        lambda u: reconstruct(u, "long.mp4", mp4_bytes_at(frames=41, fps=10), "video/mp4"), 413,
+        ["long.mp4", "more than 40 frames", "max_video_frames"]),
+    "video over the duration limit": (
+        lambda u: reconstruct(u, "slow.mp4", mp4_bytes_at(frames=12, fps=2), "video/mp4"), 413,
+        ["slow.mp4", "6.0 s", "max_video_seconds"]),
+    "video over the pixel limit": (
+        lambda u: reconstruct(u, "big.mp4", mp4_bytes_at(frames=3, fps=10, size=96), "video/mp4"), 413,
+        ["big.mp4", "96x96", "max_video_pixels"]),
+}
+
+
+def mp4_bytes_at(frames: int, fps: int, size: int = 32) -> bytes:
+    import av
+
+    buffer = io.BytesIO()
+    with av.open(buffer, "w", format="mp4") as container:
+        stream = container.add_stream("mpeg4", rate=fps)
+        stream.width = stream.height = size
+        stream.pix_fmt = "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((size, size, 3), 20 * i % 256, np.uint8), format="rgb24")
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode())
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("case", list(BOMBS))
+def test_bombs_are_refused_from_headers_with_memory_bounded(app, replica_pids, case):
+    url, _, gloss = app
+    send, status, named = BOMBS[case]
+    with memory_bounded(replica_pids):
+        assert_error(send(url), status, *named)
+    serving(url, gloss)
+
+
+# --- former 500s --------------------------------------------------------------------------------
+
+def _post_json(url: str, raw: bytes) -> requests.Response:
+    return requests.post(f"{url}/generate", data=raw, headers={"content-type": "application/json"}, timeout=60)
+
+
+FORMER_500S: dict[str, tuple[Callable[[str], requests.Response], int, list[str]]] = {
+    "lone surrogate in text": (lambda u: _post_json(u, b'{"text": "drink \\ud800"}'), 422,
+                               ["'text'", "U+D800", "lone surrogate"]),
+    "control character in text": (lambda u: _post_json(u, b'{"text": "a\\u0000b"}'), 422, ["'text'", "U+0000"]),
+    "JSON nested 100k deep": (lambda u: _post_json(u, b"[" * 100_000 + b"]" * 100_000), 400, ["nested too deeply"]),
+    "JSON body over max_json_bytes": (lambda u: _post_json(u, b" " * (LIMITS["max_json_bytes"] + 1)), 413,
+                                      [str(LIMITS["max_json_bytes"]), "max_json_bytes"]),
+    "corrupt zip starting with PK": (lambda u: reconstruct(u, "broken.npz", b"PK\x03\x04" + bytes(200)), 400,
+                                     ["broken.npz", "not a readable .npz"]),
+    "poses x 1e30": (lambda u: reconstruct(u, "huge.npz", clip_npz(scale=1e30)), 422,
+                     ["huge.npz", "'poses'", "rad", "4 pi"]),
+    "trans of 1e6 m": (lambda u: reconstruct(u, "far.npz", clip_npz(trans=np.full((8, 3), 1e6, np.float32))), 422,
+                       ["far.npz", "'trans'", "100 m"]),
+    "fps of 1e-6": (lambda u: reconstruct(u, "still.npz", clip_npz(mocap_framerate=np.array(1e-6))), 422,
+                    ["still.npz", "fps"]),
+    "source JSON nested deeply in an npz": (
+        lambda u: reconstruct(u, "deep.npz", clip_npz(source=np.array("[" * 5000 + "]" * 5000))), 422,
+        ["deep.npz", "RecursionError"]),
+    "lone surrogate in a JSON clip's id": (
+        lambda u: reconstruct(u, "s.json", json.dumps({**clip_to_dict(random_clip("x", frames=4)),
+                                                       "clip_id": "x\ud800"}).encode()), 422,
+        ["s.json", "'clip_id'", "U+D800"]),
+    "unknown path": (lambda u: requests.get(f"{u}/nope", timeout=30), 404, ["/nope"]),
+    "wrong method": (lambda u: requests.get(f"{u}/generate", timeout=30), 405, ["GET /generate"]),
+}
+
+
+@pytest.mark.parametrize("case", list(FORMER_500S))
+def test_former_server_errors_are_4xx_naming_the_problem(app, case):
+    url, _, gloss = app
+    send, status, named = FORMER_500S[case]
+    assert_error(send(url), status, *named)
+    serving(url, gloss)
+
+
+def test_video_without_a_person_is_unusable_input_not_a_server_error():
+    """The extraction estimator (MediaPipe Holistic) on a video with nobody in it: a ValueError,
+    which the app answers 422 (``value_error_is_input``), not the RuntimeError behind a 500."""
+    from signavatar.config import HolisticConfig
+    from signavatar.extraction.estimators.holistic import HolisticUnavailable, HolisticWorker
+    from signavatar.serving.video import extraction_estimator
+
+    try:
+        HolisticWorker(HolisticConfig()).close()
+    except HolisticUnavailable as exc:
+        pytest.skip(f"MediaPipe environment not available: {exc}")
+    estimate = extraction_estimator(ServeConfig())
+    with pytest.raises(ValueError, match="nobody.mp4 error .* no frame shows both shoulders"):
+        estimate(mp4_bytes_at(frames=10, fps=10, size=64), "nobody.mp4")
+
+
+# --- response headers ---------------------------------------------------------------------------
+
+SAFE_NAME = re.compile(r"[A-Za-z0-9-]+\.(npz|zip)")
+
+
+def disposition(response: requests.Response) -> tuple[str, str]:
+    """(filename, filename*) of an attachment, asserting nothing else is in the header."""
+    assert response.status_code == 200, response.text
+    match = re.fullmatch(r"attachment; filename=\"([^\"]*)\"; filename\*=UTF-8''([A-Za-z0-9%._-]+)",
+                         response.headers["content-disposition"])
+    assert match, response.headers["content-disposition"]
+    assert SAFE_NAME.fullmatch(match.group(1)), match.group(1)
+    return match.group(1), match.group(2)
+
+
+def test_download_names_are_safe_slugs_with_rfc6266_filename_star(app):
+    url, _, gloss = app
+    assert disposition(generate(url, text=gloss, format="npz", seed=3)) == (
+        f"gen-{gloss}-s3-0.npz", f"gen-{gloss}-s3-0.npz")
+    assert disposition(generate(url, text="水を飲む", format="npz")) == (
+        "gen-s0-0.npz", "gen-%E6%B0%B4%E3%82%92%E9%A3%B2%E3%82%80-s0-0.npz")
+    ascii_name, _ = disposition(generate(url, text='x"; filename=evil.exe', format="npz"))
+    assert ascii_name == "gen-x-filename-evil-exe-s0-0.npz"
+    crlf = generate(url, text="cup\r\nSet-Cookie: a=b", format="npz")
+    assert "set-cookie" not in crlf.headers and disposition(crlf)[0] == "gen-cup-Set-Cookie-a-b-s0-0.npz"
+    assert_error(generate(url, text="a\x7fb", format="npz"), 422, "U+007F")
+
+    several = generate(url, text="../../../tmp/evil", format="npz", num_samples=3)
+    assert disposition(several)[0] == "gen-tmp-evil-s0.zip"
+    with zipfile.ZipFile(io.BytesIO(several.content)) as archive:
+        assert archive.namelist() == [f"gen-tmp-evil-s0-{i}.npz" for i in range(3)]
+    serving(url, gloss)
+
+
+# --- slow and many clients ----------------------------------------------------------------------
+
+def open_request(port: int, head: str, body: bytes = b"") -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    sock.sendall(head.encode() + body)
+    return sock
+
+
+def slow_upload(port: int, path: str = "/reconstruct", declared: int = 100_000) -> socket.socket:
+    """A multipart upload that announces ``declared`` bytes and sends a few."""
+    head = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {declared}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\n\r\n")
+    return open_request(port, head, b"--b\r\nContent-Disposition: form-data; name=\"gloss\"\r\n\r\n")
+
+
+def answer(sock: socket.socket) -> bytes:
+    """Everything the server sends until it closes the connection."""
+    chunks = []
+    while chunk := sock.recv(65536):
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def test_slow_upload_is_cut_with_408_while_others_are_served(app):
+    url, port, gloss = app
+    with slow_upload(port) as sock:
+        serving(url, gloss)  # served while the slow upload is held
+        reply = answer(sock)  # the server ends it: the body did not arrive within body_timeout_s
+    assert reply.startswith(b"HTTP/1.1 408"), reply[:200]
+    assert b"body_timeout_s" in reply and b"request_id" in reply
+    serving(url, gloss)
+
+
+def test_route_concurrency_gives_back_pressure_to_one_route_only(app):
+    url, port, gloss = app
+    with ExitStack() as stack:
+        held = [stack.enter_context(slow_upload(port)) for _ in range(RECONSTRUCT_SLOTS)]
+        # The held uploads take the route's slots as soon as the ingress sees them; a request that
+        # would be a 415 (not multipart) shows whether it got past the gate.
+        for _ in range(200):
+            refused = requests.post(f"{url}/reconstruct", json={}, timeout=30)
+            if refused.status_code == 503:
+                break
+            assert refused.status_code == 415, refused.text
+            time.sleep(0.05)
+        body = assert_error(refused, 503, "/reconstruct", f"limit of {RECONSTRUCT_SLOTS}",
+                            "route_concurrency.reconstruct")
+        assert body["error"] == "overloaded" and refused.headers["retry-after"] == "1"
+        serving(url, gloss)  # the other route is not affected
+        replies = [answer(sock) for sock in held]
+    assert all(reply.startswith(b"HTTP/1.1 408") for reply in replies), [r[:100] for r in replies]
+    ok = reconstruct(url, "ok.npz", clip_to_npz_bytes(random_clip("ok", gloss=gloss)), gloss=gloss)
+    assert ok.status_code == 200, ok.text  # the slots are free again
+
+
+def test_idle_and_half_sent_connections_do_not_block_others(app):
+    """Idle keep-alive connections are closed after ``keep_alive_timeout_s``; connections stuck
+    half-way through their headers hold only a socket in the proxy (no ingress slot), so others
+    are served meanwhile."""
+    url, port, gloss = app
+    with ExitStack() as stack:
+        stalled = [stack.enter_context(open_request(port, "POST /generate HTTP/1.1\r\nHost: 127.0.0.1\r\n"))
+                   for _ in range(70)]  # more than the ingress's 64 slots
+        serving(url, gloss)
+        idle = stack.enter_context(open_request(port, "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"))
+        reply = answer(idle)  # the answer, then the close after the keep-alive timeout
+        assert reply.startswith(b"HTTP/1.1 200") and reply.endswith(b'{"status":"ok"}')
+        assert len(stalled) == 70
+    serving(url, gloss)
+
+
+# --- offline docs -------------------------------------------------------------------------------
+
+def test_docs_page_loads_only_from_the_app(url):
+    from signavatar.serving.viewer import DOCS_ASSETS, DOCS_DIR, STATIC_DIR
+
+    if not all((STATIC_DIR / DOCS_DIR / name).is_file() for name in DOCS_ASSETS.values()):
+        response = requests.get(f"{url}/docs", timeout=30)
+        assert_error(response, 503, "make viewer")
+        pytest.skip("viewer bundle not built (make viewer): /docs answers 503 naming it")
+    page = requests.get(f"{url}/docs", timeout=30)
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    assert not re.search(r"https?://", page.text), "the docs page references another host"
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text) + re.findall(r"url: '([^']+)'", page.text)
+    assert {"static/docs/swagger-ui-bundle.js", "static/docs/swagger-ui.css", "openapi.json"} <= set(assets)
+    for asset in assets:
+        assert requests.get(f"{url}/{asset}", timeout=30).status_code == 200, asset
+    assert '"validatorUrl": null' in page.text  # Swagger UI would otherwise call validator.swagger.io
+    assert requests.get(f"{url}/redoc", timeout=30).status_code == 404  # ReDoc would load from a CDN
