@@ -72,6 +72,8 @@ def files(tmp_path):
     (tmp_path / "dir.npz").mkdir()
     (tmp_path / "empty.pose").write_bytes(b"")
     (tmp_path / "empty.npz").write_bytes(b"")
+    (tmp_path / "dir.mp4").mkdir()
+    (tmp_path / "empty.mp4").write_bytes(b"")
     (tmp_path / "video.pose").write_bytes(b"\0\0\0\x18ftypmp42" + bytes(200))  # an mp4 named .pose
     (tmp_path / "file.txt").write_text("a file, not a folder")
     return tmp_path
@@ -81,6 +83,12 @@ def files(tmp_path):
                                         ("video.pose", "not a readable .pose file"), ("empty.pose", "empty file")])
 def test_fit_bad_input_is_one_line(capsys, files, name, kind):
     one_line_error(capsys, ["fit", str(files / name), "--out", str(files / "out.npz")], 1, name, kind)
+
+
+@pytest.mark.parametrize("name, kind", [("missing.mp4", "no such file"), ("dir.mp4", "Is a directory"),
+                                        ("empty.mp4", "zero-length file")])
+def test_landmarks_bad_input_is_one_line(capsys, files, name, kind):
+    one_line_error(capsys, ["landmarks", str(files / name), "--out", str(files / "out.pose")], 1, name, kind)
 
 
 def test_fit_truncated_pose_file_is_one_line(capsys, files, shared_data):
