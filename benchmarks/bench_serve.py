@@ -1,19 +1,25 @@
 """Serve overhead on CPU: ``POST /generate`` over HTTP vs calling the model in-process, one run.
 
-The app is ``serve_configs/local.yaml``'s (one CPU model replica, batching on), on a local Ray.
+The app is ``serve_configs/local.yaml``'s (one replica holding the model on one CPU: ``model_in_ingress``,
+batching on), on a local Ray.
 Requests cycle through the checkpoint's glosses with seed = request index (known glosses: no CLIP
 forward, the cached embedding is used), JSON responses. Three measurements, same request list:
 
-- ``in_process``: ``engine.generate_jobs`` + the same JSON encoding, sequential, 1 torch thread
+- ``in_process``: ``engine.generate_jobs`` + the server's JSON encoding, sequential, 1 torch thread
   (what one model replica with ``num_cpus: 1`` does per request);
 - ``serve_sequential``: one HTTP client at a time (latency overhead);
 - ``serve_concurrent``: ``--concurrency`` clients in parallel, bounded (throughput, batching).
+
+The CLIP text path (words not in the vocabulary: one text-tower forward per model batch) is
+measured the same way on ``--clip-requests`` distinct unknown words: ``clip_in_process``
+(sequential) and ``clip_serve_concurrent``. The app gets a ViT-B-32 CLIP with random weights
+(``clip.pretrained: random``): the cost of the real weights, no download.
 
 Latency is per request (client side, keep-alive connections, body not parsed); throughput is
 requests / wall time of the phase. The clients run on the same machine as the cluster. Start-up
 (``ray.init``, deploying the app, the first request after deploy, the first in-process call) is
 reported apart from these steady phases, which follow ``WARMUP`` requests.
-Without ``--checkpoint`` a demo-sized model (configs/demo.yaml) is trained for 2 epochs on the
+Without ``--checkpoint`` a demo-sized model (configs/synthetic.yaml) is trained for 2 epochs on the
 synthetic corpus into a temp dir: its quality is irrelevant, its size and cost are the demo's.
 
     python -m benchmarks.bench_serve [--checkpoint runs/demo/checkpoint] [--requests 200] [--concurrency 8]
@@ -39,11 +45,12 @@ import yaml
 
 from benchmarks.timing import measure, summary
 from signavatar.config import ServeConfig, load_config
-from signavatar.motion.json_io import clip_to_dict
+from signavatar.serving.encoding import clips_to_json_payload
 from signavatar.serving.engine import GenerationJob, generate_jobs, load_avatar
 
 REPO = Path(__file__).resolve().parents[1]
 WARMUP = 10
+CLIP_ARGS = {"model_name": "ViT-B-32", "pretrained": "random"}  # 512-d, as the demo-sized checkpoint
 
 
 def train_demo_sized_checkpoint(directory: str) -> str:
@@ -51,7 +58,7 @@ def train_demo_sized_checkpoint(directory: str) -> str:
     from signavatar.training.data import build_feature_set
     from signavatar.training.loop import train_plain
 
-    config = load_config(REPO / "configs" / "demo.yaml", ["train.epochs=2", "train.checkpoint_every=2"])
+    config = load_config(REPO / "configs" / "synthetic.yaml", ["train.epochs=2", "train.checkpoint_every=2"])
     train = build_feature_set([c for c in generate_corpus(config.data.synthetic) if c.split == "train"],
                               config.data.num_frames)
     # Random unit embeddings stand in for CLIP's: requests only use these known glosses.
@@ -94,6 +101,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--checkpoint", help="default: train a demo-sized one in a temp dir")
     parser.add_argument("--requests", type=int, default=200)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--clip-requests", type=int, default=48, help="unknown-word requests per CLIP phase")
     parser.add_argument("--batch-wait-s", type=float, help="override batch_wait_timeout_s of local.yaml")
     args = parser.parse_args(argv)
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
@@ -101,7 +109,7 @@ def main(argv: list[str] | None = None) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or train_demo_sized_checkpoint(os.path.join(tmp, "checkpoint"))
         local = yaml.safe_load((REPO / "serve_configs" / "local.yaml").read_text())
-        serve_args = {**local["applications"][0]["args"], "checkpoint": checkpoint}
+        serve_args = {**local["applications"][0]["args"], "checkpoint": checkpoint, "clip": CLIP_ARGS}
         if args.batch_wait_s is not None:
             serve_args["batch_wait_timeout_s"] = args.batch_wait_s
         cfg = ServeConfig.model_validate(serve_args)
@@ -110,21 +118,25 @@ def main(argv: list[str] | None = None) -> dict:
         avatar = load_avatar(cfg)
         glosses = avatar.glosses
 
+        def text(i: int) -> str:  # known glosses from 0, distinct unknown words (CLIP) below 0
+            return glosses[i % len(glosses)] if i >= 0 else f"unknownword{-i}"
+
         def in_process(i: int) -> bool:
-            job = GenerationJob(num_samples=1, seed=i, text=glosses[i % len(glosses)])
-            clips = generate_jobs(avatar, [job])[0]
-            return bool(json.dumps({"clips": [clip_to_dict(c) for c in clips], "gender": "neutral"}))
+            job = GenerationJob(num_samples=1, seed=abs(i), text=text(i))
+            return bool(clips_to_json_payload(generate_jobs(avatar, [job])[0], "neutral", single=False))
 
         with measure() as first_call:
             in_process(0)
         for i in range(1, WARMUP):
             in_process(i)
         results = {"in_process": run_phase(in_process, args.requests, 1)}
+        in_process(-1)  # CLIP's first forward
+        results["clip_in_process"] = run_phase(lambda i: in_process(-2 - i), args.clip_requests, 1)
 
         import ray
         from ray import serve
 
-        from signavatar.serving.app import MODEL_DEPLOYMENT, build_app
+        from signavatar.serving.app import INGRESS_DEPLOYMENT, build_app
 
         with measure() as init_span:
             ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
@@ -140,7 +152,7 @@ def main(argv: list[str] | None = None) -> dict:
             def over_http(i: int) -> bool:
                 if not hasattr(sessions, "session"):
                     sessions.session = requests.Session()
-                response = sessions.session.post(url, json={"text": glosses[i % len(glosses)], "seed": i}, timeout=120)
+                response = sessions.session.post(url, json={"text": text(i), "seed": abs(i)}, timeout=120)
                 return response.status_code == 200 and response.headers["content-type"] == "application/json"
 
             with measure() as first_request:
@@ -149,27 +161,35 @@ def main(argv: list[str] | None = None) -> dict:
                 over_http(i)
             assert len(requests.post(url, json={"text": glosses[0]}, timeout=120).json()["clips"]) == 1
             results["serve_sequential"] = run_phase(over_http, args.requests, 1)
-            handle = serve.get_deployment_handle(MODEL_DEPLOYMENT, app_name="signavatar")
-            before = handle.stats.remote().result()
-            results["serve_concurrent"] = run_phase(over_http, args.requests, args.concurrency)
-            after = handle.stats.remote().result()
-            batches = after["generate_batches"] - before["generate_batches"]
-            results["serve_concurrent"]["model_calls"] = batches
-            served = after["generate_requests"] - before["generate_requests"]
-            results["serve_concurrent"]["mean_batch"] = round(served / batches, 2)
+            handle = serve.get_deployment_handle(INGRESS_DEPLOYMENT, app_name="signavatar")
+
+            def batched_phase(call: Callable[[int], bool], count: int) -> dict:
+                """``run_phase`` with ``--concurrency`` clients, plus the model calls it took."""
+                before = handle.model_stats.remote().result()
+                result = run_phase(call, count, args.concurrency)
+                after = handle.model_stats.remote().result()
+                batches = after["generate_batches"] - before["generate_batches"]
+                served = after["generate_requests"] - before["generate_requests"]
+                return {**result, "model_calls": batches, "mean_batch": round(served / batches, 2)}
+
+            results["serve_concurrent"] = batched_phase(over_http, args.requests)
+            over_http(-1)
+            results["clip_serve_concurrent"] = batched_phase(lambda i: over_http(-10_000 - i), args.clip_requests)
         finally:
             serve.shutdown()
             ray.shutdown()
 
     base = results["in_process"]
     report = {
-        "checkpoint": args.checkpoint or "demo-sized (configs/demo.yaml), trained 2 epochs in a temp dir",
+        "checkpoint": args.checkpoint or "demo-sized (configs/synthetic.yaml), trained 2 epochs in a temp dir",
         "concurrency": args.concurrency,
         "batch_wait_timeout_s": cfg.batch_wait_timeout_s,
         **results,
         "latency_overhead_p50": round(results["serve_sequential"]["p50_ms"] / base["p50_ms"], 2),
         "throughput_ratio_concurrent_vs_in_process": round(
             results["serve_concurrent"]["throughput_rps"] / base["throughput_rps"], 2),
+        "clip_throughput_ratio_concurrent_vs_in_process": round(
+            results["clip_serve_concurrent"]["throughput_rps"] / results["clip_in_process"]["throughput_rps"], 2),
     }
     report["summary"] = summary(
         startup_s={"ray_init": init_span.wall_s, "serve_deploy": deploy_span.wall_s,
@@ -178,7 +198,12 @@ def main(argv: list[str] | None = None) -> dict:
                 "latency_overhead_p50": report["latency_overhead_p50"],
                 "in_process_rps": base["throughput_rps"],
                 f"serve_{args.concurrency}_clients_rps": results["serve_concurrent"]["throughput_rps"],
-                "throughput_ratio_concurrent_vs_in_process": report["throughput_ratio_concurrent_vs_in_process"]},
+                "throughput_ratio_concurrent_vs_in_process": report["throughput_ratio_concurrent_vs_in_process"],
+                "clip_in_process_p50_ms": results["clip_in_process"]["p50_ms"],
+                "clip_in_process_rps": results["clip_in_process"]["throughput_rps"],
+                f"clip_serve_{args.concurrency}_clients_rps": results["clip_serve_concurrent"]["throughput_rps"],
+                "clip_throughput_ratio_concurrent_vs_in_process":
+                    report["clip_throughput_ratio_concurrent_vs_in_process"]},
     )
     print(json.dumps(report, indent=2))
     return report

@@ -13,7 +13,7 @@ from PIL import Image
 
 from signavatar import storage
 from signavatar.config import ClipEncoderConfig
-from signavatar.model.clip_encoder import ClipConditioner
+from signavatar.model.clip_encoder import ClipConditioner, truncate_to_longest
 from tests.support.tiny_clip import (
     TINY_CLIP_EMBED_DIM,
     TINY_CLIP_NAME,
@@ -147,6 +147,21 @@ def test_text_embeddings_are_normalised_and_independent_of_batching(tmp_path):
     torch.testing.assert_close(one_batch.norm(dim=-1), torch.ones(len(WORDS)))
     torch.testing.assert_close(one_batch, small_batches, rtol=0, atol=1e-6)
     assert len(set(map(tuple, one_batch.tolist()))) == len(WORDS)
+
+
+def test_text_tower_runs_on_the_batch_longest_sequence_with_the_same_embeddings(tmp_path):
+    trained = save_tiny_clip_weights(tmp_path / "tiny.pt")
+    conditioner = ClipConditioner(tiny_cfg(str(tmp_path / "tiny.pt")))
+    lengths: list[int] = []
+    conditioner.model.transformer.register_forward_pre_hook(lambda _, args: lengths.append(args[0].shape[1]))
+    short, long = ["hi", "book"], ["hi", "a much longer text of several words"]
+    tokens = open_clip.get_tokenizer(TINY_CLIP_NAME)(long)
+    cut = truncate_to_longest(tokens)
+    assert torch.equal(cut, tokens[:, : cut.shape[1]]) and not tokens[:, cut.shape[1]:].any()  # only padding cut
+    overfull = ["word " * 100]  # tokenised to the full 77-token context
+    for texts in (short, long, overfull):
+        torch.testing.assert_close(conditioner.encode_text(texts), reference_text(trained, texts), rtol=0, atol=1e-6)
+    assert lengths == [3, cut.shape[1], 77] and cut.shape[1] < 77  # start, "hi"/"book", end for the short batch
 
 
 def test_images_as_arrays_or_pil_agree_and_bad_arrays_are_rejected(tmp_path):

@@ -208,6 +208,12 @@ def test_json_round_trip():
     assert_same_clip(sentence_clip(), json_io.clip_from_dict(json.loads(json.dumps(sentence))))
     del sentence["segments"]  # JSON written before segments existed
     assert json_io.clip_from_dict(sentence).segments is None
+    for original in (clip, sentence_clip()):  # the server's encoding (orjson from the arrays): the same values
+        fast = json.loads(json_io.dumps(json_io.clip_to_dict(original, numpy=True)))
+        assert_same_clip(original, json_io.clip_from_dict(fast))
+        plain = json.loads(json.dumps(json_io.clip_to_dict(original)))
+        for name in ("poses", "expression", "betas", "trans"):
+            np.testing.assert_array_equal(np.float32(fast[name]), np.float32(plain[name]))
     with pytest.raises(ClipValidationError, match="non-finite"):
         data = json_io.clip_to_dict(clip)
         data["poses"][0][0][0] = float("nan")

@@ -20,6 +20,11 @@ Weights are never downloaded. ``ClipEncoderConfig.pretrained`` names where they 
 Missing weights are a ``FileNotFoundError`` that names the source and what to put there.
 
 Embeddings are returned L2-normalised, float32, on the CPU.
+
+Texts are tokenised to CLIP's 77-token context, but a batch runs the text tower only up to its
+longest token sequence (``truncate_to_longest``): with the causal mask and end-of-text pooling of
+CLIP's text tower nothing after a sequence's last token reaches its embedding, so a one-word batch
+costs a few positions instead of 77 and gives the same embeddings.
 """
 
 from __future__ import annotations
@@ -31,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import open_clip
 import torch
+from open_clip.transformer import text_global_pool
 from PIL import Image
 
 from signavatar import storage
@@ -121,6 +127,32 @@ def _batches(items: Sequence, size: int) -> Iterable[Sequence]:
         yield items[start : start + size]
 
 
+def truncate_to_longest(tokens: torch.Tensor) -> torch.Tensor:
+    """``tokens`` [N, 77] cut after the last position any row is pooled at (its highest id, the
+    end-of-text token with CLIP's tokenizer)."""
+    return tokens[:, : int(tokens.argmax(dim=-1).max()) + 1]
+
+
+def _encodes_truncated(model: torch.nn.Module) -> bool:
+    """Whether ``model``'s text tower is CLIP's causal one pooled at the end-of-text token, where
+    ``_encode_tokens`` may run on truncated sequences (other towers get the full context)."""
+    return isinstance(model, open_clip.CLIP) and model.text_pool_type == "argmax" and model.attn_mask is not None
+
+
+def _encode_tokens(model: open_clip.CLIP, tokens: torch.Tensor) -> torch.Tensor:
+    """``open_clip.CLIP.encode_text(tokens, normalize=True)`` on the batch's own length."""
+    tokens = truncate_to_longest(tokens)
+    length = tokens.shape[1]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+    x = model.ln_final(model.transformer(x, attn_mask=model.attn_mask[:length, :length]))
+    x = text_global_pool(x, tokens, "argmax")
+    projection = model.text_projection
+    if projection is not None:
+        x = projection(x) if isinstance(projection, torch.nn.Linear) else x @ projection
+    return torch.nn.functional.normalize(x, dim=-1)
+
+
 class ClipConditioner:
     """Frozen open_clip model mapping words and images into one normalised embedding space."""
 
@@ -153,17 +185,21 @@ class ClipConditioner:
         self.preprocess = preprocess
         self.tokenizer = open_clip.get_tokenizer(model_name)
         self.embed_dim: int = int(open_clip.get_model_config(model_name)["embed_dim"])
+        self._truncate = _encodes_truncated(self.model)
 
     @torch.no_grad()
     def encode_text(self, texts: Sequence[str]) -> torch.Tensor:
-        """[N, D] normalised text embeddings, computed ``cfg.batch_size`` texts at a time."""
+        """[N, D] normalised text embeddings, computed ``cfg.batch_size`` texts at a time, each batch
+        on its longest token sequence (see the module doc)."""
         texts = list(texts)
         if not texts:
             return torch.zeros(0, self.embed_dim)
-        out = [
-            self.model.encode_text(self.tokenizer(list(chunk)).to(self.device), normalize=True).float().cpu()
-            for chunk in _batches(texts, self.cfg.batch_size)
-        ]
+        out = []
+        for chunk in _batches(texts, self.cfg.batch_size):
+            tokens = self.tokenizer(list(chunk)).to(self.device)
+            embeddings = (_encode_tokens(self.model, tokens) if self._truncate
+                          else self.model.encode_text(tokens, normalize=True))
+            out.append(embeddings.float().cpu())
         return torch.cat(out)
 
     @torch.no_grad()

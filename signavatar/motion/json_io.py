@@ -1,18 +1,25 @@
 """Motion clips as JSON (the HTTP representation): nested lists, axis-angle; ``segments`` (a signed
-sentence's signs and transitions) as a list of ``{gloss, start, end, kind}`` or null."""
+sentence's signs and transitions) as a list of ``{gloss, start, end, kind}`` or null.
+
+``dumps`` (orjson) writes ``clip_to_dict(clip, numpy=True)`` straight from the arrays: each float32
+as the shortest text that reads back to the same float32, about half the bytes of the float64 text
+of ``json.dumps`` on lists and some 20x faster (the serving hot path)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
+import orjson
 
 from signavatar.motion.clip import MotionClip
 
 _ARRAYS = ("poses", "expression", "betas", "trans", "confidence")
 
 
-def clip_to_dict(clip: MotionClip) -> dict[str, Any]:
+def clip_to_dict(clip: MotionClip, numpy: bool = False) -> dict[str, Any]:
+    """The clip's JSON object, arrays rounded to 6 decimals: as nested lists (for ``json``), or
+    with ``numpy`` as arrays for ``dumps``."""
     out: dict[str, Any] = {
         "gloss": clip.gloss,
         "clip_id": clip.clip_id,
@@ -23,9 +30,17 @@ def clip_to_dict(clip: MotionClip) -> dict[str, Any]:
     }
     for name in _ARRAYS:
         value = getattr(clip, name)
-        out[name] = None if value is None else np.round(value, 6).tolist()
+        if value is not None:
+            value = np.ascontiguousarray(np.round(value, 6))  # orjson writes C-contiguous arrays only
+            value = value if numpy else value.tolist()
+        out[name] = value
     out["segments"] = None if clip.segments is None else [s.to_dict() for s in clip.segments]
     return out
+
+
+def dumps(data: Any) -> bytes:
+    """JSON bytes (UTF-8) of ``data``, numpy arrays and scalars included; NaN / inf become null."""
+    return orjson.dumps(data, option=orjson.OPT_SERIALIZE_NUMPY)
 
 
 def clip_from_dict(data: dict[str, Any]) -> MotionClip:

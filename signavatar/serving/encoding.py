@@ -1,7 +1,8 @@
 """Motion clips in HTTP bodies, both directions (the server encodes, the client decodes).
 
 - ``format=json``: ``{"clips": [clip, ...], "gender": ...}`` (generation) or ``{"clip": clip, ...}``
-  (reconstruction), each clip as ``signavatar.motion.json_io.clip_to_dict``.
+  (reconstruction), each clip as ``signavatar.motion.json_io.clip_to_dict``, written by orjson
+  from the arrays (``clips_to_json_payload``).
 - ``format=npz``: one clip -> its AMASS-style ``.npz`` (``application/x-npz``); several ->
   a ``.zip`` of ``<clip id>.npz`` files in sample order (``application/zip``).
 
@@ -14,16 +15,17 @@ with the Unicode slug percent-encoded (``attachment_header``).
 from __future__ import annotations
 
 import io
-import json
 import re
 import unicodedata
 import zipfile
 from collections.abc import Sequence
 from urllib.parse import quote
 
+import orjson
+
 from signavatar.motion.amass import clip_from_npz_bytes, clip_to_npz_bytes
 from signavatar.motion.clip import MotionClip
-from signavatar.motion.json_io import clip_from_dict
+from signavatar.motion.json_io import clip_from_dict, clip_to_dict, dumps
 
 NPZ_MEDIA_TYPE = "application/x-npz"
 ZIP_MEDIA_TYPE = "application/zip"
@@ -50,6 +52,13 @@ def attachment_header(stem: str, suffix: str) -> str:
     return f"attachment; filename=\"{ascii_name}\"; filename*=UTF-8''{unicode_name}"
 
 
+def clips_to_json_payload(clips: Sequence[MotionClip], gender: str, single: bool) -> bytes:
+    """The ``format=json`` body: ``{"clip": ...}`` with ``single`` (reconstruction), else ``{"clips": [...]}``."""
+    encoded = [clip_to_dict(c, numpy=True) for c in clips]
+    body = {"clip": encoded[0]} if single else {"clips": encoded}
+    return dumps({**body, "gender": gender})
+
+
 def clips_to_npz_payload(clips: Sequence[MotionClip], gender: str) -> tuple[bytes, str, str]:
     """``(body, media type, content-disposition)`` for ``format=npz``; zip members are
     ``<safe clip id>.npz`` (made unique with ``-<i>`` where two slugs collide)."""
@@ -74,6 +83,6 @@ def clips_from_payload(body: bytes, media_type: str) -> list[MotionClip]:
         with zipfile.ZipFile(io.BytesIO(body)) as archive:
             return [clip_from_npz_bytes(archive.read(name), name=name) for name in archive.namelist()]
     if media_type == "application/json":
-        payload = json.loads(body)
+        payload = orjson.loads(body)
         return [clip_from_dict(c) for c in payload.get("clips", [payload.get("clip")])]
     raise ValueError(f"unexpected response type {media_type!r}")
