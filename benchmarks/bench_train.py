@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.epochs=6")
     args = parser.parse_args(argv)
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    demo = os.path.join(os.path.dirname(__file__), "..", "configs", "demo.yaml")
+    demo = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic.yaml")
     config = load_config(demo, [*DEFAULTS, *args.overrides])
     threads = args.threads or max(1, int(config.train.cpus_per_worker))
     clips = generate_corpus(config.data.synthetic)

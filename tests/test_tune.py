@@ -18,7 +18,7 @@ from signavatar.tuning.spec import load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = str(ROOT / "tune_configs" / "quick.yaml")
-DEMO = str(ROOT / "configs" / "demo.yaml")
+DEMO = str(ROOT / "configs" / "synthetic.yaml")
 
 
 def quick_spec_copy(tmp_path: Path, **changes) -> str:

@@ -1,11 +1,13 @@
 """The whole loop on the embedded default, on a local (or the submitting) Ray cluster:
 
-synthesize the demo corpus -> quality control -> train (Ray Train) -> evaluate (paper metrics on
-Ray Data) -> generate clips for a few glosses (AMASS npz + JSON) -> preview videos (reference |
-reconstruction | generation, as the paper's Fig. 1).
+import the embedded real ASL corpus (``corpora/asl_mpdata``: landmarks -> SMPL-X fit -> quality
+control, on Ray Data; ``--config configs/synthetic.yaml`` synthesizes a corpus instead) -> train
+(Ray Train) -> evaluate (paper metrics on Ray Data) -> generate clips for a few glosses (AMASS npz +
+JSON) -> preview videos (real | reconstruction | generation, as the paper's Fig. 1).
 
 Everything lands under ``run_dir`` (default ``runs/demo``), with ``summary.json`` holding the paths,
-the training figures and the evaluation table (``evaluation.groups.<Group>_<split>.acc`` etc.).
+the corpus (name, glosses, clips per split, split rule), the training figures, the evaluation table
+(``evaluation.groups.<Group>_<split>.acc`` etc.) and the seconds each stage took.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
 from signavatar.motion.export import write_clip
 from signavatar.rendering.preview import render_preview
-from signavatar.training.run import train
+from signavatar.training.run import resolve_dataset, train
 from workflows.common import init_ray, parse_args, run_main, setup_logging
 
 DEMO_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
@@ -35,31 +37,52 @@ def main(argv: list[str] | None = None) -> dict:
     setup_logging()
     _, config = parse_args(__doc__, argv, default_config=DEMO_CONFIG)
     started = time.perf_counter()
+    stages: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        stages[stage] = round(now - clock, 1)
+        clock = now
+
     init_ray()
     storage.write_text(storage.join(config.run_dir, "config.yaml"), dump_config(config))
 
-    training = train(config)
-    evaluation = evaluate(config, training["dataset"])
+    dataset = resolve_dataset(config)
+    corpus = arrow_io.read_manifest(dataset).get("corpus")
+    lap("import" if config.extract.landmark_corpus and not config.data.dataset else "dataset")
+    training = train(config.model_copy(update={"data": config.data.model_copy(update={"dataset": dataset})}))
+    lap("train")
+    evaluation = evaluate(config, dataset)
+    lap("evaluate")
 
     avatar = SignAvatar.from_checkpoint(training["checkpoint"])
     test_clips = arrow_io.read_dataset(training["dataset"], split="test")
     separability = generation_separability(avatar, test_clips, samples_per_gloss=10)
-    outputs, previews = {}, {}
+    outputs, previews, panels = {}, {}, {}
+    corpus_is_real = config.extract.landmark_corpus
     for gloss in training["glosses"][:3]:
         clips = avatar.generate(avatar.text_embeddings([gloss])[0], num_samples=2, seed=0, gloss=gloss)
         outputs[gloss] = [write_clip(c, storage.join(config.run_dir, "generated")) for c in clips]
         reference = next(c for c in test_clips if c.gloss == gloss)
-        panels = [reference, avatar.reconstruct(reference, gloss), clips[0]]
+        panels[gloss] = [reference, avatar.reconstruct(reference, gloss), clips[0]]
+    lap("generate")
+    for gloss, clips in panels.items():
         path = storage.join(config.run_dir, "previews", f"{gloss}.mp4")
-        render_preview(panels, path, labels=[f"{gloss}: reference", "reconstruction", "generation"],
+        render_preview(clips, path, labels=[f"{gloss}: real" if corpus_is_real else f"{gloss}: reference",
+                                            "reconstruction", "generation"],
                        body_model_path=config.body.model_path, gender=config.body.gender,
                        gif_path=path.removesuffix(".mp4") + ".gif")
         previews[gloss] = path
+    lap("render")
 
     summary = {
         "run_dir": config.run_dir,
-        "synthetic": config.data.dataset is None,
+        "synthetic": config.data.dataset is None and not config.extract.landmark_corpus,
+        "corpus": corpus,
         "seconds": round(time.perf_counter() - started, 1),
+        "stage_seconds": stages,
         "training": training,
         "evaluation": {k: v for k, v in evaluation.items() if k not in ("markdown", "scores")},
         "generated": outputs,
@@ -68,12 +91,16 @@ def main(argv: list[str] | None = None) -> dict:
         "generated_nearest_gloss_acc": separability,
     }
     storage.write_text(storage.join(config.run_dir, "summary.json"), json.dumps(summary, indent=2))
-    print(f"\nSignAvatar demo ({'synthetic corpus' if summary['synthetic'] else config.data.dataset}), "
-          f"{summary['seconds']} s\n")
+    name = (corpus or {}).get("name", dataset)
+    print(f"\nSignAvatar demo ({'synthetic corpus' if summary['synthetic'] else name}), {summary['seconds']} s "
+          f"({', '.join(f'{k} {v} s' for k, v in stages.items())})\n")
+    if corpus:
+        print(f"corpus:      {name}: {len(corpus['glosses'])} glosses, clips per split {corpus['clips_per_split']}, "
+              f"split {corpus['split']['rule']}")
     print(evaluation["markdown"])
     print(f"checkpoint:  {training['checkpoint']}")
     print(f"generated:   {storage.join(config.run_dir, 'generated')} ({sum(len(v) for v in outputs.values())} clips)")
-    print(f"previews:    {storage.join(config.run_dir, 'previews')} (reference | reconstruction | generation)")
+    print(f"previews:    {storage.join(config.run_dir, 'previews')} (real | reconstruction | generation)")
     print(f"generated clips nearest their own gloss: {separability:.1%}")
     print(f"summary:     {storage.join(config.run_dir, 'summary.json')}")
     return summary

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 
 from signavatar import storage
 from signavatar.config import SignAvatarConfig
-from signavatar.data.qc import run_qc
+from signavatar.data.qc import run_qc, span_summary
 from signavatar.data.synthetic import generate_corpus
 from signavatar.motion import arrow_io
 
@@ -29,7 +30,16 @@ def build_demo_dataset(config: SignAvatarConfig, uri: str) -> dict:
     storage.write_text(storage.join(uri, QC_REPORT), json.dumps(reports, indent=1))
     removed = sum(r["frames_in"] - r["frames_out"] for r in reports)
     log.info("demo corpus: %d clips synthesized, %d kept by QC, %d frames trimmed", len(clips), len(kept), removed)
+    synthetic = config.data.synthetic
+    corpus = {
+        "name": "synthetic",
+        "source": "synthetic",
+        "glosses": sorted({c.gloss for c in kept}),
+        "clips_per_split": dict(sorted(Counter(c.split for c in kept).items())),
+        "split": {"rule": "per_gloss", "test_fraction": synthetic.test_fraction, "seed": synthetic.seed},
+    }
     return arrow_io.write_dataset(
-        kept, uri, synthetic=True,
-        qc={"clips_in": len(clips), "clips_kept": len(kept), "frames_removed": removed, "report": QC_REPORT},
+        kept, uri, synthetic=True, corpus=corpus,
+        qc={"clips_in": len(clips), "clips_kept": len(kept), "frames_removed": removed, "report": QC_REPORT,
+            "span_vs_truth": span_summary(reports)},  # kept frames vs the generator's sign ranges
     )

@@ -1,5 +1,6 @@
-"""Training as one call: dataset (given, or the embedded demo corpus) -> gloss embeddings ->
-Ray Train -> checkpoint copied into the run directory -> a summary dict."""
+"""Training as one call: dataset (given, imported from the configured landmark corpus, or the
+synthetic corpus) -> gloss embeddings -> Ray Train -> checkpoint copied into the run directory ->
+a summary dict."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import numpy as np
 from signavatar import storage
 from signavatar.config import SignAvatarConfig
 from signavatar.data.preparation import build_demo_dataset
+from signavatar.extraction.pipeline import run_extraction
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.motion import arrow_io
 from signavatar.training import ray_trainer
@@ -20,10 +22,16 @@ log = logging.getLogger(__name__)
 
 
 def resolve_dataset(config: SignAvatarConfig) -> str:
+    """``data.dataset``, else ``<run_dir>/dataset``: the landmark corpus of ``extract`` imported
+    there (resumable: a finished import is only re-listed) or, with ``extract.source=video``, the
+    synthetic corpus."""
     if config.data.dataset:
         return config.data.dataset
     uri = storage.absolute(storage.join(config.run_dir, "dataset"))
-    build_demo_dataset(config, uri)
+    if config.extract.landmark_corpus:
+        run_extraction(config.model_copy(update={"extract": config.extract.model_copy(update={"output": uri})}))
+    else:
+        build_demo_dataset(config, uri)
     return uri
 
 

@@ -57,12 +57,12 @@ class Sequence:
 
 
 def synthetic_sequences(num_glosses: int = 2, per_gloss: int = 3, frames: int = 24, seed: int = 0) -> list[Sequence]:
-    """``num_glosses * per_gloss`` sequences of ``frames`` frames (signers cycle 0..2)."""
+    """``num_glosses * per_gloss`` sequences of ``frames`` frames (signers cycle 0..2): each whole
+    synthetic sign squeezed to ``frames`` frames, like the real corpus's 20 frames at 15 fps."""
     corpus = generate_corpus(SyntheticCorpusConfig(num_glosses=num_glosses, clips_per_gloss=per_gloss, seed=seed))
     out = []
     for i, clip in enumerate(corpus):
-        start = max(0, min(clip.num_frames - frames, 4))
-        clip = clip.slice_frames(start, start + frames)
+        clip = clip.resample(frames)
         keypoints = keypoints_from_poses(clip.poses, DEFAULT_REST_JOINTS, clip.trans)
         camera = keypoints.points.astype(np.float64) * np.array([1.0, -1.0, -1.0])
         centre = np.median(camera[keypoints.weights > 0], axis=0)
