@@ -111,3 +111,52 @@ def test_torchscript_estimator_contract(tmp_path):
     torch.jit.save(torch.jit.script(Broken()), str(tmp_path / "broken.pt"))
     with pytest.raises(ValueError, match="'poses' has shape"):
         TorchScriptEstimator(str(tmp_path / "broken.pt")).estimate(frames)
+
+
+def encode_with_display_rotation(frames: np.ndarray, path, rotation: int) -> None:
+    """H.264 MP4 of ``frames`` with a display matrix asking players to turn them ``rotation``
+    degrees counter-clockwise (what a phone writes for a recording held sideways)."""
+    import av
+
+    with av.open(str(path), "w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv444p"
+        stream.options = {"crf": "0"}
+        stream.set_display_rotation(rotation)
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+
+
+@pytest.mark.parametrize("rotation", [90, 270])
+def test_rotation_metadata_is_honoured_frames_come_out_upright(tmp_path, rotation):
+    """A portrait recording (64 wide, 96 high) stored sideways with rotation metadata: the decoded
+    frames are the upright ones, for the pipeline's decoder (full size and scaled while decoding)
+    and the landmarks command's alike."""
+    import av
+    import decord
+
+    from signavatar.extraction.landmarks_cli import _chunks
+
+    portrait = np.ascontiguousarray(square_video(frames=6, width=96, height=64).transpose(0, 2, 1, 3))
+    stored = np.ascontiguousarray(np.rot90(portrait, k=-rotation // 90, axes=(1, 2)))  # as the sensor saw it
+    path = tmp_path / f"phone_{rotation}.mp4"
+    encode_with_display_rotation(stored, path, rotation)
+    with av.open(str(path)) as container:  # the file carries the rotation as metadata, not in its pixels
+        frame = next(container.decode(video=0))
+        assert frame.rotation % 360 == rotation and (frame.height, frame.width) == stored.shape[1:3]
+
+    for size in (96, 48):  # at full size, and scaled while decoding
+        stream = open_video(str(path), frame_size=size)  # no box: the square around the whole upright frame
+        assert (stream.width, stream.height) == (64, 96) and (stream._scale < 1.0) == (size < 96)
+        frames = np.concatenate(list(stream.chunks(np.arange(6), 4)))
+        assert frames.shape == (6, size, size, 3)
+        margin = size // 6  # the 64-wide upright frame is centred in the 96-high square
+        upright = frames[:, :, margin : size - margin].mean(-1) > 128
+        expected = portrait[:, :: 96 // size, :: 96 // size].mean(-1) > 128
+        assert (upright == expected).mean() > 0.97, size
+
+    # The landmarks command (MediaPipe's frames) decodes at full size with decord.
+    decoded = np.concatenate(list(_chunks(decord.VideoReader(str(path)), str(path), 4)))
+    assert decoded.shape == portrait.shape and np.abs(decoded.astype(int) - portrait).mean() < 3.0

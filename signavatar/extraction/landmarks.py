@@ -24,8 +24,10 @@ Two coordinate systems:
    (head above shoulders, shoulders above hips, the shoulder line of a signer facing the camera)
    and the landmarks (image and world) are turned back by the nearest multiple of 90 degrees:
    phone videos stored sideways and upside-down recordings become upright.
-3. **Scale.** Image x, y become metres so that the median observed shoulder width (in x, y) is
-   the body's; they are the primary evidence.
+3. **Scale.** Image x, y become metres at the largest scale at which no seen body bone
+   (shoulder line, upper arms, forearms; 90th percentile over frames) looks longer than the
+   body's (a bone seen end-on looks shorter, never longer); each hand is sized by its palm
+   alike. They are the primary evidence.
 4. **Depth.** MediaPipe's depth (world z where the input has world landmarks, else image
    ``z * width``) is weak evidence: with ``depth="bone_length"`` each arm bone's depth is
    ``sign(dz) * sqrt(L^2 - dxy^2)`` (the depth that the bone length ``L`` leaves for its image
@@ -33,7 +35,9 @@ Two coordinate systems:
    over 5 frames, so single-frame jumps do not count) and never how far: wrist depths of several
    shoulder widths in front of the body, common in MediaPipe output, cannot pull the fit. Depth
    weights shrink where the sign is uncertain. Hand points hang on the wrist with MediaPipe's
-   hand-relative depth; hips carry no depth.
+   hand-relative depth (at the hand's own scale), flattened in frames where it exceeds what the
+   finger bones allow (``_hand_depth_factor``: depth scaled several times on some frames); hips
+   carry no depth (``NO_DEPTH_LANDMARKS``).
 """
 
 from __future__ import annotations
@@ -71,6 +75,8 @@ LEFT_WRIST = POSE_LANDMARK_NAMES.index("LEFT_WRIST")
 RIGHT_WRIST = POSE_LANDMARK_NAMES.index("RIGHT_WRIST")
 _LEFT_HIP = POSE_LANDMARK_NAMES.index("LEFT_HIP")
 _RIGHT_HIP = POSE_LANDMARK_NAMES.index("RIGHT_HIP")
+NO_DEPTH_LANDMARKS = (_LEFT_HIP, _RIGHT_HIP)
+"""Landmarks that never get a depth target (the hips: their depth would only tilt the torso)."""
 _HEAD = tuple(range(POSE_LANDMARK_NAMES.index("MOUTH_RIGHT") + 1))  # nose, eyes, ears, mouth
 _CAMERA_TO_BODY = np.array([1.0, -1.0, -1.0], dtype=np.float64)
 _SIGN_WINDOW = 5
@@ -426,6 +432,41 @@ def _palm_bones(rest_joints: np.ndarray, start: int, side: str) -> list[tuple[in
     ]  # fmt: skip
 
 
+_HAND_JOINT_NAMES = ("wrist",) + tuple(
+    f"{finger}{k}" for finger in ("thumb", "index", "middle", "ring", "pinky") for k in (1, 2, 3, 3)
+)
+"""The SMPL-X joint of each hand landmark (a tip: its finger's distal joint)."""
+_HAND_DEPTH_SLACK = 0.01
+"""Metres of a hand point's depth beyond its reach that count as noise, not as an implausible hand."""
+
+
+def _hand_reach(rest_joints: np.ndarray, side: str) -> np.ndarray:
+    """``[21]`` the furthest each hand landmark can be from the wrist: the bone lengths along its
+    finger (metres; a tip one last bone beyond its distal joint)."""
+    rest = np.asarray(rest_joints)
+    wrist = rest[joint_index(f"{side}_wrist")]
+    joints = [rest[joint_index(f"{side}_{name}")] for name in _HAND_JOINT_NAMES[1:]]
+    reach = [0.0]
+    for finger in range(5):  # path lengths along each chain; the tip repeats the last bone
+        previous, length = wrist, 0.0
+        for k in range(3):
+            length += float(np.linalg.norm(joints[4 * finger + k] - previous))
+            previous = joints[4 * finger + k]
+            reach.append(length)
+        reach.append(length + float(np.linalg.norm(joints[4 * finger + 2] - joints[4 * finger + 1])))
+    return np.array(reach)
+
+
+def _hand_depth_factor(xy: np.ndarray, relative: np.ndarray, reach: np.ndarray) -> np.ndarray:
+    """Per frame ``[T]``, the factor (at most 1) that brings a hand's MediaPipe depth (``relative
+    [T, 21]`` to the wrist, metres; ``xy [T, 21, 2]`` to the wrist) within what its bones allow:
+    depth jumps and depth scaled several times (common in MediaPipe output) flatten the hand
+    toward the image plane instead of folding it. The hand's shape in depth is kept."""
+    room = np.sqrt(np.clip(reach**2 - (xy**2).sum(-1), 0.0, None)) + _HAND_DEPTH_SLACK
+    excess = np.abs(np.nan_to_num(relative)) / room
+    return 1.0 / np.maximum(excess.max(-1), 1.0)
+
+
 def _frame_is_known(image: np.ndarray, conf: np.ndarray, width: float | None, height: float | None) -> bool:
     """Whether ``width`` x ``height`` describe the landmarks' pixel frame: most confidently
     detected shoulders lie inside it (some files carry another size in their header)."""
@@ -467,10 +508,12 @@ def to_body_keypoints(
     scale = max(_length_bound(pixels, seen, bones) or shoulder_scale, _MIN_SCALE * shoulder_scale)
     xy = pixels * scale
     # Hands nearer the camera than the shoulders look larger: each hand is sized by its own palm.
+    hand_scales, reaches = {}, {}
     for start, side in ((LEFT_HAND_START, "left"), (RIGHT_HAND_START, "right")):
         hand = slice(start, start + NUM_HAND)
         hand_scale = _length_bound(pixels, seen, _palm_bones(rest_joints, start, side)) or scale
         hand_scale = float(np.clip(hand_scale, _MIN_SCALE * scale, scale / _MIN_SCALE))
+        hand_scales[start], reaches[start] = hand_scale, _hand_reach(rest_joints, side)
         xy[:, hand] = xy[:, start : start + 1] + (pixels[:, hand] - pixels[:, start : start + 1]) * hand_scale
 
     # MediaPipe depth in the body frame (metres at the body's scale); NaN where there is none.
@@ -505,7 +548,8 @@ def to_body_keypoints(
     if landmarks.image_depth:
         for start, wrist in ((LEFT_HAND_START, LEFT_WRIST), (RIGHT_HAND_START, RIGHT_WRIST)):
             hand = slice(start, start + NUM_HAND)
-            relative = -(image[:, hand, 2] - image[:, start : start + 1, 2]) * scale
+            relative = -(image[:, hand, 2] - image[:, start : start + 1, 2]) * hand_scales[start]
+            relative *= _hand_depth_factor(xy[:, hand] - xy[:, start : start + 1], relative, reaches[start])[:, None]
             depth[:, hand] = np.where(observed[:, hand], depth[:, wrist, None] + relative, np.nan)
             trust[:, hand] = np.where(np.isfinite(depth[:, hand]), np.maximum(trust[:, wrist], 0.5)[:, None], 0.0)
 

@@ -37,7 +37,8 @@ def _chunks(reader: decord.VideoReader, uri: str, chunk_frames: int) -> Iterator
 
 
 def video_landmarks(uri: str, worker: HolisticWorker, chunk_frames: int = 64) -> HolisticVideo:
-    """Holistic landmarks of every frame of the video at ``uri``, at its own resolution and rate."""
+    """Holistic landmarks of every frame of the video at ``uri``, at its own resolution and rate,
+    upright as a player shows it (decord applies rotation metadata at full size)."""
     data = read_video_bytes(uri)
     try:
         reader = decord.VideoReader(io.BytesIO(data), ctx=decord.cpu(0), num_threads=1)

@@ -4,6 +4,11 @@ Memory per video: the compressed file (read once, local or streamed from S3 thro
 one chunk of ``chunk_frames`` output frames; decoded frames are never all held at once. decord
 scales while decoding (to the size at which the person box becomes ``frame_size`` pixels), so a
 full-HD source never materialises full-resolution chunks.
+
+Rotation metadata (the display matrix of phone recordings) is honoured by decord itself, at full
+size and when it scales while decoding: frames, ``width`` and ``height`` are upright as a player
+shows them (tested with 90 and 270 degree files), for this pipeline and for the MediaPipe
+landmarks command (``landmarks_cli``), which decodes with decord too.
 """
 
 from __future__ import annotations

@@ -363,7 +363,8 @@ def fit_keypoints_batch(
 ) -> list[KeypointFit]:
     """Fit several sequences in one optimisation (their frames concatenated; see ``_Objective``).
 
-    Adam from the closed-form start (``_learning_rate`` schedule over ``cfg.iterations``) stops early once the loss falls by less than ``cfg.tolerance`` (relative) over
+    Adam from the closed-form start (``_learning_rate`` schedule over ``cfg.iterations``) stops
+    early once the loss falls by less than ``cfg.tolerance`` (relative) over
     ``cfg.check_every`` steps. The report of each fit is computed from its final poses."""
     cfg = cfg or KeypointFitConfig()
     if not items:

@@ -30,6 +30,7 @@ from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
 from signavatar.extraction.landmarks import (
     HAND_LANDMARK_NAMES,
     LEFT_HAND_START,
+    NO_DEPTH_LANDMARKS,
     NUM_LANDMARKS,
     POSE_LANDMARK_NAMES,
     RIGHT_HAND_START,
@@ -261,7 +262,8 @@ def marker_errors(fitted: np.ndarray, keypoints: BodyKeypoints) -> dict[str, flo
     and hands; not the face).
 
     A point's distance is 3D where the input has depth for it and 2D (x, y: the image plane)
-    where it has none (or only an assumed one); ``coordinates`` says which (``"xyz"``, ``"xy"`` or ``"mixed"``). The depth
+    where it has none (or only an assumed one); ``coordinates`` says which (``"xyz"``, ``"xy"`` or
+    ``"mixed"``) over the points that can have depth (not ``NO_DEPTH_LANDMARKS``). The depth
     compared is the fit's depth target (bone-length depth, see ``landmarks``), not MediaPipe's raw
     z. ``image_error`` is the mean x, y distance over the same points: the primary evidence, in
     metres. Frame counts are included: ``frames`` and ``frames_without_hands`` (neither hand seen)."""
@@ -279,7 +281,8 @@ def marker_errors(fitted: np.ndarray, keypoints: BodyKeypoints) -> dict[str, flo
     ok = observed[:, marked]
     report["mean"] = float(distance[:, marked][ok].mean()) if ok.any() else float("nan")
     report["image_error"] = float(planar[:, marked][ok].mean()) if ok.any() else float("nan")
-    depth_seen = has_depth[:, marked][ok]
+    with_depth = [j for j in marked if j not in NO_DEPTH_LANDMARKS]
+    depth_seen = has_depth[:, with_depth][observed[:, with_depth]]
     report["coordinates"] = "xyz" if depth_seen.all() else "xy" if not depth_seen.any() else "mixed"
     report["frames"] = int(keypoints.num_frames)
     report["frames_without_hands"] = int((~observed[:, LEFT_HAND_START:].any(axis=1)).sum())
