@@ -139,9 +139,38 @@ def test_dataset_with_unknown_gloss_stops_naming_it(ray_cluster, tiny_checkpoint
     assert not (tmp_path / "run" / "recognizer.pt").exists()  # stopped before any work
 
 
+def test_ablation_variants_differ_only_in_the_ablated_ingredient(tmp_path):
+    """Table II variants: no curriculum = masking ratio 0 in every epoch; no QC = QC off, its own
+    dataset (None: rebuilt without QC) and recognizer; everything else is the configured run."""
+    from signavatar.evaluation.ablation import FULL, NO_CURRICULUM, NO_QC, variant_config
+    from signavatar.model.curriculum import mask_ratio
+
+    config = SignAvatarConfig.model_validate({"train": {"epochs": 40}, "run_dir": str(tmp_path)})
+    full = variant_config(config, FULL, str(tmp_path), "data/qc", "r.pt")
+    plain = variant_config(config, NO_CURRICULUM, str(tmp_path), "data/qc", "r.pt")
+    no_qc = variant_config(config, NO_QC, str(tmp_path), None, "noqc/r.pt")
+
+    def ratios(cfg: SignAvatarConfig) -> list[float]:
+        return [mask_ratio(e, cfg.curriculum, run_epochs=cfg.train.epochs) for e in range(cfg.train.epochs)]
+
+    assert max(ratios(full)) == pytest.approx(0.6) and ratios(full)[0] == 0.0
+    assert set(ratios(plain)) == {0.0} and set(ratios(no_qc)) == set(ratios(full))
+    assert full.qc.enabled and plain.qc.enabled and not no_qc.qc.enabled
+    assert (full.data.dataset, plain.data.dataset, no_qc.data.dataset) == ("data/qc", "data/qc", None)
+    assert no_qc.eval.recognizer == "noqc/r.pt" and full.eval.recognizer == plain.eval.recognizer == "r.pt"
+    assert len({full.run_dir, plain.run_dir, no_qc.run_dir}) == 3
+    for variant in (plain, no_qc):  # nothing else changes
+        for section in ("model", "train", "eval", "clip"):
+            a, b = getattr(full, section).model_dump(), getattr(variant, section).model_dump()
+            for key in ("storage_path", "name", "recognizer"):
+                a.pop(key, None), b.pop(key, None)
+            assert a == b, section
+
+
 @pytest.mark.slow
 def test_ablation_table(ray_cluster, tiny_checkpoint, tmp_path):
-    """Table II rows: the full run, without curriculum and without QC, one shared recognizer."""
+    """Table II as published: three variants x Raw/Rec/Gen test rows; without QC it is trained,
+    recognizer-trained and scored on the un-QC'd corpus."""
     from workflows import ablation
 
     tiny = tiny_checkpoint.config
@@ -150,13 +179,22 @@ def test_ablation_table(ray_cluster, tiny_checkpoint, tmp_path):
                  "model.num_frames=16", "data.num_frames=16", "data.synthetic.num_glosses=3",
                  "data.synthetic.clips_per_gloss=5", "train.cpus_per_worker=1", "eval.recognizer_cpus=1",
                  "eval.recognizer_epochs=2", "eval.recognizer_hidden=[8, 8, 16]", "eval.recognizer_feature_dim=16",
-                 "eval.gen_samples_per_class=3", "eval.repeats=2"]
+                 "eval.repeats=2"]
     result = ablation.main(overrides)
-    assert set(result["variants"]) == {"full", "without curriculum", "without quality control"}
-    lines = (tmp_path / "ablation" / "ablation.md").read_text().splitlines()
-    assert [line.split("|")[1].strip() for line in lines[2:]] == ["full", "without curriculum", "without quality control"]
-    for variant in result["variants"].values():
-        assert 0.0 <= variant["groups"]["Gen_test"]["acc"] <= 1.0
-    no_qc = json.loads((tmp_path / "ablation" / "without-quality-control" / "dataset" / "manifest.json").read_text())
-    assert no_qc["qc"]["frames_removed"] == 0  # trained on untrimmed clips
+    variants = ["full", "without curriculum", "without quality control"]
+    assert list(result["variants"]) == variants
+    lines = [line for line in (tmp_path / "ablation" / "ablation.md").read_text().splitlines()[2:] if line.startswith("|")]
+    cells = [[c.strip() for c in line.split("|")[1:4]] for line in lines]
+    assert cells == [[v, "test", g] for v in variants for g in ("Raw", "Rec", "Gen")]
+    saved = json.loads((tmp_path / "ablation" / "ablation.json").read_text())
+    for name, variant in result["variants"].items():
+        for group in ("Raw_test", "Rec_test", "Gen_test"):
+            assert 0.0 <= variant["groups"][group]["acc"] <= 1.0
+            assert set(saved["variants"][name][group]["fid"]) == {"mean", "ci95"}
+    assert result["variants"]["without curriculum"]["training"]["final"]["mask_ratio"] == 0.0
+    no_qc_dir = tmp_path / "ablation" / "without-quality-control"
+    no_qc = json.loads((no_qc_dir / "dataset" / "manifest.json").read_text())
+    assert no_qc["qc"]["frames_removed"] == 0  # trained and scored on untrimmed clips
+    assert result["variants"]["without quality control"]["dataset"].endswith("without-quality-control/dataset")
+    assert (no_qc_dir / "recognizer.pt").exists() and (tmp_path / "ablation" / "recognizer.pt").exists()
     assert len(list((tmp_path / "ablation").glob("*/checkpoint/checkpoint.pt"))) == 3

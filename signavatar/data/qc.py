@@ -179,19 +179,38 @@ def next_sign_boundary(hands: np.ndarray, height: np.ndarray, fps: float, cfg: Q
     trailing-other-sign case of the paper's Fig. 3), or None.
 
     ``hands``: smoothed ``HAND_JOINTS`` positions ``[T, J, 3]``; ``height``: smoothed hand height.
-    The sign ends at the end of the last hold (see the module docstring) after which the hands
-    travel elsewhere and are still away from the hold, at least ``cfg.next_sign_distance`` metres,
-    at the end of the clip. A hold that lasts to the end of the clip, or after which the hands come
-    back, ends nothing; holds inside the other sign are passed over for the same reason."""
+    Candidates are the holds (see the module docstring) after which the hands travel elsewhere and
+    are still at least ``cfg.next_sign_distance`` metres away from the hold at the end of the clip.
+    A sign's final hold is its longest stop (brief stops also occur where the hands reach a sign's
+    first position, in this sign and the next), so the longest candidate wins (the later one on a
+    tie). The sign ends at the first frame after that hold where the hands are more than
+    ``cfg.still_tolerance`` from where they held. A clip that ends in a still hold (a hold within
+    two frames of its end, mean speed below 0.6 ``cfg.hold_speed``) ends with its sign: None. A
+    clip already cut at the end of its final hold can still lose its last part (about one in ten
+    of the synthetic corpus's: an earlier stop becomes the longest candidate): run QC once."""
     speed = _speed(hands, fps)
     up = height >= rest_height + cfg.trailing_rest_zone
     min_frames = max(int(round(cfg.hold_min_duration * fps)), 2)
-    for start, end in reversed(_runs((speed < cfg.hold_speed) & up)):
-        if end - start < min_frames or end >= len(speed):
-            continue
-        if _hand_distance(hands[end - 1], hands[-1]) >= cfg.next_sign_distance:
-            return end
-    return None
+    holds: list[tuple[int, int]] = []
+    for start, end in _runs((speed < cfg.hold_speed) & up):
+        if holds and start - holds[-1][1] < min_frames:  # a blip of speed does not end a hold
+            start = holds.pop()[0]
+        holds.append((start, end))
+    if holds and holds[-1][1] >= len(speed) - 2 and holds[-1][1] - holds[-1][0] >= min_frames \
+            and speed[holds[-1][0] : holds[-1][1]].mean() < 0.6 * cfg.hold_speed:
+        return None  # the clip ends in a hold: with its sign (e.g. one already cut there)
+    candidates = [
+        (end - start, start, end)
+        for start, end in holds
+        if end - start >= min_frames and end < len(speed)
+        and _hand_distance(hands[end - 1], hands[-1]) >= cfg.next_sign_distance
+    ]
+    if not candidates:
+        return None
+    _, start, end = max(candidates)
+    held = hands[max(end - 3, start) : end].mean(axis=0)
+    moved = [_hand_distance(h, held) > cfg.still_tolerance for h in hands[end - 1 :]]
+    return end - 1 + int(np.argmax(moved))
 
 
 def trim_trailing(
@@ -309,6 +328,26 @@ def smooth(clip: MotionClip, cfg: QCConfig) -> tuple[MotionClip, Record]:
     ), {"applied": True, "sigma": cfg.smoothing_sigma}
 
 
+def span_agreement(kept: tuple[int, int] | list[int], truth: tuple[int, int] | list[int]) -> dict[str, float]:
+    """Precision (share of kept frames inside the true sign) and recall (share of the true sign's
+    frames kept) of a kept range against a known sign range, both ``[start, end_exclusive]``."""
+    overlap = max(0, min(kept[1], truth[1]) - max(kept[0], truth[0]))
+    return {"precision": overlap / max(kept[1] - kept[0], 1), "recall": overlap / max(truth[1] - truth[0], 1)}
+
+
+def span_summary(reports: list[Record]) -> dict[str, float | int] | None:
+    """Mean precision / recall of the kept frames over the accepted reports that know their clip's
+    true sign range (``span_vs_truth``: synthetic clips), or None when none does."""
+    known = [r["span_vs_truth"] for r in reports if r.get("span_vs_truth") and r["reason"] is None]
+    if not known:
+        return None
+    return {
+        "clips": len(known),
+        "precision": float(np.mean([k["precision"] for k in known])),
+        "recall": float(np.mean([k["recall"] for k in known])),
+    }
+
+
 # --------------------------------------------------------------------------------------------
 # The whole pass
 
@@ -337,8 +376,9 @@ def run_qc(
     then low-confidence repair, then — without an annotation — the trailing heuristic and the idle
     leading trim, then optional smoothing and the ``cfg.min_frames`` check. The report has
     clip_id, gloss, frames_in, frames_out, kept_range (input frame numbers), removed counts
-    (idle_leading, trailing, low_confidence, interpolated), long_gaps, trailing_method and
-    ``reason`` (None unless rejected).
+    (idle_leading, trailing, low_confidence, interpolated), long_gaps, trailing_method,
+    ``reason`` (None unless rejected) and, for clips that know their true ``source["sign_range"]``
+    (synthetic ones), ``span_vs_truth`` (``span_agreement``).
     """
     report: Record = {
         "clip_id": clip.clip_id,
@@ -405,6 +445,9 @@ def run_qc(
     if current.num_frames < cfg.min_frames:
         return reject(f"only {current.num_frames} frames remain after QC (min_frames={cfg.min_frames})")
     report["frames_out"] = current.num_frames
+    truth = clip.source.get("sign_range")
+    if truth is not None:
+        report["span_vs_truth"] = span_agreement(report["kept_range"], truth)
     return QCResult(current, report)
 
 

@@ -622,7 +622,7 @@ def synthesize_clip(
     other = None
     if tl.ending == "next_sign":
         other = SIGNS[int(rng.choice([i for i, s in enumerate(SIGNS) if s.gloss != spec.gloss]))]
-        other_frames = tl.trail - tl.transition + 1
+        other_frames = max(tl.move, tl.trail - tl.transition + 1)  # its whole movement, cut below
         other_keyframes, other_wiggle = _performed(other, rng, amplitude, other_frames)
     fidget = _fidget(rng, tl, fps) if tl.ending == "partial_drop_fidget" else None
 
