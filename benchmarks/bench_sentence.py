@@ -12,13 +12,16 @@ in the same run.
   the isolated generated clips (same glosses, same seeds).
 * latency: ``generate_sentences`` of 3 glosses vs one word through the same model call
   (``SignAvatar.generate_many``), median wall and CPU seconds; the decoder calls are counted, and
-  the three words generated in one pass without composing show what composing costs.
+  the three words generated in one pass without composing show what composing costs. With
+  ``--url`` (a running endpoint, e.g. ``serve run serve_configs/local.yaml``), also ``POST
+  /generate`` of 3 of its glosses as a sentence vs its first gloss as a word, median wall seconds.
 
-Without ``--checkpoint`` it uses ``runs/demo/checkpoint`` when ``make demo`` has run, else trains
+Without ``--checkpoint`` it uses ``runs/synthetic/checkpoint`` when the synthetic demo
+(``python -m workflows.demo --config configs/synthetic.yaml``) has run, else trains
 the demo configuration in this process (no Ray) into ``runs/bench/sentence/`` (reused later);
-the recognizer likewise (``runs/demo/recognizer.pt``, else trained on the Raw train clips);
+the recognizer likewise (``runs/synthetic/recognizer.pt``, else trained on the Raw train clips);
 ``--workdir`` moves that cache.
-``key=value`` overrides apply to ``configs/demo.yaml`` (e.g. ``sentence.transition_speed=1.0``).
+``key=value`` overrides apply to ``configs/synthetic.yaml`` (e.g. ``sentence.transition_speed=1.0``).
 """
 
 from __future__ import annotations
@@ -56,7 +59,7 @@ from signavatar.training.data import build_feature_set, clips_to_features
 log = logging.getLogger("benchmarks.bench_sentence")
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "runs" / "demo"
+DEMO = REPO / "runs" / "synthetic"
 WORKDIR = REPO / "runs" / "bench" / "sentence"
 GLOSSES_PER_SENTENCE = 3
 
@@ -112,14 +115,15 @@ def _join_report(sentences: list[MotionClip], speed_p99: float, accel_p99: float
 def main(argv: list[str]) -> dict:
     logging.basicConfig(level=logging.INFO)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--checkpoint", help="checkpoint dir (default: runs/demo/checkpoint, else trained here)")
-    parser.add_argument("--recognizer", help="recognizer file (default: runs/demo/recognizer.pt, else trained here)")
+    parser.add_argument("--checkpoint", help="checkpoint dir (default: runs/synthetic/checkpoint, else trained here)")
+    parser.add_argument("--recognizer", help="recognizer file (default: runs/synthetic/recognizer.pt, else trained here)")
     parser.add_argument("--sentences", type=int, default=30, help="3-gloss sentences to measure")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per latency figure")
     parser.add_argument("--workdir", type=Path, default=WORKDIR, help="where a model trained here is kept")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides of configs/demo.yaml")
+    parser.add_argument("--url", help="also time POST /generate (sentence vs word) on this running endpoint")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of configs/synthetic.yaml")
     args = parser.parse_args(argv)
-    config = load_config(REPO / "configs" / "demo.yaml", args.overrides)
+    config = load_config(REPO / "configs" / "synthetic.yaml", args.overrides)
     torch.manual_seed(0)
 
     corpus = generate_corpus(config.data.synthetic)
@@ -202,8 +206,27 @@ def main(argv: list[str]) -> dict:
             "note": "in-process (no HTTP); the machine may be shared: compare ratios, not seconds",
         },
     }
+    if args.url:
+        report["latency_http"] = _http_latency(args.url, args.repeats)
     print(json.dumps(report, indent=2))
     return report
+
+
+def _http_latency(url: str, repeats: int) -> dict:
+    """POST /generate of a 3-gloss sentence vs one word (JSON answers) on the endpoint at ``url``."""
+    import requests
+
+    session = requests.Session()
+    glosses = session.get(f"{url}/glosses", timeout=60).json()["glosses"][:GLOSSES_PER_SENTENCE]
+
+    def post(body: dict) -> None:
+        session.post(f"{url}/generate", json=body, timeout=120).raise_for_status()
+
+    word = _timed(lambda: post({"text": glosses[0]}), repeats)
+    sentence = _timed(lambda: post({"glosses": glosses}), repeats)
+    return {"url": url, "glosses": glosses, "one_word": word, "sentence": sentence,
+            "ratio_wall": sentence["wall_s"] / word["wall_s"],
+            "note": "cpu_s is this client's; the machine may be shared: compare ratios, not seconds"}
 
 
 if __name__ == "__main__":

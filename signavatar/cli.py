@@ -17,7 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("workflows.evaluate", "paper metrics (Acc, FID, Div, Multi) of a checkpoint on Ray Data"),
     "ablation": ("workflows.ablation", "Table II-style ablation: with/without curriculum and quality control"),
     "tune": ("workflows.tune", "Ray Tune sweep from tune_configs/*.yaml (--config FILE [--resume] key=value ...)"),
-    "generate": ("signavatar.serving.generate_cli", "ask a running endpoint for clips of a word or image"),
+    "generate": ("signavatar.serving.generate_cli", "ask a running endpoint for clips of a word, sentence or image"),
     "reconstruct": ("signavatar.serving.reconstruct_cli", "reconstruct a clip or video through a running endpoint"),
     "render": ("signavatar.rendering.command", "preview .npz clips as mp4/gif (skeleton or SMPL-X mesh, side by side)"),
     "extract": ("workflows.extract", "extract SMPL-X clips from a video corpus on Ray Data (--config FILE key=value ...)"),

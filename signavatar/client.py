@@ -2,6 +2,7 @@
 
     client = SignAvatarClient("http://127.0.0.1:8000")
     clips = client.generate("drink", num_samples=3, seed=1)
+    [sentence] = client.generate(glosses=["hello", "coffee", "please"])   # one clip, with segments
     rec = client.reconstruct("clip.npz", gloss="drink")
 
 Clips travel as AMASS-style ``.npz`` (exact float32, compact) and come back as ``MotionClip``s.
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -77,14 +79,19 @@ class SignAvatarClient:
         return self._request("GET", "/glosses").json()["glosses"]
 
     def generate(self, text: str | None = None, image: Upload | None = None, num_samples: int = 1, seed: int = 0,
-                 num_frames: int | None = None, image_name: str | None = None) -> list[MotionClip]:
-        """Clips for a text or an image (path or png/jpeg bytes); exactly one of them."""
-        if (text is None) == (image is None):
-            raise ValueError("give exactly one of text / image")
+                 num_frames: int | None = None, image_name: str | None = None, glosses: Sequence[str] | None = None,
+                 **sentence: Any) -> list[MotionClip]:
+        """Clips for a text, an image (path or png/jpeg bytes) or a sentence of ``glosses``; exactly
+        one of them. ``sentence``: the request's sentence options (``speed``, ``hold_frames``,
+        ``transition_frames``, ``allow_unknown``; see ``signavatar.serving.schemas``)."""
+        if sum(x is not None for x in (text, image, glosses)) != 1:
+            raise ValueError("give exactly one of text / image / glosses")
         options: dict[str, Any] = {"num_samples": num_samples, "seed": seed, "format": "npz"}
         if num_frames is not None:
             options["num_frames"] = num_frames
-        if text is not None:
+        if glosses is not None:
+            response = self._request("POST", "/generate", json={"glosses": list(glosses), **sentence, **options})
+        elif text is not None:
             response = self._request("POST", "/generate", json={"text": text, **options})
         else:
             name, data = _file(image, image_name, "image.png")

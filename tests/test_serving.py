@@ -99,9 +99,9 @@ def url(ray_cluster, tiny_checkpoint):
 def model_stats() -> dict:
     from ray import serve
 
-    from signavatar.serving.app import MODEL_DEPLOYMENT
+    from signavatar.serving.app import INGRESS_DEPLOYMENT
 
-    return serve.get_deployment_handle(MODEL_DEPLOYMENT, app_name=APP_NAME).stats.remote().result()
+    return serve.get_deployment_handle(INGRESS_DEPLOYMENT, app_name=APP_NAME).model_stats.remote().result()
 
 
 def generate(url: str, **body) -> requests.Response:
@@ -313,6 +313,83 @@ def test_client_and_cli(url, tiny_checkpoint, tmp_path, capsys):
     assert "num_samples" in capsys.readouterr().err
 
 
+# --- sentences ----------------------------------------------------------------------------------
+
+def test_sentence_route_one_clip_with_segments_and_its_errors(url, tiny_checkpoint):
+    from signavatar.model.pipeline import SignAvatar
+    from signavatar.model.sentence import generate_sentences
+
+    a, b, c = tiny_checkpoint.glosses
+    words = [a, b, a]
+    response = generate(url, glosses=words, seed=3)
+    assert response.status_code == 200, response.text
+    [clip] = response.json()["clips"]
+    segments = clip["segments"]
+    assert [s["kind"] for s in segments] == ["sign", "transition", "sign", "transition", "sign"]
+    assert [s["gloss"] for s in segments if s["kind"] == "sign"] == words and clip["gloss"] == " ".join(words)
+    assert segments[0]["start"] == 0 and segments[-1]["end"] == clip["num_frames"] == len(clip["poses"])
+    assert all(x["end"] == y["start"] for x, y in zip(segments, segments[1:]))
+    # the library's sentence (one decoder pass, the checkpoint's sentence and qc settings)
+    avatar = SignAvatar.from_checkpoint(tiny_checkpoint.checkpoint, device="cpu")
+    [expected] = generate_sentences(avatar, words, seed=3, cfg=avatar.config.sentence, qc=avatar.config.qc)
+    assert segments == [s.to_dict() for s in expected.segments]
+    np.testing.assert_allclose(clip["poses"], expected.poses, atol=1e-5)
+    # the same sentence as text, and as npz with its segments array
+    as_text = generate(url, text=f" {a}  {b} {a}", sentence=True, seed=3)
+    np.testing.assert_allclose(poses(as_text), poses(response), atol=1e-6)
+    npz = generate(url, glosses=words, seed=3, format="npz")
+    assert [s.to_dict() for s in clip_from_npz_bytes(npz.content).segments] == segments
+    # options: a request default, overridden per gloss; two samples, two sentences
+    held = generate(url, glosses=[{"gloss": a, "hold_frames": 5}, b], transition_frames=4, speed=2.0,
+                    num_samples=2, seed=3)
+    assert held.status_code == 200, held.text
+    for sample in held.json()["clips"]:
+        first, transition, second = sample["segments"]
+        assert transition["end"] - transition["start"] == 4 and first["end"] - first["start"] >= 5
+    plain = generate(url, glosses=[a, b], transition_frames=4, speed=2.0, seed=3).json()["clips"][0]["segments"]
+    assert held.json()["clips"][0]["segments"][0]["end"] == plain[0]["end"] + 5
+    # glosses outside the vocabulary: refused naming them, unless CLIP is asked for
+    body = assert_error(generate(url, glosses=[a, "zebra", "qq", "zebra"]), 422, "'zebra'", "'qq'", "allow_unknown")
+    assert body["error"] == "invalid_input"
+    clip_path = generate(url, glosses=[a, "zebra"], allow_unknown=True)
+    assert [s["gloss"] for s in clip_path.json()["clips"][0]["segments"] if s["kind"] == "sign"] == [a, "zebra"]
+    # longer than the server's frame limit (600): 12 signs, each held 60 frames
+    assert_error(generate(url, glosses=[a, b, c] * 4, hold_frames=60), 413, "max_num_frames", "600")
+    assert_error(generate(url, glosses=[a], speed=9), 422, "speed")
+    assert_error(generate(url, glosses=[a, {"gloss": b, "hold_frames": -1}]), 422, "hold_frames")
+    assert_error(generate(url, glosses=[a] * 33), 422, "glosses", "32")
+    assert_error(generate(url, text=" ".join([a] * 33), sentence=True), 422, "text", "32")
+    assert_error(generate(url, glosses=[a, "b\x00"]), 422, "glosses[1]", "U+0000")
+    assert_error(generate(url, text=a, speed=2.0), 422, "speed", "sentence")
+    assert_error(generate(url, text=a, glosses=[a]), 422, "exactly one")
+    assert_serving(url, a)
+    # the API docs show the sentence fields, per-gloss options included (no dangling $ref)
+    body = requests.get(f"{url}/openapi.json", timeout=30).json()["paths"]["/generate"]["post"]["requestBody"]
+    fields = body["content"]["application/json"]["schema"]["properties"]
+    assert {"glosses", "sentence", "speed", "hold_frames", "transition_frames", "allow_unknown"} <= set(fields)
+    per_gloss = [t for t in fields["glosses"]["anyOf"][0]["items"]["anyOf"] if t.get("type") == "object"]
+    assert set(per_gloss[0]["properties"]) == {"gloss", "speed", "hold_frames", "transition_frames"}
+    assert "$ref" not in json.dumps(body)
+
+
+def test_sentence_client_and_cli(url, tiny_checkpoint, tmp_path, capsys):
+    from signavatar.cli import main
+    from signavatar.client import SignAvatarClient
+
+    a, b, _ = tiny_checkpoint.glosses
+    [clip] = SignAvatarClient(url).generate(glosses=[a, b], seed=2, transition_frames=6)
+    assert [(s.gloss, s.end - s.start) for s in clip.segments if s.kind == "transition"] == [("", 6)]
+    out = tmp_path / "s.npz"
+    assert main(["generate", "--glosses", a, b, "--out", str(out), "--url", url, "--seed", "2",
+                 "--transition-frames", "6"]) == 0
+    assert json.loads(capsys.readouterr().out)["written"] == [str(out)]
+    written = load_npz(str(out))
+    assert written.segments == clip.segments and written.clip_id == clip.clip_id
+    np.testing.assert_array_equal(written.poses, clip.poses)
+    assert main(["generate", "--glosses", a, "zebra", "--out", str(out), "--url", url]) == 1
+    assert "zebra" in capsys.readouterr().err
+
+
 # --- serve configs ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("name", ["local.yaml", "cluster.yaml"])
@@ -330,12 +407,13 @@ def test_serve_configs_build(name):
     deployments = {d.name: d.model_dump(exclude_unset=True, exclude={"name"}) for d in application.deployments}
     code = {serving_app.SignAvatarIngress.name: serving_app.SignAvatarIngress,
             serving_app.SignAvatarModel.name: serving_app.SignAvatarModel}
-    assert set(deployments) == set(code)
+    # local.yaml: the model runs in the ingress (model_in_ingress), so no model deployment
+    assert set(deployments) == set(code) - ({serving_app.MODEL_DEPLOYMENT} if application.args.get("model_in_ingress")
+                                            else set())
     for deployment_name, overrides in deployments.items():  # the overrides are valid options of the code
         code[deployment_name].options(**overrides)
-    model = deployments[serving_app.MODEL_DEPLOYMENT]
     if name == "cluster.yaml":
-        assert model["ray_actor_options"]["num_gpus"] == 1
+        assert deployments[serving_app.MODEL_DEPLOYMENT]["ray_actor_options"]["num_gpus"] == 1
         for deployment in deployments.values():
             auto = deployment["autoscaling_config"]
             assert 1 <= auto["min_replicas"] < auto["max_replicas"] and auto["target_ongoing_requests"] > 0
@@ -343,7 +421,9 @@ def test_serve_configs_build(name):
         assert application.args["clip"]["pretrained"].startswith("s3://")
     else:
         assert schema.http_options.host == "127.0.0.1" and schema.http_options.port == 8000
-        assert model["num_replicas"] == 1 and application.args["checkpoint"] == "runs/demo/checkpoint"
+        ingress = deployments[serving_app.INGRESS_DEPLOYMENT]
+        assert application.args["model_in_ingress"] and ingress["ray_actor_options"]["num_cpus"] == 1
+        assert ingress["num_replicas"] == 1 and application.args["checkpoint"] == "runs/demo/checkpoint"
         assert application.args["video_estimator"] == "signavatar.serving.video:extraction_estimator"
 
 

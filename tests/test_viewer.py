@@ -2,7 +2,8 @@
 against the body layer, the browser's forward kinematics against Python's, the page without its
 bundle, and the page itself in headless Chromium (the first gloss plays on load, type a gloss,
 watch it play, pause, scrub, switch samples, download, sign an image, reconstruct an uploaded clip
-and an uploaded video, build a sentence from the gloss chips and follow its current gloss).
+and an uploaded video, build a sentence from the gloss chips, have the app sign it and follow its
+current gloss).
 The app runs with test_serving's stand-in video estimator, so video uploads are answered.
 
 Needs ``make viewer`` (the bundle and viewer/node_modules) and, for the browser test, Debian's
@@ -179,26 +180,19 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     from signavatar.data.synthetic import generate_corpus
     from signavatar.extraction.synthetic_video import encode_mp4, skeleton_frames
     from signavatar.motion.amass import clip_to_npz_bytes
-    from signavatar.model.pipeline import SignAvatar
-    from signavatar.model.sentence import generate_sentences
-    from signavatar.motion.json_io import clip_to_dict
+    from signavatar.motion.clip import Segment
     from signavatar.rendering.skeleton_view import LEFT_COLOR, RIGHT_COLOR
     from signavatar.serving.encoding import clips_from_payload
 
     gloss, seed = tiny_checkpoint.glosses[1], 5
-    # a sentence as POST /generate answers {"glosses": [...]} (the route is not there yet: the page's
-    # request is answered with this response)
     words = [tiny_checkpoint.glosses[2], tiny_checkpoint.glosses[0], tiny_checkpoint.glosses[2]]
-    sentence = generate_sentences(SignAvatar.from_checkpoint(tiny_checkpoint.checkpoint, device="cpu"), words)[0]
     signing = generate_corpus(SyntheticCorpusConfig(num_glosses=2, clips_per_gloss=2))[0]  # plausible motion
     files = {"image": tmp_path / "red.png", "clip": tmp_path / "upload.npz", "video": tmp_path / "sign.mp4"}
     files["image"].write_bytes(png_bytes())
     files["clip"].write_bytes(clip_to_npz_bytes(signing))
     files["video"].write_bytes(encode_mp4(skeleton_frames(signing), signing.fps))  # H.264, as a camera gives
-    answer = tmp_path / "sentence.json"
-    answer.write_text(json.dumps({"clips": [clip_to_dict(sentence)], "gender": "neutral"}))
     args = {"url": url, "gloss": gloss, "seed": seed, "outDir": str(tmp_path), "chromium": str(CHROMIUM),
-            "sentence": {"glosses": words, "response": str(answer)}, **{k: str(v) for k, v in files.items()}}
+            "sentence": words, **{k: str(v) for k, v in files.items()}}
     run = subprocess.run([NODE, "scripts/check_page.mjs", json.dumps(args)], cwd=VIEWER, capture_output=True,
                          text=True, timeout=BROWSER_TIMEOUT_S)
     assert run.returncode == 0, run.stderr
@@ -249,7 +243,8 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     shown = steps["sentence"]
     assert shown["built"] == words and shown["state"] == "ready", shown
     assert shown["labels"] == [f"{' '.join(words)} · sample 1/1"]
-    segments = sentence.segments
+    answer = requests.post(f"{url}/generate", json={"glosses": words, "seed": seed}, timeout=60)
+    segments = [Segment.from_value(s) for s in answer.json()["clips"][0]["segments"]]  # what the page was sent
 
     def expected_caption(frame: int) -> str:
         index = next(i for i, s in enumerate(segments) if s.start <= frame < s.end)

@@ -5,10 +5,14 @@ video estimator) through ``DeploymentHandle``s.
 
 Deployments (names used in serve configs' ``deployments:`` overrides):
 
-- ``SignAvatarIngress``: HTTP, input checking, response encoding; no model in it.
+- ``SignAvatarIngress``: HTTP, input checking, response encoding; no model in it, except with
+  ``model_in_ingress`` (serve_configs/local.yaml): then the replica holds ``SignAvatarModel``'s
+  object itself and calls it without a handle hop (one process less per request on one machine;
+  the model's batching and worker thread unchanged), and there is no ``SignAvatarModel`` deployment.
 - ``SignAvatarModel``: the checkpoint (+ CLIP). Generation requests arriving together are
   grouped by ``@serve.batch`` and share one conditioning step (``engine.generate_jobs``); model
-  work runs on one worker thread so the replica keeps accepting requests meanwhile.
+  work runs on one worker thread so the replica keeps accepting requests meanwhile. A sentence
+  (``{"glosses": [...]}``) is one call of its own (``engine.generate_sentence``).
 - ``VideoEstimator`` (only with ``video_estimator`` set): video -> motion clip.
 
 Routes: ``POST /generate``, ``POST /reconstruct``, ``GET /glosses``, ``GET /healthz``,
@@ -23,6 +27,7 @@ timeouts and per-route back-pressure are ``signavatar.serving.limits``.
 # No ``from __future__ import annotations`` here: FastAPI resolves the route methods' annotations
 # (``Request``) at runtime, which fails on string annotations of methods of a Serve ingress class.
 import asyncio
+import inspect
 import json
 import logging
 import uuid
@@ -31,31 +36,35 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from pathlib import PurePosixPath
+from types import SimpleNamespace
 from typing import Any
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
+from pydantic import BaseModel
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
 from signavatar.config import ServeConfig
+from signavatar.model.sentence import SentenceGloss, SentenceTooLongError, UnknownGlossError
 from signavatar.motion.clip import MotionClip
-from signavatar.motion.json_io import clip_to_dict
 from signavatar.serving import limits
-from signavatar.serving.encoding import clips_to_npz_payload, safe_stem
-from signavatar.serving.engine import GenerationJob, generate_jobs, load_avatar
+from signavatar.serving.encoding import clips_to_json_payload, clips_to_npz_payload, safe_stem
+from signavatar.serving.engine import GenerationJob, SentenceJob, generate_jobs, generate_sentence, load_avatar
 from signavatar.serving.errors import (
     BadRequest,
     InvalidInput,
     ModelError,
     NotConfigured,
     NotReady,
+    PayloadTooLarge,
     ServiceError,
     UnsupportedMediaType,
 )
 from signavatar.serving.schemas import (
+    MAX_SENTENCE_GLOSSES,
     ErrorResponse,
     GenerateOptions,
     GenerateRequest,
@@ -65,6 +74,7 @@ from signavatar.serving.schemas import (
     ReadyResponse,
     ReconstructOptions,
     ReconstructResponse,
+    SentenceGlossOptions,
 )
 from signavatar.serving.video import load_video_estimator, split_spec
 from signavatar.serving.viewer import add_docs_route, add_viewer_routes
@@ -86,6 +96,23 @@ class _WorkerThread:
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+
+
+class _InReplica:
+    """An object in this replica called like a ``DeploymentHandle``: ``obj.method.remote(*args)``
+    is an awaitable of the method's result (``model_in_ingress``)."""
+
+    def __init__(self, target: Any) -> None:
+        self._target = target
+
+    def __getattr__(self, name: str) -> SimpleNamespace:
+        method = getattr(self._target, name)
+
+        async def call(*args: Any) -> Any:
+            result = method(*args)
+            return await result if inspect.isawaitable(result) else result
+
+        return SimpleNamespace(remote=call)
 
 
 @serve.deployment(name=MODEL_DEPLOYMENT, max_ongoing_requests=64, ray_actor_options={"num_cpus": 1})
@@ -120,6 +147,11 @@ class SignAvatarModel:
         self.counters["generate_requests"] += len(jobs)
         self.counters["max_batch"] = max(self.counters["max_batch"], len(jobs))
         return await self.worker.run(generate_jobs, self.avatar, jobs)
+
+    async def generate_sentence(self, job: SentenceJob) -> list[MotionClip]:
+        """Not batched with other requests: a sentence is one decoder pass for all its glosses."""
+        self.counters["sentence_requests"] += 1
+        return await self.worker.run(generate_sentence, self.avatar, job)
 
     async def reconstruct(self, clip: MotionClip, gloss: str, seed: int) -> MotionClip:
         self.counters["reconstruct_requests"] += 1
@@ -189,9 +221,27 @@ async def _internal_error(request: Request, exc: Exception) -> Response:
 
 
 _ERRORS = {status: {"model": ErrorResponse} for status in (400, 408, 413, 415, 422, 500, 503)}
+
+
+def _inlined_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """``model``'s JSON schema with its ``$defs`` written where they are used: a body schema given
+    in ``openapi_extra`` is not registered in the document's components, so a ``$ref`` would dangle."""
+    schema = model.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict) and "$ref" in node:
+            return inline(defs[node["$ref"].rsplit("/", 1)[1]])
+        if isinstance(node, dict):
+            return {k: inline(v) for k, v in node.items()}
+        return [inline(v) for v in node] if isinstance(node, list) else node
+
+    return inline(schema)
+
+
 _OPTION_FIELDS = GenerateOptions.model_json_schema()["properties"]
 _GENERATE_BODY = {"requestBody": {"required": True, "content": {
-    "application/json": {"schema": GenerateRequest.model_json_schema()},
+    "application/json": {"schema": _inlined_schema(GenerateRequest)},
     "multipart/form-data": {"schema": {"type": "object", "required": ["image"], "properties": {
         "image": {"type": "string", "format": "binary", "description": "png or jpeg"}, **_OPTION_FIELDS}}},
 }}}
@@ -220,8 +270,9 @@ def _unexpected(form: Any, expected: set[str]) -> None:
 @serve.deployment(name=INGRESS_DEPLOYMENT, max_ongoing_requests=64, ray_actor_options={"num_cpus": 0})
 @serve.ingress(api)
 class SignAvatarIngress:
-    def __init__(self, model: DeploymentHandle, estimator: DeploymentHandle | None, config: dict[str, Any]) -> None:
-        self.model = model
+    def __init__(self, model: DeploymentHandle | None, estimator: DeploymentHandle | None,
+                 config: dict[str, Any]) -> None:
+        self.model = model or _InReplica(SignAvatarModel.func_or_class(config))  # None: model_in_ingress
         self.estimator = estimator
         self.config = ServeConfig.model_validate(config)
         self._info: dict[str, Any] | None = None
@@ -249,6 +300,8 @@ class SignAvatarIngress:
             return await response
         except Exception as exc:
             cause = getattr(exc, "cause", None) or exc  # RayTaskError carries the replica's exception
+            if isinstance(cause, SentenceTooLongError):
+                raise PayloadTooLarge(f"{cause} (max_num_frames)") from None
             if value_error_is_input and isinstance(cause, ValueError):
                 raise InvalidInput(f"{what}: {cause}") from None
             rid = request_id(request)
@@ -260,6 +313,10 @@ class SignAvatarIngress:
         if self._info is None:
             self._info = await self._call(request, self.model.info.remote(), "model")
         return self._info
+
+    async def model_stats(self) -> dict[str, int]:
+        """``SignAvatarModel.stats`` wherever the model runs (handle call, not a route)."""
+        return await self.model.stats.remote()
 
     @api.get("/healthz", response_model=HealthResponse, summary="liveness of the HTTP front")
     async def healthz(self) -> HealthResponse:
@@ -282,7 +339,7 @@ class SignAvatarIngress:
                                num_frames=info["num_frames"], fps=info["fps"])
 
     @api.post("/generate", openapi_extra=_GENERATE_BODY, response_model=GenerateResponse, responses=_ERRORS,
-              summary="motion clips for a text (JSON body) or an image (multipart field 'image')")
+              summary="motion clips for a text or a sentence of glosses (JSON body) or an image (multipart 'image')")
     async def generate(self, request: Request) -> Response:
         with self.gates.enter("generate"):
             mtype, body = await self._read_body(request)
@@ -290,7 +347,10 @@ class SignAvatarIngress:
                 data = limits.parse_model(GenerateRequest, limits.parse_json(body, "request body"))
                 options: GenerateOptions = data
                 limits.check_generate_options(options, self.config)
-                clips = await self._generate(request, options, {"text": limits.check_text(data.text, self.config)})
+                if data.is_sentence:
+                    clips = await self._sentence(request, data)
+                else:
+                    clips = await self._generate(request, options, {"text": limits.check_text(data.text, self.config)})
             elif mtype == "multipart/form-data":
                 form = await limits.read_form(request, body)
                 _unexpected(form, {"image", *GenerateOptions.model_fields})
@@ -307,6 +367,34 @@ class SignAvatarIngress:
                 raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send application/json with "
                                            "'text' or multipart/form-data with an 'image' file")
             return self._clips_response(clips, options.format, options.gender, single=False)
+
+    async def _sentence(self, request: Request, data: GenerateRequest) -> list[MotionClip]:
+        """``data.glosses`` (or the words of ``data.text``) signed as one clip per sample; glosses
+        outside the vocabulary are refused here, before the model, unless ``allow_unknown``."""
+        specs = data.glosses if data.glosses is not None else limits.check_text(data.text, self.config).split()
+        if len(specs) > MAX_SENTENCE_GLOSSES:
+            raise InvalidInput(f"field 'text': {len(specs)} glosses; a sentence has at most {MAX_SENTENCE_GLOSSES}")
+        glosses = tuple(self._sentence_gloss(spec, data, i) for i, spec in enumerate(specs))
+        if not data.allow_unknown:
+            known = (await self._model_info(request))["glosses"]
+            unknown = list(dict.fromkeys(g.gloss for g in glosses if g.gloss not in known))
+            if unknown:
+                raise InvalidInput(f"{UnknownGlossError(unknown, known)} (\"allow_unknown\": true)")
+        job = SentenceJob(glosses=glosses, num_samples=data.num_samples, seed=data.seed,
+                          max_frames=self.config.max_num_frames, num_frames=data.num_frames,
+                          allow_unknown=data.allow_unknown)
+        return await self._call(request, self.model.generate_sentence.remote(job), "model")
+
+    def _sentence_gloss(self, spec: str | SentenceGlossOptions, data: GenerateRequest, i: int) -> SentenceGloss:
+        """Gloss ``i`` of a sentence; its own options override the request's."""
+        spec = spec if isinstance(spec, SentenceGlossOptions) else SentenceGlossOptions(gloss=spec)
+        field = f"glosses[{i}]" if data.glosses is not None else "text"
+        speed = data.speed if spec.speed is None else spec.speed
+        return SentenceGloss(gloss=limits.check_text(spec.gloss, self.config, field=field),
+                             speed=1.0 if speed is None else speed,
+                             hold_frames=data.hold_frames if spec.hold_frames is None else spec.hold_frames,
+                             transition_frames=(data.transition_frames if spec.transition_frames is None
+                                                else spec.transition_frames))
 
     async def _generate(self, request: Request, options: GenerateOptions,
                         job_input: dict[str, Any]) -> list[MotionClip]:
@@ -360,9 +448,7 @@ class SignAvatarIngress:
         if fmt == "npz":
             content, media_type, disposition = clips_to_npz_payload(clips, gender)
             return Response(content, media_type=media_type, headers={"content-disposition": disposition})
-        encoded = [clip_to_dict(c) for c in clips]
-        body: dict[str, Any] = {"clip": encoded[0]} if single else {"clips": encoded}
-        return JSONResponse({**body, "gender": gender})
+        return Response(clips_to_json_payload(clips, gender, single), media_type="application/json")
 
 
 def build_app(args: dict[str, Any]) -> serve.Application:
@@ -372,6 +458,6 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     if config.video_estimator:
         split_spec(config.video_estimator)
     payload = config.model_dump(mode="json")
-    model = SignAvatarModel.bind(payload)
+    model = None if config.model_in_ingress else SignAvatarModel.bind(payload)
     estimator = VideoEstimator.bind(payload) if config.video_estimator else None
     return SignAvatarIngress.bind(model, estimator, payload)

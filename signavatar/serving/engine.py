@@ -5,7 +5,8 @@ A batch of generation jobs shares its conditioning step: one ``text_embeddings``
 texts (known glosses come from the checkpoint's cache, the rest go through CLIP in one forward)
 and one CLIP image forward for all images; then one CVAE decoder pass per distinct clip length.
 Each sample's z comes from its own request's seed, so a result never depends on which other
-requests shared its batch.
+requests shared its batch. A sentence is one job of its own (``generate_sentence``): all its
+glosses share one decoder pass already, and its errors stay its own.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import torch
 from signavatar.config import ServeConfig
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.model.pipeline import SignAvatar
+from signavatar.model.sentence import SentenceGloss, generate_sentences
 from signavatar.motion.clip import MotionClip
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,18 @@ class GenerationJob:
     def __post_init__(self) -> None:
         if (self.text is None) == (self.image is None):
             raise ValueError("a generation job needs exactly one of text / image")
+
+
+@dataclass(frozen=True)
+class SentenceJob:
+    """One sentence request; longer than ``max_frames`` raises ``SentenceTooLongError``."""
+
+    glosses: tuple[SentenceGloss, ...]
+    num_samples: int
+    seed: int
+    max_frames: int
+    num_frames: int | None = None
+    allow_unknown: bool = False
 
 
 def load_avatar(cfg: ServeConfig) -> SignAvatar:
@@ -66,3 +80,10 @@ def generate_jobs(avatar: SignAvatar, jobs: list[GenerationJob]) -> list[list[Mo
     return avatar.generate_many(torch.stack(embeddings), [job.num_samples for job in jobs],
                                 [job.seed for job in jobs], [job.num_frames for job in jobs],
                                 [job.text or "" for job in jobs])
+
+
+def generate_sentence(avatar: SignAvatar, job: SentenceJob) -> list[MotionClip]:
+    """The job's sentences, composed with the checkpoint's ``sentence`` and ``qc`` settings."""
+    return generate_sentences(avatar, job.glosses, num_samples=job.num_samples, seed=job.seed,
+                              num_frames=job.num_frames, cfg=avatar.config.sentence, qc=avatar.config.qc,
+                              allow_unknown=job.allow_unknown, max_frames=job.max_frames)

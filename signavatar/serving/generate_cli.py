@@ -1,4 +1,6 @@
-"""``signavatar generate "drink" --out drink.npz``: ask a running SignAvatar endpoint for clips."""
+"""``signavatar generate "drink" --out drink.npz``: ask a running SignAvatar endpoint for clips;
+``signavatar generate --glosses hello coffee please --out s.npz``: one signed sentence (its
+segments in the file)."""
 
 from __future__ import annotations
 
@@ -14,17 +16,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="signavatar generate", description=__doc__)
     parser.add_argument("text", nargs="?", help="a gloss or short text (or use --image)")
     parser.add_argument("--image", help="png/jpeg to condition on instead of text")
+    parser.add_argument("--glosses", nargs="+", metavar="GLOSS", help="sign these glosses as one sentence")
     parser.add_argument("--out", required=True, help="output .npz (AMASS-style) or .json; several samples get _<i>")
     parser.add_argument("--url", default=DEFAULT_URL, help="endpoint (default %(default)s, env SIGNAVATAR_URL)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-samples", type=int, default=1)
     parser.add_argument("--num-frames", type=int, default=None, help="default: the model's clip length")
     parser.add_argument("--gender", default="neutral", choices=GENDERS)
+    sentence = parser.add_argument_group("sentence options (with --glosses)")
+    sentence.add_argument("--speed", type=float, help="speed of every sign (2 = twice as fast)")
+    sentence.add_argument("--hold-frames", type=int, help="frames each sign's last pose is held")
+    sentence.add_argument("--transition-frames", type=int, help="frames between signs (default: adaptive)")
+    sentence.add_argument("--allow-unknown", action="store_true", help="encode glosses outside the vocabulary "
+                                                                       "with CLIP instead of refusing them")
     args = parser.parse_args(argv)
     check_out(args.out, OUT_SUFFIXES)  # before asking the server
-    if (args.text is None) == (args.image is None):
-        parser.error("give a text or --image (exactly one)")
-    clips = SignAvatarClient(args.url).generate(text=args.text, image=args.image, num_samples=args.num_samples,
-                                                seed=args.seed, num_frames=args.num_frames)
+    if sum(x is not None for x in (args.text, args.image, args.glosses)) != 1:
+        parser.error("give a text, --image or --glosses (exactly one)")
+    options = {name: getattr(args, name) for name in ("speed", "hold_frames", "transition_frames")
+               if getattr(args, name) is not None}
+    if args.allow_unknown:
+        options["allow_unknown"] = True
+    if options and args.glosses is None:
+        parser.error(f"{', '.join('--' + k.replace('_', '-') for k in options)}: only with --glosses")
+    clips = SignAvatarClient(args.url).generate(text=args.text, image=args.image, glosses=args.glosses,
+                                                num_samples=args.num_samples, seed=args.seed,
+                                                num_frames=args.num_frames, **options)
     print(json.dumps({"written": save_clips(clips, args.out, args.gender)}))
     return 0

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Gender = Literal["neutral", "male", "female"]
 OutputFormat = Literal["json", "npz"]
@@ -26,10 +26,54 @@ class GenerateOptions(_Strict):
     gender: Gender = Field("neutral", description="body model named in the .npz output")
 
 
-class GenerateRequest(GenerateOptions):
-    """JSON body of ``POST /generate``; an image instead comes as multipart field ``image``."""
+MAX_SENTENCE_GLOSSES = 32
+MIN_SPEED, MAX_SPEED = 0.25, 4.0
+MAX_OPTION_FRAMES = 120  # hold / transition frames asked for one join (4 s at 30 fps)
+_SPEED = Field(None, ge=MIN_SPEED, le=MAX_SPEED, description="2 = twice as fast; default 1")
+_HOLD = Field(None, ge=0, le=MAX_OPTION_FRAMES, description="frames the sign's last pose is held; default: the "
+              "model's sentence config")
+_TRANSITION = Field(None, ge=0, le=MAX_OPTION_FRAMES, description="frames of the transition to the next sign; "
+                    "default: adaptive to the distance between the poses")
 
-    text: str = Field(..., description="a gloss or a short text, encoded by CLIP unless it is a known gloss")
+
+class SentenceGlossOptions(_Strict):
+    """A gloss of a sentence with its own options (they override the request's)."""
+
+    gloss: str
+    speed: float | None = _SPEED
+    hold_frames: int | None = _HOLD
+    transition_frames: int | None = _TRANSITION
+
+
+class GenerateRequest(GenerateOptions):
+    """JSON body of ``POST /generate``: a ``text``, or a sentence (``glosses``, or ``text`` with
+    ``sentence: true``: its words are the glosses) answered as one clip per sample with its
+    ``segments``; an image instead comes as multipart field ``image``."""
+
+    text: str | None = Field(None, description="a gloss or a short text, encoded by CLIP unless it is a known gloss")
+    glosses: list[str | SentenceGlossOptions] | None = Field(
+        None, min_length=1, max_length=MAX_SENTENCE_GLOSSES, description="a signed sentence: its glosses in order")
+    sentence: bool = Field(False, description="sign 'text' as a sentence of its whitespace-separated glosses")
+    speed: float | None = _SPEED
+    hold_frames: int | None = _HOLD
+    transition_frames: int | None = _TRANSITION
+    allow_unknown: bool = Field(False, description="sentence glosses outside the vocabulary go through CLIP "
+                                                   "instead of being refused")
+
+    @model_validator(mode="after")
+    def _one_input(self) -> GenerateRequest:
+        if (self.text is None) == (self.glosses is None):
+            raise ValueError("give exactly one of 'text' or 'glosses'")
+        if not self.is_sentence:
+            extra = [name for name in ("speed", "hold_frames", "transition_frames", "allow_unknown")
+                     if name in self.model_fields_set]
+            if extra:
+                raise ValueError(f"{extra} apply to sentences: give 'glosses', or 'text' with 'sentence': true")
+        return self
+
+    @property
+    def is_sentence(self) -> bool:
+        return self.glosses is not None or self.sentence
 
 
 class ReconstructOptions(_Strict):
@@ -39,6 +83,15 @@ class ReconstructOptions(_Strict):
     seed: int = Field(0, ge=0, lt=2**63, description="seed of the posterior sample")
     format: OutputFormat = "json"
     gender: Gender = "neutral"
+
+
+class SegmentJSON(BaseModel):
+    """Frames ``[start, end)`` of a sentence: a sign (``gloss`` names it) or a transition."""
+
+    gloss: str
+    start: int
+    end: int
+    kind: Literal["sign", "transition"]
 
 
 class MotionClipJSON(BaseModel):
@@ -55,6 +108,7 @@ class MotionClipJSON(BaseModel):
     betas: list[float] = Field(..., description="[10]")
     trans: list[list[float]] = Field(..., description="[T, 3]")
     confidence: list[float] | None = None
+    segments: list[SegmentJSON] | None = Field(None, description="a sentence's signs and transitions, in order")
 
 
 class GenerateResponse(BaseModel):

@@ -2,15 +2,14 @@
 // downloaded) and reports what it saw as JSON on stdout; tests/test_viewer.py asserts on it.
 //
 //   node scripts/check_page.mjs '{"url", "gloss", "seed", "image": "a.png", "clip": "a.npz", "video": "a.mp4",
-//                                  "sentence": {"glosses": [...], "response": "answer.json"?},
+//                                  "sentence": [gloss, ...],
 //                                  "outDir", "chromium": "/usr/bin/chromium"}'
 //
-// `sentence.response`, when given, is a file whose JSON answers the page's POST /generate of
-// those glosses (for a server without the sentence route); without it the server answers. Screenshots and the
+// `sentence`: the glosses clicked into a sentence, signed with one sample. Screenshots and the
 // downloaded file are written to outDir. Chromium runs with networking extras off: the machine
 // may have no network, and Chromium would otherwise keep trying.
 
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 
@@ -146,17 +145,8 @@ try {
 
   // 8. build a sentence from the chips and sign it: the current gloss under the avatar follows
   // the frames, the timeline shows the signs and transitions
-  const { glosses, response } = args.sentence;
-  if (response) {
-    const answer = await readFile(response, 'utf8');
-    await page.route('**/generate', (route) => {
-      const body = route.request().postDataJSON?.() ?? null;
-      if (route.request().method() === 'POST' && body?.glosses) {
-        return route.fulfill({ status: 200, contentType: 'application/json', body: answer });
-      }
-      return route.continue();
-    });
-  }
+  const glosses = args.sentence;
+  await page.fill('#num-samples', '1');
   for (const gloss of glosses) {
     await page.locator('#gloss-chips').getByRole('button', { name: gloss, exact: true }).click();
   }
