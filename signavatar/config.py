@@ -152,8 +152,12 @@ class QCConfig(Section):
 
     enabled: bool = True
     idle_energy_threshold: float = Field(
-        0.3, gt=0, description="m/s; the sign is detected once hand speed stays above this (idle_min_active_frames)"
-    )
+        0.3, gt=0, description="m/s; the sign is detected once hand speed stays above this (idle_min_active_frames), "
+        "or above idle_energy_fraction of the clip's peak speed when that is lower")
+    idle_energy_fraction: float = Field(
+        0.5, gt=0, le=1, description="share of the clip's peak hand speed that counts as signing (slow signers)")
+    motionless_speed: float = Field(
+        0.05, ge=0, description="m/s; a clip whose peak hand speed stays below this has no sign (fit jitter)")
     idle_min_active_frames: int = Field(3, ge=1, description="consecutive frames above the threshold")
     still_tolerance: float = Field(
         0.015, gt=0, description="m; hands within this of their idle / held position have not started / ended the sign"
@@ -172,12 +176,21 @@ class QCConfig(Section):
     hold_min_duration: float = Field(0.1, gt=0, description="s; the shortest hold that can end a sign")
     next_sign_distance: float = Field(
         0.08, gt=0, description="m; after the sign's last hold the hands end at least this far away: another sign")
+    next_sign_min_duration: float = Field(
+        0.5, ge=0, description="s; another sign after the last hold lasts at least this (shorter: the sign's own end)")
+    next_sign_max_path_ratio: float = Field(
+        2.5, ge=0, description="another sign after the last hold moves the hands at most this times as far as the "
+        "sign before it (more: the clip's own sign, after a pause at its first position)")
     confidence_threshold: float = Field(0.5, ge=0, le=1)
     max_gap: int = Field(4, ge=0, description="longest run of low-confidence frames filled by interpolation")
     reject_long_gaps: bool = Field(True, description="reject clips with a longer interior low-confidence gap")
     smoothing: bool = False
     smoothing_sigma: float = Field(1.0, gt=0, description="Gaussian temporal smoothing (frames) in 6D space")
-    min_frames: int = Field(15, ge=1, description="clips shorter than this after QC are rejected")
+    min_duration: float = Field(
+        0.4, ge=0, description="s; clips shorter than this after QC are rejected (isolated signs last about 0.3-1 s)")
+    min_frames: int | None = Field(
+        None, ge=1, description="clips with fewer frames than this after QC are rejected; None: min_duration at the "
+        "clip's frame rate")
 
 
 class SentenceConfig(Section):

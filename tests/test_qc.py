@@ -13,11 +13,14 @@ import torch
 
 from signavatar import storage
 from signavatar.body.rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
-from signavatar.config import QCConfig, SignAvatarConfig, SyntheticCorpusConfig
+from signavatar.body.skeleton import DEFAULT_REST_JOINTS
+from signavatar.config import KeypointFitConfig, QCConfig, SignAvatarConfig, SyntheticCorpusConfig
 from signavatar.data.qc import (
     AnnotationError,
     drop_low_confidence,
+    hand_speed,
     load_annotations,
+    min_length,
     run_qc,
     smooth,
     span_summary,
@@ -25,6 +28,8 @@ from signavatar.data.qc import (
     trim_trailing,
 )
 from signavatar.data.synthetic import generate_corpus, write_annotations
+from signavatar.extraction.estimators.keypoints import fit_landmarks_batch
+from signavatar.extraction.landmarks import landmarks_from_mpdata
 from signavatar.motion.clip import MotionClip
 
 log = logging.getLogger(__name__)
@@ -249,6 +254,17 @@ def test_too_short_and_motionless_clips_are_rejected_with_a_reason(clean_clip):
     idle = clean_clip.slice_frames(0, clean_clip.source["sign_range"][0])
     still = run_qc(idle, cfg)
     assert not still.accepted and "no sign found" in still.report["reason"]
+    assert "hands in the rest zone" in still.report["reason"]  # a sway at rest is not slow signing
+    middle = sum(clean_clip.source["sign_range"]) // 2
+    frozen = clean_clip.replace(poses=np.repeat(clean_clip.poses[middle : middle + 1], clean_clip.num_frames, axis=0))
+    assert "no sign found" in run_qc(frozen, cfg).report["reason"]  # hands up, but never moving
+    # without min_frames the limit is min_duration seconds, in frames at the clip's frame rate
+    seconds = frames_left / clean_clip.fps
+    assert run_qc(clean_clip, cfg.model_copy(update={"min_duration": seconds})).accepted
+    longer = cfg.model_copy(update={"min_duration": seconds + 0.5 / clean_clip.fps})
+    assert f"min_duration={longer.min_duration} s" in run_qc(clean_clip, longer).report["reason"]
+    assert [min_length(cfg, fps)[0] for fps in (15, 30, 60)] == [6, 12, 24]  # default 0.4 s
+    assert min_length(cfg.model_copy(update={"min_frames": 3}), 60) == (3, "min_frames=3")
 
 
 def test_smoothing_is_optional_and_reduces_jitter(clean_clip):
@@ -269,6 +285,45 @@ def test_smoothing_is_optional_and_reduces_jitter(clean_clip):
 def test_disabled_qc_passes_the_clip_through(clean_clip):
     result = run_qc(clean_clip, QCConfig(enabled=False))
     assert result.clip is clean_clip and result.report["frames_out"] == clean_clip.num_frames
+
+
+REAL_SIGNS = ("a", "can", "coffee", "get", "hello", "i", "large", "medium", "muffin", "no", "please", "small", "tea",
+              "thank-you", "water")
+
+
+def test_default_qc_keeps_real_isolated_signs(shared_data):
+    """One sequence per sign of the real webcam corpus (frames 1..19 at 15 fps, 1.3 s cut around
+    one sign; both recording sessions), fitted as the importer does: default QC keeps them and
+    their movement. Slow signs (a fingerspelled letter, taps) are far below the synthetic speeds,
+    the hands never drop to rest, and some signs pause at their first position before moving."""
+    root = shared_data / "real_corpus" / "asl_mpdata"
+    names, items = [], []
+    for i, sign in enumerate(REAL_SIGNS):
+        sequence = ("7", "44")[i % 2]
+        vectors = np.stack([np.load(root / sign / sequence / f"{f}.npy") for f in range(1, 20)])
+        names.append(f"{sign}-{sequence}")
+        items.append(landmarks_from_mpdata(vectors, 640, 480, fps=15.0))
+    cfg = QCConfig()
+    reports, covered = [], 0
+    for name, (fit, _) in zip(names, fit_landmarks_batch(items, DEFAULT_REST_JOINTS, KeypointFitConfig()), strict=True):
+        frames = fit.to_frames()
+        clip = MotionClip(gloss=name.rsplit("-", 1)[0], clip_id=name, split="train", fps=15.0, poses=frames.poses,
+                          expression=frames.expression, betas=frames.clip_betas(), trans=frames.trans,
+                          confidence=frames.confidence, source={})
+        report = run_qc(clip, cfg).report
+        reports.append(report)
+        if report["reason"] is None:
+            start, end = report["kept_range"]
+            peak = int(np.argmax(hand_speed(clip, cfg.energy_sigma)))
+            covered += start <= peak < end  # the sign's fastest movement is kept
+    kept = [r for r in reports if r["reason"] is None]
+    share = [(r["kept_range"][1] - r["kept_range"][0]) / r["frames_in"] for r in kept]
+    log.info("real corpus: %d/%d kept, kept share of frames %.2f (min %.2f), next_sign cuts %d", len(kept),
+             len(reports), np.mean(share), min(share), sum(r["trailing_method"] == "next_sign" for r in reports))
+    assert len(kept) >= 14, [(r["clip_id"], r["reason"]) for r in reports if r["reason"]]
+    assert np.mean(share) >= 0.75 and min(share) >= 0.5, list(zip(names, share))
+    assert covered >= len(kept) - 1
+    assert sum(r["trailing_method"] == "next_sign" for r in reports) <= 1  # one sign per clip, not two
 
 
 def test_qc_and_synthetic_never_import_ray():

@@ -9,9 +9,10 @@ Definitions used throughout:
   poses on a rest skeleton, without ``trans`` (motion relative to the body). The wrists and the
   distal joint of every finger (the closest SMPL-X joints to the finger tips) are smoothed in time
   with a Gaussian of ``cfg.energy_sigma`` frames; the speed of a frame is the mean over those
-  joints of ``|d position / dt|`` in m/s (central differences). Speed thresholds find that a
-  sign starts; the exact frame is where the hands leave their idle position by more than
-  ``cfg.still_tolerance`` (metres, mean over the same joints).
+  joints of ``|d position / dt|`` in m/s (central differences). Speed thresholds (relative to
+  the clip's own peak speed: ``activity_threshold``) find that a sign starts; the exact frame is
+  where the hands leave their idle position by more than ``cfg.still_tolerance`` (metres, mean
+  over the same joints).
 * **hand height**: the higher of the two wrists' ``y`` (metres, y up). The **rest height** is the
   wrist height of straight hanging arms on the rest skeleton (shoulder height minus upper arm and
   forearm length); "hands down" means below rest height + ``cfg.trailing_rest_zone``. It is
@@ -63,18 +64,23 @@ class AnnotationError(ValueError):
 # Signals
 
 
-def joint_positions(clip: MotionClip, rest_joints: RestJoints = DEFAULT_REST_JOINTS) -> np.ndarray:
-    """``[T, 55, 3]`` body-relative joint positions (forward kinematics without ``trans``)."""
+def joint_positions(clip: MotionClip | np.ndarray, rest_joints: RestJoints = DEFAULT_REST_JOINTS) -> np.ndarray:
+    """``[T, 55, 3]`` body-relative joint positions (forward kinematics without ``trans``) of a clip,
+    or ``[..., 55, 3]`` of axis-angle poses ``[..., 55, 3]`` (frames of several clips in one pass)."""
+    poses = clip.poses if isinstance(clip, MotionClip) else clip
     with torch.no_grad():
-        return forward_kinematics_axis_angle(torch.from_numpy(clip.poses), rest_joints).numpy()
+        return forward_kinematics_axis_angle(torch.from_numpy(poses), rest_joints).numpy()
 
 
 def _smooth_time(x: np.ndarray, sigma: float) -> np.ndarray:
     return gaussian_filter1d(x, sigma, axis=0, mode="nearest") if sigma > 0 and len(x) > 1 else x
 
 
-def _hand_joints(clip: MotionClip, rest_joints: RestJoints) -> np.ndarray:
-    return joint_positions(clip, rest_joints)[:, list(HAND_JOINTS)].astype(np.float64)
+def _hand_joints(clip: MotionClip, rest_joints: RestJoints, joints: np.ndarray | None = None) -> np.ndarray:
+    """``HAND_JOINTS`` positions ``[T, J, 3]`` float64, from ``joints`` (``joint_positions`` of
+    ``clip``) when the caller has them."""
+    joints = joint_positions(clip, rest_joints) if joints is None else joints
+    return joints[:, list(HAND_JOINTS)].astype(np.float64)
 
 
 def _speed(smoothed_hands: np.ndarray, fps: float) -> np.ndarray:
@@ -87,6 +93,11 @@ def _speed(smoothed_hands: np.ndarray, fps: float) -> np.ndarray:
 def hand_speed(clip: MotionClip, sigma: float, rest_joints: RestJoints = DEFAULT_REST_JOINTS) -> np.ndarray:
     """Per-frame hand speed ``[T]`` in m/s (see the module docstring)."""
     return _speed(_smooth_time(_hand_joints(clip, rest_joints), sigma), clip.fps)
+
+
+def _hand_height(joints: np.ndarray, cfg: QCConfig) -> np.ndarray:
+    """Smoothed hand height ``[T]`` (m; see the module docstring) from ``joint_positions``."""
+    return _smooth_time(joints[:, list(_WRISTS), 1].max(axis=1).astype(np.float64), cfg.energy_sigma)
 
 
 def rest_wrist_height(rest_joints: RestJoints = DEFAULT_REST_JOINTS) -> float:
@@ -108,6 +119,41 @@ def _first_sustained(mask: np.ndarray, length: int) -> int | None:
     return int(hits[0]) if len(hits) else None
 
 
+def sustained_peak(speed: np.ndarray, frames: int) -> float:
+    """The highest speed that ``speed`` stays above for ``frames`` consecutive frames (0 if shorter)."""
+    if len(speed) < frames:
+        return 0.0
+    return float(np.lib.stride_tricks.sliding_window_view(speed, frames).min(axis=1).max())
+
+
+def activity_threshold(speed: np.ndarray, hands_up: bool, cfg: QCConfig) -> float | None:
+    """The hand speed (m/s) above which this clip counts as signing, or None when it never moves.
+
+    For a clip whose hands go up into the signing space (``hands_up``): ``cfg.idle_energy_fraction``
+    of its sustained peak speed (the highest speed held for ``cfg.idle_min_active_frames``
+    frames, so one glitched frame does not set it), capped at ``cfg.idle_energy_threshold``.
+    Signers, signs and fits differ several-fold in speed (small fingerspelled or tapping signs of
+    a webcam corpus peak near 0.2 m/s, the synthetic arm movements above 1 m/s), so a fixed
+    threshold misses slow signing entirely. Hands that stay in the rest zone only sway, however
+    fast that is next to the clip's peak: ``cfg.idle_energy_threshold`` applies. A clip whose
+    sustained peak stays below ``cfg.motionless_speed`` (fit jitter) has no sign."""
+    peak = sustained_peak(speed, cfg.idle_min_active_frames)
+    if peak < cfg.motionless_speed:
+        return None
+    if not hands_up:
+        return cfg.idle_energy_threshold
+    return min(cfg.idle_energy_threshold, cfg.idle_energy_fraction * peak)
+
+
+def sign_onset(speed: np.ndarray, hands_up: bool, cfg: QCConfig) -> int | None:
+    """First frame from which the hand speed stays above ``activity_threshold`` for
+    ``cfg.idle_min_active_frames`` frames, or None."""
+    threshold = activity_threshold(speed, hands_up, cfg)
+    if threshold is None:
+        return None
+    return _first_sustained(speed > threshold, cfg.idle_min_active_frames)
+
+
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Maximal runs ``[(start, end_exclusive)]`` where ``mask`` is True."""
     edges = np.diff(np.concatenate([[0], mask.astype(int), [0]]))
@@ -119,29 +165,30 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
 
 
 def trim_idle_leading(
-    clip: MotionClip, cfg: QCConfig, rest_joints: RestJoints = DEFAULT_REST_JOINTS
+    clip: MotionClip, cfg: QCConfig, rest_joints: RestJoints = DEFAULT_REST_JOINTS, joints: np.ndarray | None = None
 ) -> tuple[MotionClip, Record]:
     """Drop the idle frames before the sign.
 
-    Detection: the first frame whose hand speed stays above ``cfg.idle_energy_threshold`` for
-    ``cfg.idle_min_active_frames`` frames. Refinement: back from there along falling speed to the
+    Detection: ``sign_onset`` (hand speed above the clip's ``activity_threshold`` for
+    ``cfg.idle_min_active_frames`` frames). Refinement: back from there along falling speed to the
     calm frame before it; the hands' idle position is their mean (smoothed) position over that
     frame and the two before; the sign starts at the last frame before the hand joints move away
     from it by more than ``cfg.still_tolerance`` on average (metres). With no active frame at all the clip
-    is returned unchanged and the record says ``active: False``.
+    is returned unchanged and the record says ``active: False``. ``joints``: ``joint_positions`` of
+    ``clip``, when the caller has them.
     """
-    hands = _smooth_time(_hand_joints(clip, rest_joints), cfg.energy_sigma)
+    joints = joint_positions(clip, rest_joints) if joints is None else joints
+    hands = _smooth_time(_hand_joints(clip, rest_joints, joints), cfg.energy_sigma)
     speed = _speed(hands, clip.fps)
-    onset = _first_sustained(speed > cfg.idle_energy_threshold, cfg.idle_min_active_frames)
+    hands_up = bool((_hand_height(joints, cfg) >= rest_wrist_height(rest_joints) + cfg.trailing_rest_zone).any())
+    onset = sign_onset(speed, hands_up, cfg)
     frames = clip.num_frames
     if onset is None:
-        return clip, {
-            "removed": 0,
-            "kept": [0, frames],
-            "active": False,
-            "reason": f"hand speed never exceeds {cfg.idle_energy_threshold} m/s "
-            f"for {cfg.idle_min_active_frames} frames (peak {float(speed.max(initial=0.0)):.3f} m/s)",
-        }
+        threshold = activity_threshold(speed, hands_up, cfg) or cfg.motionless_speed
+        return clip, {"removed": 0, "kept": [0, frames], "active": False,
+                      "reason": f"hand speed never stays above {threshold:.3f} m/s for {cfg.idle_min_active_frames} "
+                      f"frames (at most {sustained_peak(speed, cfg.idle_min_active_frames):.3f} m/s"
+                      f"{'' if hands_up else ', hands in the rest zone'})"}
     calm = onset
     while calm > 0 and speed[calm - 1] < speed[calm]:
         calm -= 1
@@ -179,8 +226,15 @@ def next_sign_boundary(hands: np.ndarray, height: np.ndarray, fps: float, cfg: Q
     trailing-other-sign case of the paper's Fig. 3), or None.
 
     ``hands``: smoothed ``HAND_JOINTS`` positions ``[T, J, 3]``; ``height``: smoothed hand height.
-    Candidates are the holds (see the module docstring) after which the hands travel elsewhere and
-    are still at least ``cfg.next_sign_distance`` metres away from the hold at the end of the clip.
+    Candidates are the holds (see the module docstring) that begin after the sign's movement
+    started (``sign_onset``: a still start is the sign's first position, not the end of one),
+    after which the hands travel elsewhere and are still at least ``cfg.next_sign_distance``
+    metres away from the hold at the end of the clip, and whose remainder looks like a remnant of
+    another sign rather than the clip's own sign: it lasts at least ``cfg.next_sign_min_duration``
+    seconds and its hand path is at most ``cfg.next_sign_max_path_ratio`` times the path from the
+    onset to the hold. (A clip is labelled with its sign, so the sign is its main movement; in a
+    short isolated-sign clip a large movement after a hold is the sign itself, after the hands
+    arrived and paused at its first position, and a repeated movement is not another sign.)
     A sign's final hold is its longest stop (brief stops also occur where the hands reach a sign's
     first position, in this sign and the next), so the longest candidate wins (the later one on a
     tie). The sign ends at the first frame after that hold where the hands are more than
@@ -199,10 +253,15 @@ def next_sign_boundary(hands: np.ndarray, height: np.ndarray, fps: float, cfg: Q
     if holds and holds[-1][1] >= len(speed) - 2 and holds[-1][1] - holds[-1][0] >= min_frames \
             and speed[holds[-1][0] : holds[-1][1]].mean() < 0.6 * cfg.hold_speed:
         return None  # the clip ends in a hold: with its sign (e.g. one already cut there)
+    onset = sign_onset(speed, True, cfg)
+    if onset is None:
+        return None
+    path = np.concatenate([[0.0], np.cumsum(speed)])  # hand path up to each frame (m * fps)
     candidates = [
         (end - start, start, end)
         for start, end in holds
-        if end - start >= min_frames and end < len(speed)
+        if start > onset and end - start >= min_frames and len(speed) - end >= cfg.next_sign_min_duration * fps
+        and path[-1] - path[end] <= cfg.next_sign_max_path_ratio * (path[start] - path[onset])
         and _hand_distance(hands[end - 1], hands[-1]) >= cfg.next_sign_distance
     ]
     if not candidates:
@@ -218,6 +277,7 @@ def trim_trailing(
     cfg: QCConfig,
     annotation: tuple[int, int] | None = None,
     rest_joints: RestJoints = DEFAULT_REST_JOINTS,
+    joints: np.ndarray | None = None,
 ) -> tuple[MotionClip, Record]:
     """Drop the off-sign frames after the sign.
 
@@ -230,7 +290,8 @@ def trim_trailing(
     hand height is ``cfg.still_tolerance`` below the height held there. If the hands are still up
     at the end, the signer may have gone on into another sign: with ``cfg.next_sign`` the sign
     ends where ``next_sign_boundary`` says (method ``next_sign``). Hands that never go up, or a
-    clip that ends inside its sign, are left as they are.
+    clip that ends inside its sign, are left as they are. ``joints``: ``joint_positions`` of ``clip``,
+    when the caller has them.
     """
     frames = clip.num_frames
     if annotation is not None:
@@ -243,14 +304,14 @@ def trim_trailing(
         }
     if not cfg.trailing_heuristic:
         return clip, {"method": "none", "removed": 0, "kept": [0, frames]}
-    height = joint_positions(clip, rest_joints)[:, list(_WRISTS), 1].max(axis=1).astype(np.float64)
-    height = _smooth_time(height, cfg.energy_sigma)
+    joints = joint_positions(clip, rest_joints) if joints is None else joints
+    height = _hand_height(joints, cfg)
     rest_height = rest_wrist_height(rest_joints)
     up = np.nonzero(height >= rest_height + cfg.trailing_rest_zone)[0]
     if len(up) == 0:
         return clip, {"method": "heuristic", "removed": 0, "kept": [0, frames], "note": "hands never leave the rest zone"}
     if up[-1] == frames - 1:
-        hands = _smooth_time(_hand_joints(clip, rest_joints), cfg.energy_sigma)
+        hands = _smooth_time(_hand_joints(clip, rest_joints, joints), cfg.energy_sigma)
         end = next_sign_boundary(hands, height, clip.fps, cfg, rest_height) if cfg.next_sign else None
         if end is None:
             return clip, {"method": "heuristic", "removed": 0, "kept": [0, frames],
@@ -352,6 +413,15 @@ def span_summary(reports: list[Record]) -> dict[str, float | int] | None:
 # The whole pass
 
 
+def min_length(cfg: QCConfig, fps: float) -> tuple[int, str]:
+    """The fewest frames a clip at ``fps`` may keep, and the rule as the report states it:
+    ``cfg.min_frames`` when set, else ``cfg.min_duration`` seconds (at least one frame)."""
+    if cfg.min_frames is not None:
+        return cfg.min_frames, f"min_frames={cfg.min_frames}"
+    frames = max(int(np.ceil(cfg.min_duration * fps - 1e-6)), 1)
+    return frames, f"min_frames={frames}: min_duration={cfg.min_duration} s at {fps:g} fps"
+
+
 @dataclass
 class QCResult:
     """``clip`` is None when the clip was rejected; ``report["reason"]`` then says why."""
@@ -369,16 +439,18 @@ def run_qc(
     cfg: QCConfig,
     annotation: tuple[int, int] | None = None,
     rest_joints: RestJoints = DEFAULT_REST_JOINTS,
+    joints: np.ndarray | None = None,
 ) -> QCResult:
     """Quality control of one clip.
 
     Order: the annotation's kept frames (when given; they refer to the input's frame numbers),
     then low-confidence repair, then — without an annotation — the trailing heuristic and the idle
-    leading trim, then optional smoothing and the ``cfg.min_frames`` check. The report has
+    leading trim, then optional smoothing and the length check (``min_length``). The report has
     clip_id, gloss, frames_in, frames_out, kept_range (input frame numbers), removed counts
     (idle_leading, trailing, low_confidence, interpolated), long_gaps, trailing_method,
     ``reason`` (None unless rejected) and, for clips that know their true ``source["sign_range"]``
-    (synthetic ones), ``span_vs_truth`` (``span_agreement``).
+    (synthetic ones), ``span_vs_truth`` (``span_agreement``). ``joints``: ``joint_positions(clip,
+    rest_joints)`` when the caller has them (forward kinematics is most of QC's time).
     """
     report: Record = {
         "clip_id": clip.clip_id,
@@ -429,12 +501,15 @@ def run_qc(
             "(input frame numbers)"
         )
 
-    if annotation is None:
-        current, rec = trim_trailing(current, cfg, None, rest_joints)
+    if annotation is None:  # forward kinematics once; each step gets the frames it keeps
+        kept = rec["kept"]
+        joints = (joint_positions(current, rest_joints) if joints is None or rec["interpolated"]
+                  else joints[kept[0] : kept[1]])
+        current, rec = trim_trailing(current, cfg, None, rest_joints, joints)
         removed["trailing"] += rec["removed"]
         report["trailing_method"] = rec["method"]
         keep(rec["kept"])
-        current, rec = trim_idle_leading(current, cfg, rest_joints)
+        current, rec = trim_idle_leading(current, cfg, rest_joints, joints[rec["kept"][0] : rec["kept"][1]])
         if not rec["active"]:
             return reject(f"no sign found: {rec['reason']}")
         removed["idle_leading"] += rec["removed"]
@@ -442,8 +517,10 @@ def run_qc(
 
     current, rec = smooth(current, cfg)
     report["smoothed"] = rec["applied"]
-    if current.num_frames < cfg.min_frames:
-        return reject(f"only {current.num_frames} frames remain after QC (min_frames={cfg.min_frames})")
+    needed, rule = min_length(cfg, current.fps)
+    if current.num_frames < needed:
+        return reject(f"only {current.num_frames} frames ({current.num_frames / current.fps:.2f} s) remain after QC "
+                      f"({rule})")
     report["frames_out"] = current.num_frames
     truth = clip.source.get("sign_range")
     if truth is not None:
