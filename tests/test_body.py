@@ -304,6 +304,47 @@ def test_fk_per_sample_rest_joints_and_validation():
         forward_kinematics(torch.eye(3).expand(22, 3, 3), DEFAULT_REST_JOINTS)
 
 
+
+def _per_joint_fk(rotmats, rest, parents, trans=None):
+    """Reference: the SMPL-X joint recursion one joint at a time (positions, global rotations)."""
+    rest = rest.expand(rotmats.shape[:-3] + rest.shape[-2:])
+    rots, positions = [rotmats[..., 0, :, :]], [rest[..., 0, :]]
+    for j in range(1, len(parents)):
+        p = parents[j]
+        positions.append(positions[p] + (rots[p] @ (rest[..., j, :] - rest[..., p, :])[..., None])[..., 0])
+        rots.append(rots[p] @ rotmats[..., j, :, :])
+    joints = torch.stack(positions, dim=-2)
+    return (joints if trans is None else joints + trans[..., None, :]), torch.stack(rots, dim=-3)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fk_by_tree_level_matches_the_per_joint_recursion(dtype):
+    poses = random_axis_angle(4 * 7 * 55, dtype, seed=11).reshape(4, 7, 55, 3)
+    rotmats = axis_angle_to_matrix(poses)
+    g = torch.Generator().manual_seed(11)
+    scale = 1 + 0.2 * torch.rand(4, 1, 55, 3, generator=g, dtype=dtype)  # a rest skeleton per clip
+    rest = torch.as_tensor(DEFAULT_REST_JOINTS, dtype=dtype) * scale
+    trans = torch.randn(4, 7, 3, generator=g, dtype=dtype)
+    joints, rotations = forward_kinematics(rotmats, rest, trans=trans, return_rotations=True)
+    ref_joints, ref_rotations = _per_joint_fk(rotmats, rest, PARENTS, trans)
+    tolerance = 1e-12 if dtype == torch.float64 else 1e-6
+    torch.testing.assert_close(joints, ref_joints, atol=tolerance, rtol=0)
+    torch.testing.assert_close(rotations, ref_rotations, atol=tolerance, rtol=0)
+    # any tree whose parents precede their children, siblings not adjacent and uneven levels included
+    parents = (-1, 0, 0, 1, 0, 3, 2, 5, 2)
+    local = rotmats[0, :, : len(parents)]
+    small_rest = torch.randn(len(parents), 3, generator=g, dtype=dtype)
+    torch.testing.assert_close(forward_kinematics(local, small_rest, parents=parents),
+                               _per_joint_fk(local, small_rest, parents)[0], atol=tolerance, rtol=0)
+    with pytest.raises(ValueError, match="not a tree"):
+        forward_kinematics(local, small_rest, parents=(-1, 0, 0, 4, 0, 3, 2, 5, 2))
+
+
+def test_fk_is_differentiable():
+    poses = random_axis_angle(2 * 55, torch.float64, seed=12).reshape(2, 55, 3).requires_grad_()
+    rest = torch.as_tensor(DEFAULT_REST_JOINTS, dtype=torch.float64)
+    assert torch.autograd.gradcheck(lambda p: forward_kinematics_axis_angle(p, rest)[:, [20, 37, 54]], (poses,))
+
 # --- body model ---------------------------------------------------------------------------------
 
 

@@ -98,6 +98,21 @@ def test_resample_keeps_endpoints_and_duration():
     assert clip.resample(17).num_frames == 17
 
 
+
+def test_clips_from_a_feature_batch_are_the_clips_made_one_by_one():
+    clips = [random_clip(frames=7, seed=seed) for seed in (1, 2, 3)]
+    features = np.stack([clip.to_features() for clip in clips])
+    batch = MotionClip.batch_from_features(features, glosses=["a", "b", "c"], clip_ids=["x", "y", "z"], fps=25.0,
+                                           sources=[{"sample": i} for i in range(3)])
+    for i, (clip, gloss, clip_id) in enumerate(zip(batch, "abc", "xyz", strict=True)):
+        alone = MotionClip.from_features(features[i], gloss=gloss, clip_id=clip_id, fps=25.0, source={"sample": i})
+        assert (clip.gloss, clip.clip_id, clip.fps, clip.source) == (alone.gloss, alone.clip_id, 25.0, {"sample": i})
+        for name in ("poses", "expression", "betas", "trans"):
+            np.testing.assert_array_equal(getattr(clip, name), getattr(alone, name))
+    with pytest.raises(ValueError, match="2 glosses"):
+        MotionClip.batch_from_features(features, glosses=["a", "b"], clip_ids=["x", "y", "z"], fps=25.0,
+                                       sources=[{}] * 3)
+
 def test_features_round_trip_on_upper_body_and_rest_elsewhere():
     clip = random_clip(frames=9)
     feats = clip.to_features()

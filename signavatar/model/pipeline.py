@@ -93,11 +93,21 @@ class SignAvatar:
                              f"this checkpoint was trained on {self.gloss_embeddings.shape[1]}-d")
         return embeddings.to(self.device)
 
-    def features_to_clips(self, features: torch.Tensor, gloss: str, prefix: str,
-                          source: dict[str, Any]) -> list[MotionClip]:
-        """Raw 6D features [N, T, F] -> N full-body clips named ``<prefix>-<i>``."""
-        return [MotionClip.from_features(f, gloss=gloss, clip_id=f"{prefix}-{i}", fps=self.fps,
-                                         source={**source, "sample": i}) for i, f in enumerate(features.cpu().numpy())]
+    def features_to_clips(self, features: Sequence[torch.Tensor], glosses: Sequence[str], prefixes: Sequence[str],
+                          sources: Sequence[dict[str, Any]]) -> list[list[MotionClip]]:
+        """Raw 6D features ``[n_k, T_k, F]`` of request ``k`` -> its ``n_k`` full-body clips named
+        ``<prefix>-<i>``; requests of one length share one rotation conversion."""
+        out: list[list[MotionClip]] = [[] for _ in features]
+        for length in dict.fromkeys(f.shape[1] for f in features):
+            requests = [k for k, f in enumerate(features) if f.shape[1] == length]
+            rows = [(k, i) for k in requests for i in range(features[k].shape[0])]
+            clips = MotionClip.batch_from_features(
+                torch.cat([features[k] for k in requests]).cpu().numpy(), fps=self.fps,
+                glosses=[glosses[k] for k, _ in rows], clip_ids=[f"{prefixes[k]}-{i}" for k, i in rows],
+                sources=[{**sources[k], "sample": i} for k, i in rows])
+            for (k, _), clip in zip(rows, clips, strict=True):
+                out[k].append(clip)
+        return out
 
     def generate_batch(self, embeddings: torch.Tensor, num_samples: Sequence[int], seeds: Sequence[int],
                        num_frames: Sequence[int | None] | None = None) -> list[torch.Tensor]:
@@ -121,9 +131,9 @@ class SignAvatar:
         """Clips for several requests (see ``generate_batch``); ``glosses`` label them."""
         glosses = list(glosses) if glosses is not None else [""] * len(num_samples)
         features = self.generate_batch(embeddings, num_samples, seeds, num_frames)
-        return [self.features_to_clips(f, gloss, f"gen-{gloss or 'embedding'}-s{seed}",
-                                       {"generator": "signavatar", "seed": seed, "estimator": None})
-                for f, gloss, seed in zip(features, glosses, seeds)]
+        return self.features_to_clips(features, glosses, [f"gen-{gloss or 'embedding'}-s{seed}" for gloss, seed
+                                                          in zip(glosses, seeds, strict=True)],
+                                      [{"generator": "signavatar", "seed": seed, "estimator": None} for seed in seeds])
 
     def generate(self, embedding: torch.Tensor, num_samples: int = 1, seed: int = 0, num_frames: int | None = None,
                  gloss: str = "") -> list[MotionClip]:
@@ -164,7 +174,7 @@ class SignAvatar:
         frames = self.config.model.num_frames
         features = torch.from_numpy(clip.resample(frames).to_features())[None]
         out = self.reconstruct_features(features, self.text_embeddings([word]), [seed])
-        rec = self.features_to_clips(out, word, f"rec-{clip.clip_id}",
-                                     {"reconstructed_from": clip.clip_id, "seed": seed})[0]
+        rec = self.features_to_clips([out], [word], [f"rec-{clip.clip_id}"],
+                                     [{"reconstructed_from": clip.clip_id, "seed": seed}])[0][0]
         duration = clip.num_frames / clip.fps
         return rec.replace(clip_id=f"rec-{clip.clip_id}", fps=frames / duration, split=clip.split)

@@ -18,8 +18,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 from signavatar.config import QCConfig, SentenceConfig
-from signavatar.data.qc import run_qc
+from signavatar.data.qc import joint_positions, run_qc
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.transitions import SignPart, join_signs
@@ -63,11 +65,12 @@ def _as_items(glosses: Sequence[str | SentenceGloss]) -> list[SentenceGloss]:
     return items
 
 
-def sign_span(clip: MotionClip, qc: QCConfig) -> tuple[MotionClip, dict[str, Any]]:
+def sign_span(clip: MotionClip, qc: QCConfig, joints: np.ndarray | None = None) -> tuple[MotionClip, dict[str, Any]]:
     """``clip`` cut to its active span by quality control, and a record of it: ``kept`` (frames
     ``[start, end)`` of ``clip``) or, where quality control finds no sign, the whole clip with
-    ``kept: None`` and its ``reason``. QC's minimum length does not apply: a short sign is kept."""
-    result = run_qc(clip, qc.model_copy(update={"min_frames": 1}))
+    ``kept: None`` and its ``reason``. QC's minimum length does not apply: a short sign is kept.
+    ``joints``: ``joint_positions(clip)`` when the caller has them."""
+    result = run_qc(clip, qc.model_copy(update={"min_frames": 1}), joints=joints)
     if not result.accepted:
         log.info("sentence: quality control found no span in %s (%s): %s; the whole clip is used",
                  clip.clip_id, clip.gloss, result.report["reason"])
@@ -84,10 +87,13 @@ def compose_sentence(items: Sequence[str | SentenceGloss], clips: Sequence[Motio
     if len(items) != len(clips):
         raise ValueError(f"{len(items)} glosses but {len(clips)} clips")
     parts, signs = [], []
-    for item, clip in zip(items, clips, strict=True):
+    # forward kinematics is per frame: one pass over every clip's frames
+    joints = (np.split(joint_positions(np.concatenate([clip.poses for clip in clips])),
+                       np.cumsum([clip.num_frames for clip in clips[:-1]])) if cfg.trim else [None] * len(clips))
+    for item, clip, clip_joints in zip(items, clips, joints, strict=True):
         record: dict[str, Any] = {"gloss": item.gloss, "clip_id": clip.clip_id, "frames": clip.num_frames}
         if cfg.trim:
-            clip, span = sign_span(clip, qc)
+            clip, span = sign_span(clip, qc, clip_joints)
             record.update(span)
         parts.append(SignPart(clip, item.gloss, item.speed, item.hold_frames, item.transition_frames))
         signs.append(record)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -230,22 +231,48 @@ class MotionClip:
         betas: np.ndarray | None = None,
         source: dict[str, Any] | None = None,
     ) -> MotionClip:
-        """A full-body clip from model features; joints outside the upper body stay at rest."""
+        """A full-body clip from model features ``[T, F]``; joints outside the upper body stay at rest."""
         features = np.asarray(features, dtype=np.float32)
         if features.ndim != 2 or features.shape[1] != FEATURE_DIM:
             raise ValueError(f"features have shape {features.shape}; expected [T, {FEATURE_DIM}]")
-        frames = features.shape[0]
-        upper = rot6d_to_axis_angle(torch.from_numpy(features.reshape(frames, -1, 6))).numpy()
-        poses = np.zeros((frames, NUM_JOINTS, 3), dtype=np.float32)
-        poses[:, list(UPPER_BODY_JOINTS)] = upper
-        return cls(
-            gloss=gloss,
-            clip_id=clip_id,
-            split=split,
-            fps=fps,
-            poses=poses,
-            expression=np.zeros((frames, NUM_EXPRESSION), np.float32),
-            betas=np.zeros(NUM_BETAS, np.float32) if betas is None else betas,
-            trans=np.zeros((frames, 3), np.float32),
-            source=source or {},
-        )
+        return cls.batch_from_features(features[None], glosses=[gloss], clip_ids=[clip_id], fps=fps, split=split,
+                                       betas=betas, sources=[source or {}])[0]
+
+    @classmethod
+    def batch_from_features(
+        cls,
+        features: np.ndarray,
+        *,
+        glosses: Sequence[str],
+        clip_ids: Sequence[str],
+        fps: float,
+        sources: Sequence[dict[str, Any]],
+        split: str = "unsplit",
+        betas: np.ndarray | None = None,
+    ) -> list[MotionClip]:
+        """``from_features`` for ``N`` clips of one length ``[N, T, F]`` (clip ``i`` named by the
+        ``i``-th gloss, id and source), with one rotation conversion for all of them."""
+        features = np.asarray(features, dtype=np.float32)
+        if features.ndim != 3 or features.shape[2] != FEATURE_DIM:
+            raise ValueError(f"features have shape {features.shape}; expected [N, T, {FEATURE_DIM}]")
+        count, frames = features.shape[:2]
+        if not len(glosses) == len(clip_ids) == len(sources) == count:
+            raise ValueError(f"{count} clips of features but {len(glosses)} glosses, {len(clip_ids)} ids "
+                             f"and {len(sources)} sources")
+        upper = rot6d_to_axis_angle(torch.from_numpy(features.reshape(count, frames, -1, 6))).numpy()
+        poses = np.zeros((count, frames, NUM_JOINTS, 3), dtype=np.float32)
+        poses[:, :, list(UPPER_BODY_JOINTS)] = upper
+        return [
+            cls(
+                gloss=gloss,
+                clip_id=clip_id,
+                split=split,
+                fps=fps,
+                poses=pose,
+                expression=np.zeros((frames, NUM_EXPRESSION), np.float32),
+                betas=np.zeros(NUM_BETAS, np.float32) if betas is None else betas,
+                trans=np.zeros((frames, 3), np.float32),
+                source=source,
+            )
+            for pose, gloss, clip_id, source in zip(poses, glosses, clip_ids, sources, strict=True)
+        ]

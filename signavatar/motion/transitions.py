@@ -100,23 +100,39 @@ def _tail_velocity(values: np.ndarray, at_end: bool) -> np.ndarray:
 def bridge(a: MotionClip, b: MotionClip, frames: int) -> dict[str, np.ndarray]:
     """The ``frames`` frames between the end of ``a`` and the start of ``b``: ``poses``,
     ``expression``, ``trans`` and (when both have one) ``confidence``, float32."""
-    ka, kb = min(VELOCITY_WINDOW, a.num_frames - 1), min(VELOCITY_WINDOW, b.num_frames - 1)
-    ends = np.stack([a.poses[-1 - ka], a.poses[-1], b.poses[0], b.poses[kb]]).astype(np.float64)
-    rot = axis_angle_to_matrix(torch.from_numpy(ends))  # [4, J, 3, 3]
+    return bridges([(a, b, frames)])[0]
+
+
+def bridges(joins: Sequence[tuple[MotionClip, MotionClip, int]]) -> list[dict[str, np.ndarray]]:
+    """``bridge(a, b, frames)`` for every join, with one rotation conversion each way for all of them."""
+    if not joins:
+        return []
+    windows = [(min(VELOCITY_WINDOW, a.num_frames - 1), min(VELOCITY_WINDOW, b.num_frames - 1)) for a, b, _ in joins]
+    ends = np.stack([[a.poses[-1 - ka], a.poses[-1], b.poses[0], b.poses[kb]]
+                     for (a, b, _), (ka, kb) in zip(joins, windows, strict=True)]).astype(np.float64)
+    rot = axis_angle_to_matrix(torch.from_numpy(ends))  # [N, 4, J, 3, 3]
     # one log for all three: the geodesic A -> B and the local angular velocity at each end
-    pairs = torch.stack([rot[1].transpose(-1, -2) @ rot[2], rot[0].transpose(-1, -2) @ rot[1],
-                         rot[2].transpose(-1, -2) @ rot[3]])
-    delta, v_a, v_b = matrix_to_axis_angle(pairs).numpy()
-    tangent = _hermite(np.zeros_like(delta), delta, v_a / max(ka, 1), v_b / max(kb, 1), frames)
-    rotations = rot[1] @ axis_angle_to_matrix(torch.from_numpy(tangent))
-    out = {"poses": matrix_to_axis_angle(rotations).numpy().astype(np.float32)}
-    names = ["expression", "trans"] + (["confidence"] if a.confidence is not None and b.confidence is not None else [])
-    for name in names:
-        end_values, start_values = getattr(a, name).astype(np.float64), getattr(b, name).astype(np.float64)
-        out[name] = _hermite(end_values[-1], start_values[0], _tail_velocity(end_values, True),
-                             _tail_velocity(start_values, False), frames).astype(np.float32)
-    if "confidence" in out:
-        out["confidence"] = np.clip(out["confidence"], 0.0, 1.0)
+    pairs = torch.stack([rot[:, 1].transpose(-1, -2) @ rot[:, 2], rot[:, 0].transpose(-1, -2) @ rot[:, 1],
+                         rot[:, 2].transpose(-1, -2) @ rot[:, 3]], dim=1)
+    logs = matrix_to_axis_angle(pairs).numpy()  # [N, 3, J, 3]
+    tangent = np.concatenate([
+        _hermite(np.zeros_like(delta), delta, v_a / max(ka, 1), v_b / max(kb, 1), frames)
+        for (delta, v_a, v_b), (ka, kb), (_, _, frames) in zip(logs, windows, joins, strict=True)
+    ])
+    starts = torch.repeat_interleave(rot[:, 1], torch.tensor([frames for _, _, frames in joins]), dim=0)
+    poses = matrix_to_axis_angle(starts @ axis_angle_to_matrix(torch.from_numpy(tangent))).numpy().astype(np.float32)
+    out = []
+    for (a, b, frames), chunk in zip(joins, np.split(poses, np.cumsum([f for _, _, f in joins[:-1]])), strict=True):
+        piece = {"poses": chunk}
+        names = ["expression", "trans"] + (["confidence"] if a.confidence is not None and b.confidence is not None
+                                           else [])
+        for name in names:
+            end_values, start_values = getattr(a, name).astype(np.float64), getattr(b, name).astype(np.float64)
+            piece[name] = _hermite(end_values[-1], start_values[0], _tail_velocity(end_values, True),
+                                   _tail_velocity(start_values, False), frames).astype(np.float32)
+        if "confidence" in piece:
+            piece["confidence"] = np.clip(piece["confidence"], 0.0, 1.0)
+        out.append(piece)
     return out
 
 
@@ -180,17 +196,17 @@ def join_signs(parts: Sequence[SignPart], cfg: SentenceConfig, *, clip_id: str, 
     adaptive = iter(transition_lengths([(signs[i], signs[i + 1]) for i, w in enumerate(wanted) if w is None],
                                        cfg, rest_joints))
     lengths = [next(adaptive) if w is None else w for w in wanted]
+    for i in range(1, len(signs)):  # no root jump: each sign starts where the previous one ended
+        signs[i] = signs[i].replace(trans=signs[i].trans - signs[i].trans[0] + signs[i - 1].trans[-1])
+    transitions = iter(bridges([(signs[i], signs[i + 1], n) for i, n in enumerate(lengths) if n]))
     pieces: list[dict[str, np.ndarray]] = []
     segments: list[Segment] = []
     frame = 0
     for i, (part, sign) in enumerate(zip(parts, signs, strict=True)):
-        if i:
-            previous = signs[i - 1]
-            sign = signs[i] = sign.replace(trans=sign.trans - sign.trans[0] + previous.trans[-1])  # no root jump
-            if lengths[i - 1]:
-                pieces.append(bridge(previous, sign, lengths[i - 1]))
-                segments.append(Segment("", frame, frame + lengths[i - 1], "transition"))
-                frame += lengths[i - 1]
+        if i and lengths[i - 1]:
+            pieces.append(next(transitions))
+            segments.append(Segment("", frame, frame + lengths[i - 1], "transition"))
+            frame += lengths[i - 1]
         pieces.append({"poses": sign.poses, "expression": sign.expression, "trans": sign.trans,
                        **({"confidence": sign.confidence} if sign.confidence is not None else {})})
         segments.append(Segment(part.gloss, frame, frame + sign.num_frames, "sign"))
