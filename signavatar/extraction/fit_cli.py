@@ -14,6 +14,7 @@ excluded). The clip is written as an AMASS-style ``.npz`` (local or s3://) with 
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import logging
 import posixpath
@@ -75,9 +76,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("overrides", nargs="*", help="key=value overrides, e.g. extract.keypoints.iterations=500")
     args = parser.parse_intermixed_args(argv)
     check_out(args.out, (".npz",))  # before any work
-    # The fit's tensors are small: torch's intra-op threads cost more than they give (measured on
-    # a 278-frame file, 2 cores: 0.85 CPU s with one thread, 3.8 with two, and twice the wall time).
+    # The fit's tensors are small: a second intra-op thread gains ~15% on a quiet 2-core machine
+    # (278-frame file: 0.61 vs 0.73 s) but took twice the wall time on a busy one (3.8 vs 0.85 CPU s).
     torch.set_num_threads(1)
+    # torch.optim imports torch._dynamo on the first optimizer (about 1 s): process start, not fitting.
+    importlib.import_module("torch._dynamo")
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     clip, report = fit_pose_file(args.pose_file, args.config, args.overrides)
     save_npz(clip, args.out)
