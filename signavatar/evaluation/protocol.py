@@ -140,7 +140,7 @@ def draw_repetition(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings,
     """The Rec and Gen groups of one repetition seeded ``seed``: per clip one posterior sample
     ``z = mu + sigma * eps`` and one prior sample ``z ~ N(0, I)``, decoded with the clip's gloss
     (``batch_size`` latents per decoder and recognizer pass)."""
-    mu, logvar = torch.from_numpy(clips.mu), torch.from_numpy(clips.logvar)
+    mu, logvar = torch.as_tensor(np.array(clips.mu)), torch.as_tensor(np.array(clips.logvar))  # ray hands read-only arrays
     z = torch.cat([mu + avatar.latents(latent_seeds(clips.key, seed, 0)) * (0.5 * logvar).exp(),
                    avatar.latents(latent_seeds(clips.key, seed, 1))])
     glosses = [str(g) for g in clips.gloss] * 2
