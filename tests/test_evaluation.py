@@ -86,7 +86,9 @@ def test_confidence_interval_is_actors_and_shrinks_with_repetitions(encoded):
     reps = [score_repetition(raw, draw_repetition(avatar, recognizer, clips, repetition_seed(0, r), 64), cfg,
                              repetition_seed(0, r)) for r in range(16)]
     few, many = summarize(reps[:4]), summarize(reps)
-    for metric in ("fid", "div"):
+    # Diversity and multimodality draw random subsets in every repetition; the tiny model's Gen FID
+    # moves only at the 1e-7 level between draws (checked distinct below), too little to order CIs.
+    for metric in ("div", "multi"):
         assert 0 < many["Gen_train"][metric]["ci95"] < few["Gen_train"][metric]["ci95"], metric
     values = many["Gen_train"]["fid"]["values"]
     assert many["Gen_train"]["fid"]["mean"] == pytest.approx(np.mean(values)) and len(set(values)) == 16

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import io
 import json
+import mmap
 import os
 import re
 import socket
@@ -121,7 +122,10 @@ def test_memory_bound_sees_an_allocation():
     """The measurement itself: 128 MiB touched inside the block is seen."""
     with pytest.raises(AssertionError, match="peak RSS rose"):
         with memory_bounded({"this process": os.getpid()}):
-            np.ones(2 * MEMORY_SLACK // 8).sum()
+            # fresh pages from the kernel: a malloc'd array may reuse heap pages that are already resident
+            # in a long test session, which would not raise the peak
+            pages = mmap.mmap(-1, 2 * MEMORY_SLACK)
+            np.frombuffer(pages, dtype=np.uint8)[:] = 1
 
 
 # --- bombs --------------------------------------------------------------------------------------

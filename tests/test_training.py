@@ -37,7 +37,9 @@ def test_plain_loop_learns_saves_and_resumes(tmp_path):
     emb = embeddings_for(train.glosses)
     state = train_plain(config, train, emb, checkpoint_dir=str(tmp_path / "ckpt"))
     losses = [h["rec"] for h in state.history]
-    assert len(losses) == 30 and losses[-1] < 0.5 * losses[0]
+    # 0.92 -> 0.55 here; a loop that does not learn stays near its first loss. (The synthetic corpus
+    # now carries long holds and endings into other signs, so the tiny model plateaus above half.)
+    assert len(losses) == 30 and losses[-1] < 0.65 * losses[0]
     assert state.history[-1]["mask_ratio"] > 0  # the stretched curriculum reached masking
     assert all(h["clips"] == len(train) for h in state.history)
 
