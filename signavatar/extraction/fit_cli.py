@@ -45,16 +45,11 @@ def fit_pose_file(
     seconds = time.perf_counter() - start
     frames = fit.to_frames()
     name = posixpath.basename(str(path)).removesuffix(".pose")
-    clip = MotionClip(
+    clip = frames.to_clip(
         gloss="",
         clip_id=name,
         split="unsplit",
         fps=landmarks.fps,
-        poses=frames.poses,
-        expression=frames.expression,
-        betas=frames.clip_betas(),
-        trans=frames.trans,
-        confidence=frames.confidence,
         source={
             "video": str(path),
             "frame_range": [0, landmarks.num_frames],

@@ -74,17 +74,11 @@ class LandmarkImporter:
         return results  # type: ignore[return-value]
 
     def _clip(self, task: VideoTask, fit: KeypointFit, fps: float, indices: np.ndarray) -> MotionClip:
-        frames = fit.to_frames()
-        return MotionClip(
+        return fit.to_frames().to_clip(
             gloss=task.gloss,
             clip_id=task.clip_id,
             split=task.split,
             fps=fps,
-            poses=frames.poses,
-            expression=frames.expression,
-            betas=frames.clip_betas(),
-            trans=frames.trans,
-            confidence=frames.confidence,
             source={
                 "video": task.uri,  # the sequence's file or folder (the clip contract's source uri)
                 "frame_range": [int(indices[0]), int(indices[-1]) + 1],

@@ -113,18 +113,7 @@ class VideoExtractor:
             **({"index": task.extra} if task.extra else {}),
             **({"fit": fit} if fit is not None else {}),
         }
-        clip = MotionClip(
-            gloss=task.gloss,
-            clip_id=task.clip_id,
-            split=task.split,
-            fps=fps,
-            poses=frames.poses,
-            expression=frames.expression,
-            betas=frames.clip_betas(),
-            trans=frames.trans,
-            confidence=frames.confidence,
-            source=source,
-        )
+        clip = frames.to_clip(gloss=task.gloss, clip_id=task.clip_id, split=task.split, fps=fps, source=source)
         return clip, indices
 
     def __call__(self, task: VideoTask) -> output.Outcome:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from signavatar.body.joints import NUM_JOINTS
-from signavatar.motion.clip import NUM_BETAS, NUM_EXPRESSION
+from signavatar.motion.clip import NUM_BETAS, NUM_EXPRESSION, MotionClip
 
 
 @dataclass
@@ -58,6 +58,12 @@ class SmplxFrames:
         """One shape per clip: the confidence-weighted mean of the per-frame betas."""
         w = np.clip(self.confidence, 1e-6, None)[:, None]
         return (self.betas * w).sum(0) / w.sum()
+
+    def to_clip(self, *, gloss: str, clip_id: str, split: str, fps: float, source: dict) -> MotionClip:
+        """These frames as one motion clip (one shape: ``clip_betas``)."""
+        return MotionClip(gloss=gloss, clip_id=clip_id, split=split, fps=fps, poses=self.poses,
+                          expression=self.expression, betas=self.clip_betas(), trans=self.trans,
+                          confidence=self.confidence, source=source)
 
 
 class Estimator(ABC):
