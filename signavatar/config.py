@@ -72,6 +72,9 @@ class ModelConfig(Section):
     token_source: Literal["word", "learned"] = Field(
         "word", description="mu/sigma encoder tokens: from the word embedding by a 3-layer MLP (paper), "
         "or two global learned tokens (ACTOR's class-free variant; checkpoints saved before this option)")
+    sampling_temperature: float = Field(
+        1.0, gt=0, description="generation draws z ~ N(0, T^2 I); T > 1 widens the prior where training left the "
+        "posteriors narrower or off-centre (reconstruction is unaffected); checkpoints without it: 1")
 
 
 class CurriculumConfig(Section):
@@ -93,6 +96,13 @@ class TrainConfig(Section):
     batch_size: int = Field(32, ge=1)
     lr: float = Field(1e-4, gt=0)
     kl_weight: float = Field(1e-5, ge=0)
+    kl_reduction: Literal["sum", "mean"] = Field(
+        "sum", description="sum: KL summed over batch and latent dims (ACTOR, the scale of kl_weight 1e-5); mean: "
+        "per-sample KL averaged over the batch (a weight independent of the batch size)")
+    kl_warmup_epochs: int = Field(0, ge=0, description="KL annealing: the weight rises linearly from 0 over these epochs")
+    free_bits: float = Field(
+        0.0, ge=0, description="nats per latent dim (batch mean) below which the KL is not penalised (Kingma et al. "
+        "2016): keeps the posterior informative instead of collapsing onto the prior")
     grad_clip: float = Field(1.0, gt=0)
     weight_decay: float = Field(0.0, ge=0)
     seed: int = 0
@@ -132,6 +142,9 @@ class EvalConfig(Section):
     repeats: int = Field(20, ge=1, description="R repetitions of the whole protocol (ACTOR and the paper: 20)")
     gen_samples_per_class: int | None = Field(
         None, ge=1, description="unused: Gen has one clip per real clip (kept so existing configs load)")
+    temperature_curve: tuple[float, ...] = Field(
+        (), description="sampling temperatures at which Gen of the test split is also drawn and scored in every "
+        "repetition (quality.md's trade-off curve between closeness and variety)")
     feature_batch_size: int = Field(64, ge=1, description="clips per decoder / recognizer pass (on CPU the "
                                     "ST-GCN runs about twice as fast in batches of 32-64 as of 512: cache)")
     checkpoint: str | None = Field(None, description="CVAE checkpoint to evaluate; None = <run_dir>/checkpoint")

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from signavatar.evaluation.report import TABLE_ONE_ROWS
 
@@ -67,6 +68,12 @@ def test_demo_on_the_real_corpus(ray_cluster, tmp_path):
     groups = summary["evaluation"]["groups"]
     assert set(groups) == set(TABLE_ONE_ROWS)
     assert groups["Raw_test"]["acc"] >= 0.5  # chance is 1/15; the recognizer meets an unseen session
+    quality = summary["evaluation"]["quality"]  # generation quality on the unseen session, per gloss too
+    assert quality["overall"]["multi_ratio"]["mean"] > 0 and len(quality["per_gloss"]) == 15
+    assert set(quality["temperature_curve"]) == {"1", "1.5", "2", "3"}
+    sheet = Image.open(summary["quality_sheet"]["still"])
+    assert sheet.size == (6 * 160, 15 * 180)  # per gloss: two real sessions + four samples
+    assert Path(summary["quality_sheet"]["animation"]).stat().st_size > 10_000
     for preview in summary["previews"].values():
         assert Path(preview).stat().st_size > 1000
     clips = json.loads((run_dir / "dataset" / "manifest.json").read_text())

@@ -27,10 +27,10 @@ from tests.support.clips import random_clip
 SMALL_EVAL = {"recognizer_hidden": (8, 8, 16), "recognizer_feature_dim": 16, "recognizer_epochs": 5, "repeats": 3}
 
 
-def eval_config(tiny, tmp_path) -> SignAvatarConfig:
+def eval_config(tiny, tmp_path, **changes) -> SignAvatarConfig:
     return tiny.config.model_copy(update={
         "run_dir": str(tmp_path / "run"),
-        "eval": tiny.config.eval.model_copy(update={**SMALL_EVAL, "checkpoint": tiny.checkpoint}),
+        "eval": tiny.config.eval.model_copy(update={**SMALL_EVAL, "checkpoint": tiny.checkpoint, **changes}),
     })
 
 
@@ -96,7 +96,7 @@ def test_confidence_interval_is_actors_and_shrinks_with_repetitions(encoded):
 
 
 def test_evaluate_all_groups_on_ray_data(ray_cluster, tiny_checkpoint, tmp_path):
-    config = eval_config(tiny_checkpoint, tmp_path)
+    config = eval_config(tiny_checkpoint, tmp_path, temperature_curve=(1.0, 3.0))
     clips = generate_corpus(config.data.synthetic)
     dataset = str(tmp_path / "dataset")
     arrow_io.write_dataset(clips, dataset, shard_size=7)
@@ -124,6 +124,19 @@ def test_evaluate_all_groups_on_ray_data(ray_cluster, tiny_checkpoint, tmp_path)
     assert "| test | Gen |" in report and "±" in report and "over 3 repetitions" in report
     saved = json.loads((tmp_path / "run" / "evaluation.json").read_text())
     assert set(saved["rows"]["Gen_test"]["fid"]) == {"mean", "ci95"} and len(saved["values"]["Gen_test"]["acc"]) == 3
+
+    # the generation-quality report of the test split, with Gen redrawn along the temperature curve
+    quality = summary["quality"]
+    assert quality["split"] == "test" and quality["repetitions"] == 3
+    assert quality["overall"]["fid_ratio"]["mean"] == pytest.approx(
+        np.mean(np.divide(gen_fids, summary["scores"]["Rec_test"]["fid"]["values"])))
+    assert set(quality["per_gloss"]) == {c.gloss for c in clips if c.split == "test"}
+    assert set(quality["temperature_curve"]) == {"1", "3"}
+    curve = quality["temperature_curve"]
+    assert curve["1"]["fid"]["mean"] == pytest.approx(groups["Gen_test"]["fid"], rel=1e-4)  # T=1 is Gen itself
+    assert curve["3"]["fid"]["mean"] != pytest.approx(curve["1"]["fid"]["mean"], rel=1e-3)
+    assert "## Per gloss" in (tmp_path / "run" / "quality.md").read_text()
+    assert json.loads((tmp_path / "run" / "quality.json").read_text())["fid_scale"] > 0
 
     again = evaluate(config, dataset)  # the saved recognizer is reused, results are reproducible
     assert "recognizer_training" not in again

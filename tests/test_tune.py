@@ -10,6 +10,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import yaml
 
@@ -132,3 +133,45 @@ def test_sweep_on_generated_clip_accuracy(ray_cluster, tmp_path):
 def test_metric_mode_mismatch_rejected(tmp_path):
     with pytest.raises(ConfigError, match="gen_acc is optimised with mode 'max'"):
         load_spec(QUICK, ["metric=gen_acc"])
+
+
+def test_sweep_on_the_generation_quality_objective(ray_cluster, tmp_path):
+    """metric: quality — the protocol's draws on the test split at every checkpoint, the composite
+    objective reported with its parts; ASHA compares trials at equal epochs (``epochs_done``)."""
+    from workflows import tune as tune_workflow
+
+    summary = tune_workflow.main(quick_args(
+        tmp_path, "metric=quality", "mode=min", "num_samples=3", "max_concurrent_trials=1",
+        "scheduler.grace_period=1", "base.train.epochs=4", "base.eval.recognizer_epochs=2",
+        "base.eval.recognizer_hidden=[8, 8, 16]", "base.eval.recognizer_feature_dim=16",
+        "base.eval.multimodality_samples=3"))
+    trials = summary["trials"]
+    assert summary["metric"] == "quality" and len(trials) == 3
+    values = [t["quality"] for t in trials]
+    assert all(np.isfinite(values)) and values == sorted(values)
+    for trial in trials:
+        figures = trial["figures"]
+        assert figures["gen_fid"] >= 0 and figures["multi_ratio"] > 0 and 0 <= figures["gen_acc"] <= 1
+        assert trial["epochs"] in (2, 4)  # reports at checkpoints only (every 2 epochs in quick.yaml)
+    assert any(t["status"] == "stopped early" for t in trials), trials  # ASHA cut at least one at epoch 2
+    best = yaml.safe_load((tmp_path / "tune" / "quick" / "best_config.yaml").read_text())
+    assert best["train"]["kl_weight"] == pytest.approx(trials[0]["params"]["train.kl_weight"])
+
+
+def test_best_config_stops_at_the_best_epoch_with_the_same_masking_schedule():
+    from signavatar.config import SignAvatarConfig
+    from signavatar.model.curriculum import mask_ratio
+    from signavatar.tuning.results import stopped_at
+
+    data = SignAvatarConfig().model_dump(mode="json")
+    data["train"]["epochs"] = 100
+    stopped_at(data, 25)
+    short = SignAvatarConfig.model_validate(data)
+    full = SignAvatarConfig().curriculum
+    assert short.train.epochs == 25 and short.curriculum.total_epochs == 1250
+    assert [mask_ratio(e, short.curriculum, 25) for e in range(25)] == [mask_ratio(e, full, 100) for e in range(25)]
+    data["train"]["epochs"], data["curriculum"]["total_epochs"] = 90, 5000
+    stopped_at(data, 25)  # 5000 * 25 / 90 is no whole number: the stretched step is spelled out
+    spelled = SignAvatarConfig.model_validate(data).curriculum
+    assert spelled.scale_to_run is False and spelled.step == round(500 * 90 / 5000)
+    assert [mask_ratio(e, spelled, 25) for e in range(25)] == [mask_ratio(e, full, 90) for e in range(25)]

@@ -3,7 +3,8 @@
 import the embedded real ASL corpus (``corpora/asl_mpdata``: landmarks -> SMPL-X fit -> quality
 control, on Ray Data; ``--config configs/synthetic.yaml`` synthesizes a corpus instead) -> train
 (Ray Train) -> evaluate (paper metrics on Ray Data) -> generate clips for a few glosses (AMASS npz +
-JSON) -> preview videos (real | reconstruction | generation, as the paper's Fig. 1).
+JSON) -> preview videos (real | reconstruction | generation, as the paper's Fig. 1) and a quality sheet
+(per gloss: real clips of the two sessions beside generated samples).
 
 Everything lands under ``run_dir`` (default ``runs/demo``), with ``summary.json`` holding the paths,
 the corpus (name, glosses, clips per split, split rule), the training figures, the evaluation table
@@ -26,11 +27,34 @@ from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
 from signavatar.motion.export import write_clip
 from signavatar.rendering.preview import render_preview
+from signavatar.rendering.sheet import render_sheet
 from signavatar.training.run import resolve_dataset, train
 from workflows.common import init_ray, parse_args, run_main, setup_logging
 
 DEMO_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
 log = logging.getLogger("workflows.demo")
+
+
+def render_quality_sheet(avatar: SignAvatar, dataset: str, glosses: list[str], run_dir: str, real_word: str,
+                         samples: int = 4) -> dict[str, str]:
+    """One row per gloss: a real clip of the train split and one of the test split (on the real
+    corpus, two recording sessions) beside ``samples`` generated clips."""
+    real = {split: {} for split in ("train", "test")}
+    for clip in arrow_io.read_dataset(dataset):
+        if clip.split in real:
+            real[clip.split].setdefault(clip.gloss, clip)
+    rows, labels = [], []
+    for gloss in glosses:
+        if gloss not in real["train"] or gloss not in real["test"]:
+            continue
+        generated = avatar.generate(avatar.text_embeddings([gloss])[0], num_samples=samples, seed=0, gloss=gloss)
+        rows.append([real["train"][gloss], real["test"][gloss], *generated])
+        labels.append([f"{gloss}: {real_word} (train)", f"{gloss}: {real_word} (test)",
+                       *(f"{gloss}: sample {i + 1}" for i in range(samples))])
+    paths = {"animation": storage.join(run_dir, "previews", "quality_sheet.gif"),
+             "still": storage.join(run_dir, "previews", "quality_sheet.png")}
+    render_sheet(rows, labels, paths["animation"], still_path=paths["still"], size=(160, 180))
+    return paths
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -75,6 +99,8 @@ def main(argv: list[str] | None = None) -> dict:
                        body_model_path=config.body.model_path, gender=config.body.gender,
                        gif_path=path.removesuffix(".mp4") + ".gif")
         previews[gloss] = path
+    sheet = render_quality_sheet(avatar, dataset, training["glosses"], config.run_dir,
+                                 "real" if corpus_is_real else "reference")
     lap("render")
 
     summary = {
@@ -87,6 +113,7 @@ def main(argv: list[str] | None = None) -> dict:
         "evaluation": {k: v for k, v in evaluation.items() if k not in ("markdown", "scores")},
         "generated": outputs,
         "previews": previews,
+        "quality_sheet": sheet,
         # nearest-centroid accuracy of generated clips against the real test clips (6D features)
         "generated_nearest_gloss_acc": separability,
     }
@@ -101,6 +128,12 @@ def main(argv: list[str] | None = None) -> dict:
     print(f"checkpoint:  {training['checkpoint']}")
     print(f"generated:   {storage.join(config.run_dir, 'generated')} ({sum(len(v) for v in outputs.values())} clips)")
     print(f"previews:    {storage.join(config.run_dir, 'previews')} (real | reconstruction | generation)")
+    if "quality" in evaluation:
+        o = evaluation["quality"]["overall"]
+        print(f"quality:     Gen/Raw multimodality {o['multi_ratio']['mean']:.3f}±{o['multi_ratio']['ci95']:.3f}, "
+              f"Gen/Rec FID {o['fid_ratio']['mean']:.3f}±{o['fid_ratio']['ci95']:.3f} (test split; per gloss and the "
+              f"temperature curve in {storage.join(config.run_dir, 'quality.md')})")
+    print(f"sheet:       {sheet['animation']} (per gloss: real train session | real test session | generated samples)")
     print(f"generated clips nearest their own gloss: {separability:.1%}")
     print(f"summary:     {storage.join(config.run_dir, 'summary.json')}")
     return summary

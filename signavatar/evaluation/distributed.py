@@ -24,7 +24,7 @@ import torch
 from ray.util import ActorPool
 
 from signavatar.config import EvalConfig
-from signavatar.evaluation import protocol
+from signavatar.evaluation import protocol, quality
 from signavatar.evaluation.recognizer_training import load_recognizer
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
@@ -51,14 +51,20 @@ class Evaluator:
             return None
         return protocol.encode_clips(self.avatar, self.recognizer, clips, self.class_index, self.cfg.feature_batch_size)
 
-    def score(self, repetition: int, encodings: dict[str, np.ndarray]) -> tuple[int, dict[str, dict], float]:
-        """``(repetition, every group's metrics, CPU seconds spent)`` of one repetition."""
+    def score(self, repetition: int, encodings: dict[str, np.ndarray]) -> tuple[int, dict[str, dict], dict, float]:
+        """``(repetition, every group's metrics, its generation-quality figures, CPU seconds spent)``
+        of one repetition."""
         cpu = time.process_time()
         clips = protocol.ClipEncodings(**encodings)
         seed = protocol.repetition_seed(self.cfg.seed, repetition)
-        drawn = protocol.draw_repetition(self.avatar, self.recognizer, clips, seed, self.cfg.feature_batch_size)
+        batch = self.cfg.feature_batch_size
+        drawn = protocol.draw_repetition(self.avatar, self.recognizer, clips, seed, batch)
         scores = protocol.score_repetition(clips.raw_groups(), drawn, self.cfg, seed)
-        return repetition, scores, time.process_time() - cpu
+        figures = None
+        if f"Gen_{quality.SPLIT}" in drawn:
+            curve = quality.draw_curve(self.avatar, self.recognizer, clips, seed, self.cfg.temperature_curve, batch)
+            figures = quality.score_quality(clips, drawn, scores, curve, self.cfg, seed, quality.fid_scale(clips))
+        return repetition, scores, figures, time.process_time() - cpu
 
 
 def evaluator_pool(checkpoint: str, recognizer: str, cfg: EvalConfig) -> ActorPool:
@@ -82,13 +88,17 @@ def encode_dataset(pool: ActorPool, dataset: str) -> protocol.ClipEncodings:
 
 
 def score_repetitions(pool: ActorPool, clips: protocol.ClipEncodings,
-                      repeats: int) -> tuple[list[dict[str, dict]], float]:
-    """Stage 2: ``repeats`` repetitions, each a ``score_repetition`` result, in repetition order,
-    and the CPU seconds the actors spent on them."""
+                      repeats: int) -> tuple[list[dict[str, dict]], list[dict], float]:
+    """Stage 2: ``repeats`` repetitions in repetition order, each a ``score_repetition`` result and
+    its ``quality.score_quality`` figures (none without a test split), and the CPU seconds the
+    actors spent on them."""
     encodings = ray.put(clips.columns())
     repetitions: list[dict[str, dict]] = [{} for _ in range(repeats)]
+    figures: list[dict | None] = [None] * repeats
     cpu_seconds = 0.0
-    for repetition, scores, cpu in _each(pool, lambda a, r: a.score.remote(r, encodings), range(repeats), "repetition"):
+    for repetition, scores, quality_figures, cpu in _each(pool, lambda a, r: a.score.remote(r, encodings),
+                                                          range(repeats), "repetition"):
         repetitions[repetition] = scores
+        figures[repetition] = quality_figures
         cpu_seconds += cpu
-    return repetitions, cpu_seconds
+    return repetitions, [f for f in figures if f is not None], cpu_seconds

@@ -3,7 +3,8 @@
 Groups are ``Raw``, ``Rec`` and ``Gen`` for the train and test splits:
 - ``Raw_<split>``: the dataset's clips (resampled to the model's length);
 - ``Rec_<split>``: one reconstruction of each of those clips (z drawn from the clip's posterior);
-- ``Gen_<split>``: one generated clip per real clip of the split, with that clip's gloss (z ~ N(0, I)),
+- ``Gen_<split>``: one generated clip per real clip of the split, with that clip's gloss (z ~ N(0, T^2 I),
+  T = ``model.sampling_temperature``, 1 in the paper),
   so Gen has the Raw group's size, length and count per gloss.
 Every group goes through the recognizer (trained on Raw train); FID is measured against the Raw
 group of the same split.
@@ -72,6 +73,9 @@ class ClipEncodings:
             raise ValueError("no clip of the train or test split to evaluate")
         return cls(**{name: np.concatenate([np.asarray(p[name]) for p in parts]) for name in cls.__dataclass_fields__})
 
+    def select(self, rows: np.ndarray) -> ClipEncodings:
+        return type(self)(**{name: np.asarray(value)[rows] for name, value in self.columns().items()})
+
     def columns(self) -> dict[str, np.ndarray]:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
@@ -135,23 +139,29 @@ def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionCl
     }
 
 
-def draw_repetition(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings, seed: int,
-                    batch_size: int) -> dict[str, GroupOutputs]:
-    """The Rec and Gen groups of one repetition seeded ``seed``: per clip one posterior sample
-    ``z = mu + sigma * eps`` and one prior sample ``z ~ N(0, I)``, decoded with the clip's gloss
-    (``batch_size`` latents per decoder and recognizer pass)."""
-    mu, logvar = torch.as_tensor(np.array(clips.mu)), torch.as_tensor(np.array(clips.logvar))  # ray hands read-only arrays
-    z = torch.cat([mu + avatar.latents(latent_seeds(clips.key, seed, 0)) * (0.5 * logvar).exp(),
-                   avatar.latents(latent_seeds(clips.key, seed, 1))])
-    glosses = [str(g) for g in clips.gloss] * 2
+def decode_and_recognize(avatar: SignAvatar, recognizer: STGCN, z: torch.Tensor, glosses: Sequence[str],
+                         batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Recognizer ``(features, logits)`` of the clips decoded from latents ``z`` [N, L] with their
+    glosses, ``batch_size`` latents per decoder and recognizer pass."""
     features, logits = [], []
     for first in range(0, len(z), batch_size):
         part = slice(first, first + batch_size)
-        motion = avatar.decode_features(z[part], avatar.text_embeddings(glosses[part]))
+        motion = avatar.decode_features(z[part], avatar.text_embeddings(list(glosses[part])))
         f, lg = extract_features(recognizer, motion, batch_size)
         features.append(f)
         logits.append(lg)
-    features, logits = np.concatenate(features), np.concatenate(logits)
+    return np.concatenate(features), np.concatenate(logits)
+
+
+def draw_repetition(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings, seed: int,
+                    batch_size: int) -> dict[str, GroupOutputs]:
+    """The Rec and Gen groups of one repetition seeded ``seed``: per clip one posterior sample
+    ``z = mu + sigma * eps`` and one prior sample ``z ~ N(0, T^2 I)``, decoded with the clip's gloss
+    (``batch_size`` latents per decoder and recognizer pass)."""
+    mu, logvar = torch.as_tensor(np.array(clips.mu)), torch.as_tensor(np.array(clips.logvar))  # ray hands read-only arrays
+    z = torch.cat([mu + avatar.latents(latent_seeds(clips.key, seed, 0)) * (0.5 * logvar).exp(),
+                   avatar.prior_latents(latent_seeds(clips.key, seed, 1))])
+    features, logits = decode_and_recognize(avatar, recognizer, z, [str(g) for g in clips.gloss] * 2, batch_size)
     n = len(clips.key)
     out = {}
     for split, rows in clips.split_rows().items():

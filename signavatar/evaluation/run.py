@@ -4,6 +4,7 @@ Markdown + JSON) in the run directory."""
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import posixpath
@@ -14,6 +15,7 @@ import ray
 from signavatar import storage
 from signavatar.config import EvalConfig, SignAvatarConfig
 from signavatar.evaluation.distributed import encode_dataset, evaluator_pool, score_repetitions
+from signavatar.evaluation import quality
 from signavatar.evaluation.protocol import check_vocabulary, summarize
 from signavatar.evaluation.recognizer_training import load_recognizer, save_recognizer, train_recognizer
 from signavatar.evaluation.report import PAPER_TABLE_I, build_table, to_json, to_markdown
@@ -83,7 +85,8 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
     summary: dict = {"checkpoint": checkpoint, "recognizer": recognizer, "dataset": dataset, "repetitions": cfg.repeats}
     index = arrow_io.read_index(dataset)
     dataset_glosses = {row["gloss"] for row in index}
-    check_vocabulary(dataset_glosses, {"checkpoint": load_checkpoint(checkpoint)["glosses"]})
+    saved = load_checkpoint(checkpoint)
+    check_vocabulary(dataset_glosses, {"checkpoint": saved["glosses"]})
     seconds: dict[str, float] = {}
     if not storage.exists(recognizer):
         if not any(row["split"] == "train" for row in index):
@@ -103,7 +106,7 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
     clips = encode_dataset(pool, dataset)
     seconds["encode_clips"] = time.perf_counter() - started  # with the actors' start
     started = time.perf_counter()
-    repetitions, seconds["repetitions_cpu"] = score_repetitions(pool, clips, cfg.repeats)
+    repetitions, quality_figures, seconds["repetitions_cpu"] = score_repetitions(pool, clips, cfg.repeats)
     seconds["repetitions"] = time.perf_counter() - started
     del pool  # the actors end with their last handle
     results = summarize(repetitions)
@@ -117,6 +120,12 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
     storage.write_text(storage.join(config.run_dir, "evaluation.md"), markdown)
     storage.write_text(storage.join(config.run_dir, "evaluation.json"),
                        to_json(table, repetitions=cfg.repeats, values=repetition_values(results)))
+    if quality_figures:  # the generation-quality report of the test split
+        summary["quality"] = quality.summarize_quality(quality_figures)
+        temperature = saved["config"]["model"].get("sampling_temperature", 1.0)
+        storage.write_text(storage.join(config.run_dir, "quality.md"),
+                           quality.to_markdown(summary["quality"], temperature))
+        storage.write_text(storage.join(config.run_dir, "quality.json"), json.dumps(summary["quality"], indent=2))
     summary["groups"] = {name: flat_scores(scores) for name, scores in results.items()}
     summary["scores"] = results  # as report.build_table takes them (Table II rows are built from these)
     summary["markdown"] = markdown

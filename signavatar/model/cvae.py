@@ -163,15 +163,25 @@ class SignAvatarCVAE(nn.Module):
         return {"recon": self.decode(z, cond, x.shape[1]), "mu": mu, "logvar": logvar, "z": z}
 
     @staticmethod
-    def loss_terms(out: dict[str, torch.Tensor], x: torch.Tensor, kl_weight: float) -> dict[str, torch.Tensor]:
-        """``total = rec + kl_weight * kl``.
+    def loss_terms(out: dict[str, torch.Tensor], x: torch.Tensor, kl_weight: float, reduction: str = "sum",
+                   free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+        """``total = rec + kl_weight * kl_penalised``.
 
         ``rec`` is the MSE averaged over every frame and feature of the full sequence, hidden
         frames included (the model must fill them in). ``kl`` is summed over batch and latent
-        dims as in ACTOR (see ``kl_divergence``), so ``kl_weight=1e-5`` means what it means there."""
+        dims as in ACTOR (``reduction="sum"``, see ``kl_divergence``; ``kl_weight=1e-5`` means what
+        it means there) or averaged over the batch (``"mean"``). With ``free_bits`` > 0 each latent
+        dim's batch-mean KL below ``free_bits`` nats costs nothing (it is clamped from below before
+        the reduction), so the optimiser gains nothing by collapsing a dim onto the prior; ``kl`` is
+        always reported unclamped."""
         rec = F.mse_loss(out["recon"], x)
-        kl = kl_divergence(out["mu"], out["logvar"], reduction="sum")
-        return {"total": rec + kl_weight * kl, "rec": rec, "kl": kl}
+        mu, logvar = out["mu"], out["logvar"]
+        kl = kl_divergence(mu, logvar, reduction=reduction)
+        penalised = kl
+        if free_bits > 0:
+            per_dim = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(dim=0)
+            penalised = per_dim.clamp(min=free_bits).sum() * (mu.shape[0] if reduction == "sum" else 1)
+        return {"total": rec + kl_weight * penalised, "rec": rec, "kl": kl}
 
     @contextlib.contextmanager
     def _evaluating(self) -> Iterator[None]:

@@ -146,6 +146,10 @@ class SignAvatar:
         dim = self.config.model.latent_dim
         return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
+    def prior_latents(self, seeds: Sequence[int]) -> torch.Tensor:
+        """Generation's draws [B, L]: ``latents(seeds)`` scaled by ``model.sampling_temperature``."""
+        return self.latents(seeds) * self.config.model.sampling_temperature
+
     @torch.no_grad()
     def posterior(self, features: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``(mu, logvar)`` [B, L] (on the CPU) of raw 6D features [B, T, F] with conditions [B, C]."""
@@ -165,8 +169,8 @@ class SignAvatar:
         return self.decode_features(z, cond, features.shape[1])
 
     def generate_features(self, cond: torch.Tensor, seeds: Sequence[int], num_frames: int | None = None) -> torch.Tensor:
-        """One generated clip per row of ``cond`` [B, C], z ~ N(0, I) from ``seeds[i]``: raw 6D [B, T, F]."""
-        return self.decode_features(self.latents(seeds), cond, num_frames)
+        """One generated clip per row of ``cond`` [B, C], z ~ N(0, T^2 I) from ``seeds[i]``: raw 6D [B, T, F]."""
+        return self.decode_features(self.prior_latents(seeds), cond, num_frames)
 
     def reconstruct(self, clip: MotionClip, word: str, seed: int = 0) -> MotionClip:
         """Encode the clip (resampled to the model's length) with its word, sample z from the posterior,

@@ -101,11 +101,18 @@ def make_loader(state: TrainingState, data: FeatureSet, shuffle: bool = True) ->
                       generator=generator)
 
 
+def annealed_kl_weight(epoch: int, weight: float, warmup_epochs: int) -> float:
+    """KL annealing (Bowman et al. 2016): ``weight * (epoch + 1) / warmup_epochs`` until it reaches
+    ``weight``; ``warmup_epochs=0`` is the constant weight."""
+    return weight if warmup_epochs <= 0 else weight * min(1.0, (epoch + 1) / warmup_epochs)
+
+
 def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch: int, device: torch.device) -> dict[str, float]:
     """One pass over ``loader`` with the curriculum's masking ratio for ``epoch``."""
     cfg = state.config
     core: SignAvatarCVAE = model.module if hasattr(model, "module") else model
     ratio = mask_ratio(epoch, cfg.curriculum, run_epochs=cfg.train.epochs)
+    kl_weight = annealed_kl_weight(epoch, cfg.train.kl_weight, cfg.train.kl_warmup_epochs)
     mask_gen = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch)
     embeddings = state.gloss_embeddings.to(device)
     model.train()
@@ -116,7 +123,7 @@ def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch:
         x, labels = x.to(device), labels.to(device)
         visible = sample_visible_mask(x.shape[0], x.shape[1], ratio, generator=mask_gen).to(device)
         out = model(x, embeddings[labels], visible)
-        terms = core.loss_terms(out, x, cfg.train.kl_weight)
+        terms = core.loss_terms(out, x, kl_weight, cfg.train.kl_reduction, cfg.train.free_bits)
         if not torch.isfinite(terms["total"]):
             raise FloatingPointError(f"non-finite loss at epoch {epoch}: {({k: float(v) for k, v in terms.items()})}")
         state.optimizer.zero_grad(set_to_none=True)
@@ -130,7 +137,7 @@ def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch:
         totals["kl"] += float(terms["kl"].detach()) * n
     seconds = time.perf_counter() - start
     metrics = {k: v / max(clips, 1) for k, v in totals.items()}
-    metrics.update(epoch=epoch, mask_ratio=ratio, clips=clips, seconds=seconds,
+    metrics.update(epoch=epoch, mask_ratio=ratio, kl_weight=kl_weight, clips=clips, seconds=seconds,
                    clips_per_s=clips / seconds if seconds > 0 else math.inf)
     return metrics
 

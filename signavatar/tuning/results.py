@@ -1,5 +1,6 @@
-"""Sweep results: a table of trials sorted by the metric, the best config as a ready-to-use training
-YAML, and the best checkpoint's path."""
+"""Sweep results: a table of trials sorted by their best reported metric, the best config as a
+ready-to-use training YAML (stopping at the epoch the best value came at), and that checkpoint's
+path when Tune kept it."""
 
 from __future__ import annotations
 
@@ -11,27 +12,51 @@ from signavatar import storage
 from signavatar.config import dump_config, set_path
 from signavatar.tuning.spec import TuneSpec
 
+QUALITY_FIGURES = ("multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_multi", "raw_multi", "gen_acc", "rec_acc",
+                   "raw_acc")
+
+
+def _best_report(result, spec: TuneSpec) -> dict[str, Any]:
+    """The trial's report with the best ``spec.metric`` over all its reports (a trial can be best
+    before its last epoch: on the real corpus, quality on the unseen session peaks early)."""
+    frame = result.metrics_dataframe
+    if frame is None or spec.metric not in frame or frame[spec.metric].isna().all():
+        return result.metrics or {}
+    column = frame[spec.metric]
+    return frame.loc[column.idxmin() if spec.mode == "min" else column.idxmax()].to_dict()
+
+
+def _epochs(metrics: dict[str, Any]) -> int:
+    return int(metrics.get("epochs_done", metrics.get("training_iteration", 0)))
+
 
 def trial_rows(result_grid, spec: TuneSpec) -> list[dict[str, Any]]:
+    """One row per trial: its best reported value of ``spec.metric`` and the epoch it came at
+    (``best_epoch``), the epochs it ran, its status, and the kept checkpoint of that epoch if any."""
     max_epochs = spec.base().train.epochs
     rows = []
     for result in result_grid:
         metrics = result.metrics or {}
-        epochs = int(metrics.get("training_iteration", 0))
+        epochs = _epochs(metrics)
         if result.error:
             status = "error"
         elif epochs >= max_epochs:
             status = "completed"
         else:
             status = "stopped early"
-        value = metrics.get(spec.metric)
+        best = _best_report(result, spec)
+        value = best.get(spec.metric)
+        best_epoch = _epochs(best)
+        kept = [c for c, m in (result.best_checkpoints or []) if _epochs(m) == best_epoch]
         rows.append({
             "trial_id": metrics.get("trial_id", ""),
             "params": {key: result.config.get(key) for key in spec.search_space},
-            spec.metric: None if value is None else float(value),
+            spec.metric: None if value is None or math.isnan(value) else float(value),
+            **({"figures": {k: best.get(k) for k in QUALITY_FIGURES}} if spec.metric == "quality" else {}),
+            "best_epoch": best_epoch,
             "epochs": epochs,
             "status": status,
-            "checkpoint": result.checkpoint.path if result.checkpoint else None,
+            "checkpoint": kept[0].path if kept else None,
         })
     worst = math.inf if spec.mode == "min" else -math.inf
     sign = 1 if spec.mode == "min" else -1
@@ -39,15 +64,35 @@ def trial_rows(result_grid, spec: TuneSpec) -> list[dict[str, Any]]:
     return rows
 
 
+def stopped_at(data: dict[str, Any], epochs: int) -> None:
+    """Make a training config (a ``model_dump``) stop after ``epochs`` with the masking schedule it
+    had up to there: a schedule stretched over the run (``curriculum.scale_to_run``) is stretched
+    over a proportionally shorter paper schedule, so epoch ``e`` keeps its ratio."""
+    run = data["train"]["epochs"]
+    if epochs >= run:
+        return
+    curriculum = data["curriculum"]
+    if curriculum["scale_to_run"]:
+        total = curriculum["total_epochs"] * epochs / run
+        if total == int(total):
+            curriculum["total_epochs"] = int(total)
+        else:  # the same stages, spelled out
+            curriculum.update(scale_to_run=False, step=max(1, round(curriculum["step"] * run / curriculum["total_epochs"])))
+    data["train"]["epochs"] = epochs
+
+
 def to_markdown(rows: list[dict[str, Any]], spec: TuneSpec) -> str:
     keys = list(spec.search_space)
-    header = ["trial", *keys, spec.metric, "epochs", "status"]
+    figures = ["multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_acc"] if spec.metric == "quality" else []
+    header = ["trial", *keys, spec.metric, *figures, "best epoch", "epochs", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:
         value = row[spec.metric]
+        shown = [row["figures"].get(k) for k in figures]
         cells = [row["trial_id"], *(f"{row['params'][k]:.4g}" if isinstance(row["params"][k], float) else
                                     str(row["params"][k]) for k in keys),
-                 "-" if value is None else f"{value:.5f}", str(row["epochs"]), row["status"]]
+                 "-" if value is None else f"{value:.5f}", *("-" if v is None else f"{v:.3f}" for v in shown),
+                 str(row["best_epoch"]), str(row["epochs"]), row["status"]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -60,6 +105,7 @@ def write_results(result_grid, spec: TuneSpec, dataset: str, out_dir: str) -> di
         raise RuntimeError(f"no trial of sweep {spec.name!r} reported {spec.metric!r}")
     config = spec.trial_config(best["params"])
     data = config.model_dump(mode="json")
+    stopped_at(data, best["best_epoch"])
     set_path(data, ["data", "dataset"], dataset)
     set_path(data, ["train", "name"], f"{spec.name}-best")
     best_config = storage.join(out_dir, "best_config.yaml")

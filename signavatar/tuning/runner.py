@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -14,7 +15,8 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from signavatar import storage
-from signavatar.evaluation.protocol import generation_metrics
+from signavatar.evaluation import quality
+from signavatar.evaluation.protocol import SPLITS, generation_metrics
 from signavatar.evaluation.recognizer_training import load_recognizer
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
@@ -54,13 +56,20 @@ def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: lis
         state = new_training_state(config, train, gloss_embeddings, device)
     loader = make_loader(state, train)
     val_loader = make_loader(state, val, shuffle=False)
-    generation_scores = _generation_scores(state, val, recognizer, spec, device) if recognizer else None
+    extra_scores = None
+    if spec.metric == "quality":
+        extra_scores = _quality_scores(state, dataset, recognizer, spec, device)
+    elif recognizer:
+        extra_scores = _generation_scores(state, val, recognizer, spec, device)
 
     def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
-        metrics = {**metrics, "val_rec": validation_loss(state.model, state, val_loader, device)}
-        if generation_scores:
-            metrics.update(generation_scores())
         due = (epoch + 1) % config.train.checkpoint_every == 0 or epoch + 1 == config.train.epochs
+        if spec.metric == "quality" and not due:
+            return  # the protocol's draws are measured (and reported) at checkpoints only
+        metrics = {**metrics, "epochs_done": epoch + 1,
+                   "val_rec": validation_loss(state.model, state, val_loader, device)}
+        if extra_scores:
+            metrics.update(extra_scores())
         if not due:
             tune.report(metrics)
             return
@@ -71,22 +80,47 @@ def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: lis
     run_training(state.model, state, loader, device, on_epoch_end)
 
 
+def _avatar(state, device: torch.device) -> SignAvatar:
+    return SignAvatar(state.model, state.normalizer, state.glosses, state.gloss_embeddings, state.config,
+                      fps=state.fps, device=device)
+
+
+def _evaluated(state, scores: Callable[[], dict[str, float]]) -> Callable[[], dict[str, float]]:
+    """``scores`` run in eval mode, training mode restored afterwards."""
+    def run() -> dict[str, float]:
+        state.model.eval()
+        try:
+            return scores()
+        finally:
+            state.model.train()
+    return run
+
+
 def _generation_scores(state, val, recognizer_uri: str, spec: TuneSpec, device: torch.device):
     """A callable giving ``gen_acc`` / ``gen_fid`` of the model as it is now."""
     model, classes = load_recognizer(recognizer_uri, map_location=device)
-    avatar = SignAvatar(state.model, state.normalizer, state.glosses, state.gloss_embeddings, state.config,
-                        fps=state.fps, device=device)
+    avatar = _avatar(state, device)
     reference_glosses = [val.glosses[i] for i in val.labels.tolist()]
+    return _evaluated(state, lambda: generation_metrics(avatar, model, classes, val.features, reference_glosses,
+                                                        spec.gen_samples_per_gloss, seed=spec.seed))
+
+
+def _quality_scores(state, dataset: str, recognizer_uri: str, spec: TuneSpec, device: torch.device):
+    """A callable giving ``quality`` (the objective) and its parts (``evaluation.quality``) of the
+    model as it is now: ``spec.quality_repeats`` repetitions of the protocol on the test split."""
+    model, classes = load_recognizer(recognizer_uri, map_location=device)
+    avatar = _avatar(state, device)
+    cfg = state.config.eval
+    index = {g: i for i, g in enumerate(classes)}
+    clips = [c for c in arrow_io.read_dataset(dataset) if c.split in SPLITS]
+    if not any(c.split == quality.SPLIT for c in clips):
+        raise ValueError(f"metric quality needs test clips in {dataset}")
 
     def scores() -> dict[str, float]:
-        state.model.eval()
-        try:
-            return generation_metrics(avatar, model, classes, val.features, reference_glosses,
-                                      spec.gen_samples_per_gloss, seed=spec.seed)
-        finally:
-            state.model.train()
+        figures = quality.measure(avatar, model, clips, index, cfg, spec.quality_repeats, spec.seed)
+        return {"quality": figures.pop("objective"), **figures}
 
-    return scores
+    return _evaluated(state, scores)
 
 
 def param_space(spec: TuneSpec) -> dict[str, Any]:
@@ -120,7 +154,7 @@ def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddin
                                   storage_filesystem=filesystem)
     epochs = spec.base().train.epochs
     if spec.scheduler.type == "asha":
-        scheduler = ASHAScheduler(time_attr="training_iteration", max_t=epochs, grace_period=spec.scheduler.grace_period,
+        scheduler = ASHAScheduler(time_attr="epochs_done", max_t=epochs, grace_period=spec.scheduler.grace_period,
                                   reduction_factor=spec.scheduler.reduction_factor)
     else:
         scheduler = FIFOScheduler()
@@ -130,8 +164,12 @@ def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddin
         # a seeded search (the same trials for the same spec); it also enforces the concurrency cap
         tune_config=tune.TuneConfig(metric=spec.metric, mode=spec.mode, scheduler=scheduler,
                                     search_alg=BasicVariantGenerator(random_state=spec.seed,
+                                                                     points_to_evaluate=spec.points_to_evaluate or None,
                                                                      max_concurrent=spec.max_concurrent_trials or 0),
                                     num_samples=spec.num_samples),
         run_config=tune.RunConfig(name=spec.name, storage_path=path, storage_filesystem=filesystem,
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2)),
+                                  # the best reports' checkpoints are kept (and, for resuming, the latest)
+                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2,
+                                                                          checkpoint_score_attribute=spec.metric,
+                                                                          checkpoint_score_order=spec.mode)),
     )

@@ -40,11 +40,18 @@ class TuneSpec(Section):
     base_config: str | None = Field(None, description="training YAML the trials start from, relative to this file")
     overrides: list[str] = []
     search_space: dict[str, dict[str, list[Any]]]
-    metric: Literal["val_rec", "gen_acc", "gen_fid"] = Field(
+    metric: Literal["val_rec", "gen_acc", "gen_fid", "quality"] = Field(
         "val_rec", description="val_rec: validation reconstruction MSE; gen_acc / gen_fid: recognizer accuracy / "
-        "FID of generated clips against the validation clips (a recognizer is trained on train first)")
+        "FID of generated clips against the validation clips; quality: the generation-quality objective "
+        "(evaluation.quality: Gen FID / FID between the real sessions + |1 - Gen/Raw multimodality|) of the "
+        "protocol's draws on the test split (the real corpus's unseen session), measured at every checkpoint; a "
+        "recognizer is trained on train first)")
+    quality_repeats: int = Field(1, ge=1, description="protocol repetitions averaged into each quality report")
     mode: Literal["min", "max"] = "min"
     gen_samples_per_gloss: int = Field(10, ge=1, description="generated clips per gloss for gen_acc / gen_fid")
+    points_to_evaluate: list[dict[str, Any]] = Field(
+        [], description="trials run first with these values (e.g. the paper's settings, as the baseline every other "
+        "trial is measured against in the same sweep); keys are search-space keys")
     scheduler: SchedulerSpec = SchedulerSpec()
     num_samples: int = Field(4, ge=1)
     resources_per_trial: dict[str, float] = {"cpu": 1}
@@ -55,11 +62,11 @@ class TuneSpec(Section):
 
     @property
     def needs_recognizer(self) -> bool:
-        return self.metric in ("gen_acc", "gen_fid")
+        return self.metric in ("gen_acc", "gen_fid", "quality")
 
     @model_validator(mode="after")
     def _check_space(self) -> TuneSpec:
-        expected_mode = {"val_rec": "min", "gen_acc": "max", "gen_fid": "min"}[self.metric]
+        expected_mode = {"val_rec": "min", "gen_acc": "max", "gen_fid": "min", "quality": "min"}[self.metric]
         if self.mode != expected_mode:
             raise ValueError(f"metric {self.metric} is optimised with mode {expected_mode!r}, not {self.mode!r}")
         if not self.search_space:
@@ -73,6 +80,10 @@ class TuneSpec(Section):
                 raise ValueError(f"search_space.{key}: {kind} needs [low, high]")
             if not values:
                 raise ValueError(f"search_space.{key}: {kind} needs values")
+        for point in self.points_to_evaluate:
+            if set(point) != set(self.search_space):
+                raise ValueError(f"points_to_evaluate: each point sets exactly the search-space keys "
+                                 f"{sorted(self.search_space)}; got {sorted(point)}")
         return self
 
     _base: SignAvatarConfig | None = PrivateAttr(None)
@@ -99,6 +110,11 @@ class TuneSpec(Section):
                     self.trial_config({key: value})
                 except Exception as exc:
                     raise ConfigError(f"search_space.{key}: value {value!r} is invalid: {exc}") from exc
+        for point in self.points_to_evaluate:
+            try:
+                self.trial_config(point)
+            except Exception as exc:
+                raise ConfigError(f"points_to_evaluate: {point} is invalid: {exc}") from exc
 
 
 def load_spec(path: str, overrides: list[str] | None = None) -> TuneSpec:

@@ -1,0 +1,157 @@
+"""Generation quality: the report's ratios and objective, the sampling temperature, the KL options
+(free bits, annealing, mean reduction) and the preview sheet."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from signavatar.config import EvalConfig, ModelConfig, SignAvatarConfig
+from signavatar.evaluation import quality
+from signavatar.evaluation.protocol import ClipEncodings, GroupOutputs, score_repetition
+from signavatar.model.cvae import SignAvatarCVAE, kl_divergence
+from signavatar.model.pipeline import SignAvatar, inference_config
+from signavatar.training.data import FeatureNormalizer
+from signavatar.training.loop import annealed_kl_weight
+
+CFG = EvalConfig(multimodality_samples=4, multimodality_classes=3, diversity_size=10)
+
+
+def encodings(rng: np.random.Generator, per_gloss: int = 6, spread: float = 1.0) -> ClipEncodings:
+    """3 glosses x ``per_gloss`` clips in each of train and test; features: a gloss centre + noise."""
+    glosses = np.repeat(["a", "b", "c"], per_gloss)
+    labels = np.repeat([0, 1, 2], per_gloss)
+    rows = []
+    for split in ("train", "test"):
+        feats = np.eye(3, 8)[labels] * 10 + spread * rng.normal(size=(len(labels), 8))
+        rows.append({"split": np.full(len(labels), split), "gloss": glosses, "label": labels,
+                     "key": rng.integers(0, 2**31, len(labels)), "mu": np.zeros((len(labels), 4)),
+                     "logvar": np.zeros((len(labels), 4)), "features": feats, "logits": np.eye(3)[labels]})
+    return ClipEncodings.concatenate(rows)
+
+
+def drawn_like(clips: ClipEncodings, rec_spread: float, gen_spread: float, rng) -> dict[str, GroupOutputs]:
+    out = {}
+    for split, rows in clips.split_rows().items():
+        for group, spread in (("Rec", rec_spread), ("Gen", gen_spread)):
+            centre = np.eye(3, 8)[clips.label[rows]] * 10
+            out[f"{group}_{split}"] = GroupOutputs(centre + spread * rng.normal(size=(len(rows), 8)),
+                                                   clips.logits[rows], clips.label[rows])
+    return out
+
+
+def test_generation_that_copies_real_clips_scores_ratio_one_and_no_fid_term():
+    rng = np.random.default_rng(0)
+    clips = encodings(rng)
+    test = clips.split_rows()["test"]
+    same = GroupOutputs(clips.features[test], clips.logits[test], clips.label[test])
+    drawn = {"Rec_test": same, "Gen_test": same}
+    scores = score_repetition(clips.raw_groups(), drawn, CFG, seed=3)
+    scale = quality.fid_scale(clips)
+    figures = quality.score_quality(clips, drawn, scores, {}, CFG, seed=3, scale=scale)
+    overall = figures["overall"]
+    # Table I's multimodality draws its own pairs per group, so the overall ratio is 1 up to that draw
+    assert overall["multi_ratio"] == pytest.approx(1.0, abs=0.3) and overall["gen_fid"] == pytest.approx(0.0, abs=1e-6)
+    assert overall["objective"] == pytest.approx(abs(1 - overall["multi_ratio"]), abs=1e-6)
+    assert set(figures["per_gloss"]) == {"a", "b", "c"}
+    for gloss in figures["per_gloss"].values():
+        assert gloss["multi_ratio"] == pytest.approx(1.0) and gloss["gen_acc"] == 1.0 and gloss["clips"] == 6
+    assert scale > 0 and quality.objective(2 * scale, 0.5, scale) == pytest.approx(2.5)
+
+
+def test_generation_less_varied_than_real_signing_shows_in_the_ratios():
+    rng = np.random.default_rng(1)
+    clips = encodings(rng, per_gloss=12)
+    drawn = drawn_like(clips, rec_spread=0.8, gen_spread=0.2, rng=rng)  # the class mean, nearly every time
+    scores = score_repetition(clips.raw_groups(), drawn, CFG, seed=0)
+    figures = quality.score_quality(clips, drawn, scores, {}, CFG, seed=0, scale=quality.fid_scale(clips))
+    assert figures["overall"]["multi_ratio"] < 0.4 and figures["overall"]["fid_ratio"] > 1.0
+    for gloss in figures["per_gloss"].values():
+        assert gloss["multi_ratio"] < 0.5 and gloss["gen_multi"] < min(gloss["rec_multi"], gloss["raw_multi"])
+
+
+def test_summary_gives_mean_and_ci95_of_every_figure_and_the_report_names_each_gloss():
+    rng = np.random.default_rng(2)
+    clips = encodings(rng, per_gloss=10)
+    records = []
+    for r in range(4):
+        drawn = drawn_like(clips, rec_spread=0.8, gen_spread=0.3 + 0.1 * r, rng=rng)
+        curve = {1.0: drawn["Gen_test"], 2.0: drawn["Rec_test"]}
+        scores = score_repetition(clips.raw_groups(), drawn, CFG, seed=r)
+        records.append(quality.score_quality(clips, drawn, scores, curve, CFG, seed=r, scale=quality.fid_scale(clips)))
+    summary = quality.summarize_quality(records)
+    ratios = [r["overall"]["multi_ratio"] for r in records]
+    assert summary["overall"]["multi_ratio"]["mean"] == pytest.approx(np.mean(ratios))
+    assert summary["overall"]["multi_ratio"]["ci95"] == pytest.approx(1.96 * np.std(ratios) / 2)
+    assert set(summary["temperature_curve"]) == {"1", "2"}
+    assert summary["temperature_curve"]["2"]["multi"]["mean"] > summary["temperature_curve"]["1"]["multi"]["mean"]
+    markdown = quality.to_markdown(summary, temperature=1.5)
+    assert "sampling temperature 1.5" in markdown and "## Per gloss" in markdown
+    assert all(f"| {g} | 10 |" in markdown for g in "abc") and "| 2 |" in markdown
+
+
+def tiny_avatar(temperature: float = 1.0) -> SignAvatar:
+    cfg = ModelConfig(latent_dim=16, num_layers=1, ff_size=32, num_frames=5, sampling_temperature=temperature)
+    torch.manual_seed(0)
+    model = SignAvatarCVAE(cfg, feature_dim=12, cond_dim=8)
+    normalizer = FeatureNormalizer(torch.zeros(12), torch.ones(12))
+    return SignAvatar(model, normalizer, ["a"], torch.randn(1, 8), SignAvatarConfig(model=cfg, data={"num_frames": 5}))
+
+
+def test_sampling_temperature_scales_generation_draws_only():
+    cold, hot = tiny_avatar(1.0), tiny_avatar(2.5)
+    hot.model.load_state_dict(cold.model.state_dict())
+    seeds = [3, 4]
+    torch.testing.assert_close(hot.prior_latents(seeds), 2.5 * cold.prior_latents(seeds))
+    cond = cold.gloss_embeddings.expand(2, -1)
+    torch.testing.assert_close(hot.generate_features(cond, seeds), cold.decode_features(2.5 * cold.latents(seeds), cond))
+    features = torch.randn(2, 5, 12)
+    torch.testing.assert_close(hot.reconstruct_features(features, cond, seeds),
+                               cold.reconstruct_features(features, cond, seeds))  # reconstruction is unaffected
+    saved = {"model": ModelConfig(num_frames=5).model_dump(mode="json"), "clip": {"pretrained": "random"}}
+    del saved["model"]["sampling_temperature"]  # a checkpoint from before the option
+    assert inference_config(saved).model.sampling_temperature == 1.0
+
+
+def test_free_bits_leave_dims_below_the_floor_unpenalised_and_kl_is_reported_unclamped():
+    model_out = {"recon": torch.zeros(4, 3, 2), "mu": torch.zeros(4, 6, requires_grad=True),
+                 "logvar": torch.zeros(4, 6, requires_grad=True)}
+    with torch.no_grad():
+        model_out["mu"][:, 0] = 3.0  # dim 0: KL 4.5 nats per sample, above a floor of 1; the rest 0
+    x = torch.zeros(4, 3, 2)
+    terms = SignAvatarCVAE.loss_terms(model_out, x, kl_weight=1.0, free_bits=1.0)
+    assert terms["kl"].item() == pytest.approx(4 * 4.5)  # unclamped, summed as ACTOR
+    assert terms["total"].item() == pytest.approx(4 * (4.5 + 5 * 1.0))  # 5 dims at the floor
+    terms["total"].backward()
+    assert model_out["mu"].grad[:, 1:].abs().max() == 0 and model_out["mu"].grad[:, 0].abs().min() > 0
+    mean = SignAvatarCVAE.loss_terms(model_out, x, kl_weight=1.0, reduction="mean")
+    assert mean["kl"].item() == pytest.approx(4.5) == kl_divergence(model_out["mu"], model_out["logvar"], "mean").item()
+
+
+@pytest.mark.parametrize(("epoch", "expected"), [(0, 0.25), (1, 0.5), (3, 1.0), (10, 1.0)])
+def test_kl_annealing_rises_linearly_to_the_weight(epoch, expected):
+    assert annealed_kl_weight(epoch, 2.0, warmup_epochs=4) == pytest.approx(2.0 * expected)
+    assert annealed_kl_weight(epoch, 2.0, warmup_epochs=0) == 2.0
+
+
+def test_preview_sheet_stacks_one_row_per_gloss(tmp_path):
+    from PIL import Image
+
+    from signavatar.rendering.sheet import render_sheet
+    from tests.support.clips import random_clip
+
+    rows = [[random_clip(f"c{s}", frames=n, seed=s) for s in range(3)] for n in (6, 9)]
+    labels = [[f"g{r}-{i}" for i in range(3)] for r in range(2)]
+    width, height = render_sheet(rows, labels, str(tmp_path / "sheet.gif"), still_path=str(tmp_path / "sheet.png"),
+                                 size=(64, 80))
+    assert (width, height) == (3 * 64, 2 * 80)
+    with Image.open(tmp_path / "sheet.gif") as gif:
+        assert gif.size == (width, height) and gif.n_frames == 9  # the longer row; the shorter one holds
+    still = np.asarray(Image.open(tmp_path / "sheet.png"))
+    assert still.shape == (height, width, 3) and still.std() > 0
+    with pytest.raises(ValueError, match="equal length"):
+        render_sheet([rows[0], rows[1][:2]], labels, str(tmp_path / "bad.gif"))
+    assert math.isfinite(float(still.mean()))
