@@ -37,7 +37,7 @@ from signavatar.data.synthetic import generate_corpus
 from signavatar.extraction import output
 from signavatar.extraction.corpus_index import VideoTask, build_tasks
 from signavatar.extraction.pipeline import VideoExtractor, extraction_dataset
-from signavatar.extraction.synthetic_video import render_skeleton_video, save_stand_in_regressor, write_video_corpus
+from tests.support.synthetic_video import render_skeleton_video, save_stand_in_regressor, write_video_corpus
 from signavatar.motion.clip import MotionClip
 
 log = logging.getLogger("benchmarks.bench_extract")

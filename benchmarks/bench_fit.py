@@ -35,7 +35,8 @@ import torch
 from benchmarks.timing import measure, summary
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS
 from signavatar.config import load_config
-from signavatar.extraction.estimators.keypoints import KeypointFit, fit_landmarks, fit_landmarks_batch
+from signavatar.extraction.estimators.keypoint_fit import KeypointFit
+from signavatar.extraction.estimators.keypoints import fit_landmarks, fit_landmarks_batch
 from signavatar.extraction.landmarks import HolisticLandmarks, landmarks_from_mpdata
 from signavatar.extraction.pose_files import read_pose_file
 

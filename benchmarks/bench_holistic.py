@@ -31,7 +31,8 @@ from benchmarks.bench_extract import extraction_summary, plain_loop, ray_run
 from benchmarks.timing import measure
 from signavatar.config import SignAvatarConfig, load_config
 from signavatar.extraction.corpus_index import build_tasks
-from signavatar.extraction.estimators.holistic import HolisticEstimator, resolve_python
+from signavatar.extraction.estimators.holistic import HolisticEstimator
+from signavatar.extraction.estimators.holistic_worker import resolve_python
 from signavatar.extraction.estimators.keypoints import fit_landmarks
 from signavatar.extraction.pipeline import VideoExtractor
 from signavatar.extraction.video import open_video

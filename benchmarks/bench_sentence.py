@@ -53,7 +53,7 @@ from signavatar.model.pipeline import SignAvatar
 from signavatar.model.sentence import compose_sentence, generate_sentences
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.transitions import join_kinematics, joint_accelerations, sign_clips, smoothness_reference
-from signavatar.training.checkpoint import FILENAME
+from signavatar.model.checkpoint import FILENAME
 from signavatar.training.data import build_feature_set, clips_to_features
 
 log = logging.getLogger("benchmarks.bench_sentence")

@@ -45,7 +45,7 @@ import yaml
 
 from benchmarks.timing import measure, summary
 from signavatar.config import ServeConfig, load_config
-from signavatar.serving.encoding import clips_to_json_payload
+from signavatar.motion.payload import clips_to_json_payload
 from signavatar.serving.engine import GenerationJob, generate_jobs, load_avatar
 
 REPO = Path(__file__).resolve().parents[1]

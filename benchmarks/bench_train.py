@@ -28,9 +28,10 @@ import torch
 
 from benchmarks.timing import measure, summary
 from signavatar.config import load_config
+from workflows.common import RAY_TRAIN_CONTROLLER_POLL_S
 from signavatar.data.synthetic import generate_corpus
 from signavatar.motion import arrow_io
-from signavatar.training.checkpoint import load_checkpoint
+from signavatar.model.checkpoint import load_checkpoint
 from signavatar.training.data import build_feature_set
 from signavatar.training.loop import train_plain
 
@@ -55,6 +56,7 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("overrides", nargs="*", help="config overrides, e.g. train.epochs=6")
     args = parser.parse_args(argv)
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", RAY_TRAIN_CONTROLLER_POLL_S)  # as init_ray does
     demo = os.path.join(os.path.dirname(__file__), "..", "configs", "synthetic.yaml")
     config = load_config(demo, [*DEFAULTS, *args.overrides])
     threads = args.threads or max(1, int(config.train.cpus_per_worker))

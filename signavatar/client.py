@@ -25,7 +25,7 @@ import requests
 from signavatar.motion.amass import save_npz
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.json_io import clip_to_dict
-from signavatar.serving.encoding import clips_from_payload
+from signavatar.motion.payload import clips_from_payload
 
 DEFAULT_URL = os.environ.get("SIGNAVATAR_URL", "http://127.0.0.1:8000")
 OUT_SUFFIXES = (".npz", ".json")  # what save_clips writes

@@ -2,10 +2,15 @@
 
 Every workflow takes ``--config FILE`` and overrides like ``train.epochs=20`` or
 ``model.latent_dim=128``. Unknown keys are errors that name the key, never silently ignored.
+
+Why one long module: it is the schema of every YAML file (one ``Section`` class per top-level key,
+mostly field declarations with their descriptions), so a reader finds every key and its default in
+one place; the logic is the small loader at the end.
 """
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -104,7 +109,11 @@ class TrainConfig(Section):
         0.0, ge=0, description="nats per latent dim (batch mean) below which the KL is not penalised (Kingma et al. "
         "2016): keeps the posterior informative instead of collapsing onto the prior")
     grad_clip: float = Field(1.0, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    weight_decay: float = Field(
+        0.0, ge=0, description="AdamW decoupled weight decay, applied to matrices (Linear and embedding weights) "
+        "only, never to biases, LayerNorm parameters or the mu/sigma token vectors")
+    betas: tuple[float, float] = Field((0.9, 0.999), description="AdamW (beta1, beta2)")
+    eps: float = Field(1e-8, gt=0, description="AdamW epsilon")
     seed: int = 0
     num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP)")
     cpus_per_worker: float = Field(1, gt=0, description="CPUs per Ray Train worker (also its torch thread count)")
@@ -280,8 +289,8 @@ class KeypointFitConfig(Section):
     evidence; MediaPipe's depth (image z, or world z where a file has world landmarks) is weak
     evidence (``image_depth_weight``) and, with ``depth: bone_length``, only decides whether a bone
     points toward or away from the camera while its length in depth follows from the bone length
-    (``signavatar.extraction.landmarks``). ``max_lean_deg`` and ``max_image_error`` decide the
-    report's ``plausible`` (quality control rejects implausible fits)."""
+    (``signavatar.extraction.keypoint_targets``, ``landmark_depth``). ``max_lean_deg`` and
+    ``max_image_error`` decide the report's ``plausible`` (quality control rejects implausible fits)."""
 
     iterations: int = Field(60, ge=1, description="most optimiser steps (fewer once converged)")
     tolerance: float = Field(
@@ -442,6 +451,31 @@ class SignAvatarConfig(Section):
     extract: ExtractConfig = ExtractConfig()
     sentence: SentenceConfig = SentenceConfig()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _one_frame_count(cls, data: Any) -> Any:
+        """``data.num_frames`` (clips are resampled to it) is the model's sequence length: a config
+        sets it once, under either key, and the other follows; both given must agree."""
+        if not isinstance(data, dict):
+            return data
+        given = {}
+        for section in ("data", "model"):
+            value = data.get(section)
+            if isinstance(value, dict) and "num_frames" in value:
+                given[section] = value["num_frames"]
+            elif isinstance(value, BaseModel) and "num_frames" in value.model_fields_set:
+                given[section] = value.num_frames
+        if len(given) != 1:
+            return data
+        (frames,) = given.values()
+        missing = "model" if "data" in given else "data"
+        value = data.get(missing)
+        if isinstance(value, BaseModel):
+            value = value.model_copy(update={"num_frames": frames})
+        else:
+            value = {**(value or {}), "num_frames": frames}
+        return {**data, missing: value}
+
     @model_validator(mode="after")
     def _frames_agree(self) -> SignAvatarConfig:
         if self.model.num_frames != self.data.num_frames:
@@ -599,6 +633,21 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
             f"{'.'.join(str(p) for p in err['loc']) or '<root>'}: {err['msg']}" for err in exc.errors()
         )
         raise ConfigError(f"invalid config{f' {path}' if path else ''}: {problems}") from exc
+
+
+def split_factory_spec(spec: str, key: str) -> tuple[str, str]:
+    """``"package.module:factory"`` (the value of config key ``key``) -> (module, attribute); a
+    malformed spec is a ValueError naming ``key``."""
+    module, sep, attribute = spec.partition(":")
+    if not sep or not module or not attribute.isidentifier():
+        raise ValueError(f"{key} {spec!r} must look like 'package.module:factory'")
+    return module, attribute
+
+
+def load_factory(spec: str, key: str) -> Any:
+    """The attribute named by ``spec`` (see ``split_factory_spec``), its module imported now."""
+    module, attribute = split_factory_spec(spec, key)
+    return getattr(importlib.import_module(module), attribute)
 
 
 def dump_config(config: BaseModel) -> str:

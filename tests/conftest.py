@@ -12,8 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from workflows.common import RAY_TRAIN_CONTROLLER_POLL_S
+
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", RAY_TRAIN_CONTROLLER_POLL_S)  # as workflows.common.init_ray
 
 SHARED_DATA = Path(os.environ.get("SIGNAVATAR_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data"))
 

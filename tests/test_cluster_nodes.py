@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from signavatar.extraction import output
-from signavatar.training.checkpoint import load_checkpoint
+from signavatar.model.checkpoint import load_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 

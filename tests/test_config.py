@@ -1,6 +1,10 @@
+from pathlib import Path
+
 import pytest
 
 from signavatar.config import ConfigError, SignAvatarConfig, dump_config, load_config
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_defaults_match_paper():
@@ -28,9 +32,18 @@ def test_yaml_and_overrides(tmp_path):
         ("nosuch.key=1", "nosuch"),
         ("train.epochs=-1", "train.epochs"),
         ("train.epochs", "key=value"),
-        ("model.num_frames=30", "num_frames"),
     ],
 )
 def test_bad_overrides_name_the_key(override, needle):
     with pytest.raises(ConfigError, match=needle):
         load_config(None, [override])
+
+
+@pytest.mark.parametrize("key", ["data.num_frames", "model.num_frames"])
+def test_the_frame_count_is_set_once_under_either_key(key):
+    cfg = load_config(None, [f"{key}=30"])
+    assert cfg.data.num_frames == cfg.model.num_frames == 30
+    demo = load_config(str(ROOT / "configs" / "demo.yaml"), ["data.num_frames=25"])  # sets it once
+    assert demo.model.num_frames == 25
+    with pytest.raises(ConfigError, match=r"model.num_frames \(30\) must equal data.num_frames \(20\)"):
+        load_config(None, ["model.num_frames=30", "data.num_frames=20"])

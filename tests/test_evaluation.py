@@ -15,13 +15,13 @@ from signavatar.evaluation.protocol import (
     confidence_interval,
     draw_repetition,
     encode_clips,
-    repetition_seed,
     score_repetition,
     summarize,
 )
 from signavatar.evaluation.report import TABLE_ONE_ROWS
 from signavatar.evaluation.run import evaluate
 from signavatar.motion import arrow_io
+from signavatar.seeding import repetition_seed
 from tests.support.clips import random_clip
 
 SMALL_EVAL = {"recognizer_hidden": (8, 8, 16), "recognizer_feature_dim": 16, "recognizer_epochs": 5, "repeats": 3}

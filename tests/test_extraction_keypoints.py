@@ -13,8 +13,10 @@ from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics_axi
 from signavatar.config import KeypointFitConfig, SyntheticCorpusConfig
 from signavatar.data.synthetic import generate_corpus
 from signavatar.extraction import fit_cli
-from signavatar.extraction.estimators.keypoints import fit_keypoints, fit_landmarks, fit_landmarks_batch
+from signavatar.extraction.estimators.keypoint_fit import fit_keypoints
+from signavatar.extraction.estimators.keypoints import fit_landmarks, fit_landmarks_batch
 from signavatar.extraction.estimators.markers import fit_report, keypoints_from_poses
+from signavatar.extraction.landmark_orientation import rotate_xy
 from signavatar.extraction.landmarks import (
     LEFT_HAND_START,
     NUM_HAND,
@@ -23,7 +25,6 @@ from signavatar.extraction.landmarks import (
     RIGHT_HAND_START,
     HolisticLandmarks,
     landmarks_from_mpdata,
-    rotate_xy,
 )
 from signavatar.extraction.pose_files import landmarks_from_pose, read_pose_file
 from signavatar.motion.amass import load_npz, save_npz

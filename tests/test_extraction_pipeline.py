@@ -16,7 +16,7 @@ from signavatar.config import SyntheticCorpusConfig, load_config
 from signavatar.data.synthetic import generate_corpus
 from signavatar.extraction import output
 from signavatar.extraction.pipeline import ExtractionError, run_extraction
-from signavatar.extraction.synthetic_video import (
+from tests.support.synthetic_video import (
     encode_mp4,
     save_stand_in_regressor,
     skeleton_frames,

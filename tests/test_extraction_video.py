@@ -5,7 +5,7 @@ import torch
 from signavatar.config import SyntheticCorpusConfig
 from signavatar.data.synthetic import generate_corpus
 from signavatar.extraction.estimators.torchscript import TorchScriptEstimator
-from signavatar.extraction.synthetic_video import encode_mp4, render_skeleton_video, save_stand_in_regressor
+from tests.support.synthetic_video import encode_mp4, render_skeleton_video, save_stand_in_regressor
 from signavatar.extraction.video import VideoError, open_video, select_frames, square_box
 
 

@@ -269,7 +269,7 @@ def test_video_without_a_person_is_unusable_input_not_a_server_error():
     """The extraction estimator (MediaPipe Holistic) on a video with nobody in it: a ValueError,
     which the app answers 422 (``value_error_is_input``), not the RuntimeError behind a 500."""
     from signavatar.config import HolisticConfig
-    from signavatar.extraction.estimators.holistic import HolisticUnavailable, HolisticWorker
+    from signavatar.extraction.estimators.holistic_worker import HolisticUnavailable, HolisticWorker
     from signavatar.serving.video import extraction_estimator
 
     try:

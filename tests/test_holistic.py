@@ -19,10 +19,10 @@ from signavatar.body.joints import joint_index
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics_axis_angle
 from signavatar.config import ExtractConfig, HolisticConfig, ServeConfig, load_config
 from signavatar.extraction.estimators import build_estimator
-from signavatar.extraction.estimators.holistic import (
-    HolisticEstimator,
+from signavatar.extraction.estimators.holistic import HolisticEstimator
+from signavatar.extraction.estimators.holistic_record import HolisticVideo
+from signavatar.extraction.estimators.holistic_worker import (
     HolisticUnavailable,
-    HolisticVideo,
     HolisticWorker,
     HolisticWorkerError,
     resolve_python,

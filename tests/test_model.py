@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 
-from signavatar.config import CurriculumConfig, ModelConfig
+from signavatar.config import CurriculumConfig, ModelConfig, SignAvatarConfig
 from signavatar.model import SignAvatarCVAE, kl_divergence, mask_ratio, sample_visible_mask
+from signavatar.model.normalizer import FeatureNormalizer
+from signavatar.model.pipeline import SignAvatar
 
 FEATURES, COND, FRAMES = 10, 16, 12
 
@@ -16,6 +18,13 @@ def small_model(seed: int = 0, **overrides) -> SignAvatarCVAE:
     sizes = {"latent_dim": 32, "num_layers": 2, "num_heads": 4, "ff_size": 64, "num_frames": FRAMES}
     cfg = ModelConfig(**{**sizes, **overrides})
     return SignAvatarCVAE(cfg, feature_dim=FEATURES, cond_dim=COND)
+
+
+def small_avatar(model: SignAvatarCVAE) -> SignAvatar:
+    """The product's sampling path around ``model``, with an identity normaliser."""
+    normalizer = FeatureNormalizer(torch.zeros(FEATURES), torch.ones(FEATURES))
+    config = SignAvatarConfig(model=model.cfg, data={"num_frames": FRAMES})
+    return SignAvatar(model, normalizer, ["a"], torch.zeros(1, COND), config)
 
 
 def batch(size: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -32,14 +41,13 @@ def test_shapes_and_default_size():
     assert out["recon"].shape == x.shape
     assert out["mu"].shape == out["logvar"].shape == out["z"].shape == (4, 32)
     assert model.decode(out["z"], cond, num_frames=7).shape == (4, 7, FEATURES)
-    assert model.generate(cond[0], n=3).shape == (3, FRAMES, FEATURES)
-    assert model.generate(cond, num_frames=5).shape == (4, 5, FEATURES)
-    assert model.reconstruct(x, cond).shape == x.shape
-    with pytest.raises(ValueError, match="n = B"):
-        model.generate(cond, n=2)
+    avatar = small_avatar(model)
+    assert avatar.generate_batch(cond[:1], [3], [0])[0].shape == (3, FRAMES, FEATURES)
+    assert avatar.generate_features(cond, [0, 1, 2, 3], num_frames=5).shape == (4, 5, FEATURES)
+    assert avatar.reconstruct_features(x, cond, [0, 1, 2, 3]).shape == x.shape
 
     default = SignAvatarCVAE(ModelConfig(num_layers=1))
-    assert default.generate(torch.zeros(512)).shape == (1, 60, 264)
+    assert default.decode(torch.zeros(1, default.cfg.latent_dim), torch.zeros(1, 512)).shape == (1, 60, 264)
 
 
 def test_token_source_word_derives_mu_sigma_tokens_from_the_word():
@@ -65,7 +73,7 @@ def test_checkpoint_saved_before_token_source_still_loads(tmp_path):
     ``clip.pretrained: null``) loads as what it is and gives the same output as its weights."""
     from signavatar.model.cvae import saved_model_config
     from signavatar.model.pipeline import SignAvatar
-    from signavatar.training.checkpoint import load_checkpoint
+    from signavatar.model.checkpoint import load_checkpoint
     from tests.support.checkpoints import write_legacy_checkpoint
 
     embeddings = torch.nn.functional.normalize(torch.randn(2, COND, generator=torch.Generator().manual_seed(0)), dim=1)
@@ -162,21 +170,27 @@ def test_one_batch_overfits():
     assert losses[0] / min(losses) >= 10, f"loss {losses[0]:.3f} -> {min(losses):.3f} in {len(losses)} steps"
 
 
-def test_generation_is_deterministic_per_seed_and_keeps_the_training_mode():
+def test_sampling_is_deterministic_per_seed_in_eval_mode():
+    """Sampling goes through ``SignAvatar``, which puts the model in eval mode (no dropout) and
+    draws z from per-seed generators, leaving the global RNG alone."""
     model = small_model().train()
+    avatar = small_avatar(model)
+    assert avatar.model is model and not model.training
     _, cond = batch()
     rng_before = torch.get_rng_state()
-    a, b = model.generate(cond[0], n=2, seed=7), model.generate(cond[0], n=2, seed=7)
-    c = model.generate(cond[0], n=2, seed=8)
+
+    def generate(seed: int) -> torch.Tensor:
+        return avatar.generate_batch(cond[:1], [2], [seed])[0]
+
+    a, b, c = generate(7), generate(7), generate(8)
     assert torch.equal(a, b) and not torch.allclose(a, c)
     assert not torch.allclose(a[0], a[1])  # n samples are n different draws
-    assert model.training and not a.requires_grad
+    assert not a.requires_grad
     assert torch.equal(torch.get_rng_state(), rng_before)
 
     x, _ = batch()
-    r1 = model.reconstruct(x, cond, generator=torch.Generator().manual_seed(3))
-    r2 = model.reconstruct(x, cond, generator=torch.Generator().manual_seed(3))
-    assert torch.equal(r1, r2) and model.training
+    r1, r2 = (avatar.reconstruct_features(x, cond, [3, 4, 5, 6]) for _ in range(2))
+    assert torch.equal(r1, r2) and not r1.requires_grad and not model.training
 
 
 @pytest.mark.parametrize(

@@ -15,19 +15,10 @@ from signavatar import storage
 from signavatar.body.rotations import axis_angle_to_rot6d, rot6d_to_axis_angle
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS
 from signavatar.config import KeypointFitConfig, QCConfig, SignAvatarConfig, SyntheticCorpusConfig
-from signavatar.data.qc import (
-    AnnotationError,
-    drop_low_confidence,
-    hand_speed,
-    load_annotations,
-    min_length,
-    run_qc,
-    smooth,
-    span_summary,
-    trim_idle_leading,
-    trim_trailing,
-)
-from signavatar.data.synthetic import generate_corpus, write_annotations
+from signavatar.data.hand_motion import hand_speed
+from signavatar.data.qc import load_annotations, min_length, run_qc, span_summary
+from signavatar.data.qc_steps import AnnotationError, drop_low_confidence, smooth, trim_idle_leading, trim_trailing
+from signavatar.data.synthetic import generate_corpus, truth_annotations
 from signavatar.extraction.estimators.keypoints import fit_landmarks_batch
 from signavatar.extraction.landmarks import landmarks_from_mpdata
 from signavatar.motion.clip import MotionClip
@@ -151,7 +142,7 @@ def test_qc_at_60_fps():
 
 def test_annotation_file_overrides_the_heuristic(corpus, tmp_path):
     clips = corpus[:6]
-    annotations = write_annotations(clips)
+    annotations = truth_annotations(clips)
     # shift each annotation away from what the heuristic would find
     annotations = {k: [a + 2, b - 3] for k, (a, b) in annotations.items()}
     uri = str(tmp_path / "annotations.json")

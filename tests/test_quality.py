@@ -14,7 +14,7 @@ from signavatar.evaluation import quality
 from signavatar.evaluation.protocol import ClipEncodings, GroupOutputs, score_repetition
 from signavatar.model.cvae import SignAvatarCVAE, kl_divergence
 from signavatar.model.pipeline import SignAvatar, inference_config
-from signavatar.training.data import FeatureNormalizer
+from signavatar.model.normalizer import FeatureNormalizer
 from signavatar.training.loop import annealed_kl_weight
 
 CFG = EvalConfig(multimodality_samples=4, multimodality_classes=3, diversity_size=10)

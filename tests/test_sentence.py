@@ -29,7 +29,6 @@ from signavatar.motion.transitions import (
     ease_weights,
     join_kinematics,
     join_signs,
-    joint_accelerations,
     sign_clips,
     smoothness_reference,
     transition_lengths,

@@ -285,7 +285,7 @@ def test_concurrent_requests_share_model_calls_without_changing_results(url, tin
 def test_client_and_cli(url, tiny_checkpoint, tmp_path, capsys):
     from signavatar.cli import main
     from signavatar.client import ServiceRequestError, SignAvatarClient
-    from signavatar.serving.encoding import clips_from_payload
+    from signavatar.motion.payload import clips_from_payload
 
     client = SignAvatarClient(url)
     assert client.health() and client.ready()["ready"] and client.glosses() == tiny_checkpoint.glosses
@@ -443,7 +443,7 @@ def test_extraction_estimator_turns_a_video_into_a_clip(tmp_path):
     rendered skeleton video; a clip rejected by quality control is an unusable video (ValueError)."""
     from signavatar.config import ServeConfig, SyntheticCorpusConfig
     from signavatar.data.synthetic import generate_corpus
-    from signavatar.extraction.synthetic_video import encode_mp4, save_stand_in_regressor, skeleton_frames
+    from tests.support.synthetic_video import encode_mp4, save_stand_in_regressor, skeleton_frames
     from signavatar.serving.video import extraction_estimator
 
     save_stand_in_regressor(str(tmp_path / "regressor.pt"))

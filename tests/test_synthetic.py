@@ -11,7 +11,7 @@ import torch
 from signavatar.body.joints import joint_index
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics_axis_angle
 from signavatar.config import SyntheticCorpusConfig
-from signavatar.data.synthetic import GENERATOR, GLOSSES, SIGNS, generate_corpus, write_annotations
+from signavatar.data.synthetic import GENERATOR, GLOSSES, SIGNS, generate_corpus, truth_annotations
 from signavatar.motion.clip import MotionClip
 
 R_WRIST, L_WRIST, SPINE3 = (joint_index(n) for n in ("right_wrist", "left_wrist", "spine3"))
@@ -192,11 +192,11 @@ def test_glosses_are_distinct(every_gloss):
     assert (pred == glosses[~train]).mean() == 1.0
 
 
-def test_write_annotations(corpus):
-    annotations = write_annotations(corpus)
+def test_truth_annotations(corpus):
+    annotations = truth_annotations(corpus)
     assert set(annotations) == {c.clip_id for c in corpus}
     for clip in corpus:
         assert annotations[clip.clip_id] == clip.source["sign_range"]
     stripped = corpus[0].replace(source={})
     with pytest.raises(ValueError, match=corpus[0].clip_id):
-        write_annotations([stripped])
+        truth_annotations([stripped])

@@ -7,9 +7,11 @@ import torch
 from signavatar.config import SignAvatarConfig, load_config
 from signavatar.data.synthetic import generate_corpus
 from signavatar.motion import arrow_io
-from signavatar.training.checkpoint import load_checkpoint
-from signavatar.training.data import build_feature_set
-from signavatar.training.loop import train_plain
+from signavatar.model.checkpoint import load_checkpoint
+from signavatar.model.cvae import SignAvatarCVAE
+from signavatar.motion.clip import FEATURE_DIM
+from signavatar.training.data import FeatureSet, build_feature_set
+from signavatar.training.loop import build_optimizer, new_training_state, restore_training_state, train_plain
 
 TINY = [
     "model.latent_dim=32", "model.num_layers=2", "model.num_heads=2", "model.ff_size=64", "model.dropout=0.0",
@@ -50,6 +52,64 @@ def test_plain_loop_learns_saves_and_resumes(tmp_path):
     longer = tiny_config("train.epochs=33")
     resumed = train_plain(longer, train, emb, resume=saved)
     assert [h["epoch"] for h in resumed.history] == list(range(33))  # 30 restored + 30, 31, 32 trained
+
+
+def small_model(config: SignAvatarConfig) -> SignAvatarCVAE:
+    torch.manual_seed(0)
+    return SignAvatarCVAE(config.model, feature_dim=FEATURE_DIM, cond_dim=16)
+
+
+def optimizer_step(model: SignAvatarCVAE, optimizer: torch.optim.Optimizer, seed: int) -> None:
+    g = torch.Generator().manual_seed(seed)
+    x, cond = torch.randn(4, 16, FEATURE_DIM, generator=g), torch.randn(4, 16, generator=g)
+    torch.manual_seed(seed)  # the reparameterisation draw
+    optimizer.zero_grad()
+    model.loss_terms(model(x, cond), x, kl_weight=1e-3)["total"].backward()
+    optimizer.step()
+
+
+def test_weight_decay_skips_biases_norms_and_tokens():
+    """nanoGPT's split: matrices decay; biases, LayerNorm parameters and the mu/sigma tokens do not."""
+    config = tiny_config("train.weight_decay=0.1", "model.token_source=learned")
+    model = small_model(config)
+    decay, no_decay = build_optimizer(model, config.train).param_groups
+    assert decay["weight_decay"] == 0.1 and no_decay["weight_decay"] == 0.0
+    assert {id(p) for p in no_decay["params"]} == {id(p) for p in model.parameters() if p.dim() == 1}
+    assert {id(p) for p in decay["params"]} == {id(p) for p in model.parameters() if p.dim() >= 2}
+    assert any(p is model.mu_token for p in no_decay["params"])
+    assert len(build_optimizer(model, tiny_config().train).param_groups) == 1  # no decay: one group, as before
+
+
+def test_checkpoint_with_one_optimizer_group_restores_with_weight_decay():
+    """A checkpoint whose optimizer has one group (weight decay 0, or saved before the split) resumes
+    under a config with weight decay: the optimizer is rebuilt with the checkpoint's group layout."""
+    config = tiny_config()
+    features = torch.randn(4, 16, FEATURE_DIM, generator=torch.Generator().manual_seed(0))
+    data = FeatureSet(features, torch.tensor([0, 1, 0, 1]), ["a", "b"], ["c0", "c1", "c2", "c3"], 30.0)
+    state = new_training_state(config, data, embeddings_for(data.glosses))
+    optimizer_step(state.model, state.optimizer, seed=0)
+    checkpoint = state.checkpoint_state()
+    assert len(checkpoint["optimizer"]["param_groups"]) == 1
+
+    restored = restore_training_state(checkpoint, tiny_config("train.weight_decay=0.1"))
+    assert len(restored.optimizer.param_groups) == 1
+    saved, loaded = state.optimizer.state_dict()["state"], restored.optimizer.state_dict()["state"]
+    assert saved.keys() == loaded.keys() and all(torch.equal(saved[i]["exp_avg"], loaded[i]["exp_avg"]) for i in saved)
+    grouped = new_training_state(tiny_config("train.weight_decay=0.1"), data, embeddings_for(data.glosses))
+    assert len(restore_training_state(grouped.checkpoint_state()).optimizer.param_groups) == 2
+
+
+def test_no_weight_decay_trains_exactly_as_plain_adamw():
+    config = tiny_config("train.weight_decay=0.0")
+    built, plain = small_model(config), small_model(config)
+    optimizers = (build_optimizer(built, config.train),
+                  torch.optim.AdamW(plain.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay))
+    for step in range(2):
+        for model, optimizer in zip((built, plain), optimizers, strict=True):
+            optimizer_step(model, optimizer, seed=step)
+    for a, b in zip(built.parameters(), plain.parameters(), strict=True):
+        assert torch.equal(a, b)
+    assert not torch.equal(next(built.parameters()), next(small_model(config).parameters()))  # it did train
 
 
 def test_ray_train_two_workers_on_s3_resumes(ray_cluster, s3_bucket):

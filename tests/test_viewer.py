@@ -178,11 +178,11 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     _needs("node", "bundle", "chromium")
     from signavatar.config import SyntheticCorpusConfig
     from signavatar.data.synthetic import generate_corpus
-    from signavatar.extraction.synthetic_video import encode_mp4, skeleton_frames
+    from tests.support.synthetic_video import encode_mp4, skeleton_frames
     from signavatar.motion.amass import clip_to_npz_bytes
     from signavatar.motion.clip import Segment
     from signavatar.rendering.skeleton_view import LEFT_COLOR, RIGHT_COLOR
-    from signavatar.serving.encoding import clips_from_payload
+    from signavatar.motion.payload import clips_from_payload
 
     gloss, seed = tiny_checkpoint.glosses[1], 5
     words = [tiny_checkpoint.glosses[2], tiny_checkpoint.glosses[0], tiny_checkpoint.glosses[2]]

@@ -11,13 +11,63 @@ shared recognizer, "without quality control" on the un-QC'd copy with its own; r
 
 from __future__ import annotations
 
+import json
+import logging
 import sys
 from pathlib import Path
 
-from signavatar.evaluation.ablation import run_ablation
-from workflows.common import init_ray, parse_args, run_main, setup_logging
+from signavatar import storage
+from signavatar.config import SignAvatarConfig
+from signavatar.evaluation.ablation import FULL, NO_CURRICULUM, NO_QC, variant_config
+from signavatar.evaluation.report import ablation_json, ablation_markdown, ablation_table
+from signavatar.evaluation.run import evaluate
+from signavatar.extraction.output import UNQC
+from signavatar.motion import arrow_io
+from signavatar.training.run import train
+from workflows.common import init_ray, parse_args, resolve_dataset, run_main
+from workflows.logs import setup_logging
+
+log = logging.getLogger("workflows.ablation")
 
 SYNTHETIC_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "synthetic.yaml")
+
+
+def run_ablation(config: SignAvatarConfig) -> dict:
+    """Train and evaluate every variant under ``<run_dir>/ablation/``; returns the Table II
+    markdown and per-variant summaries, and writes ``ablation.md`` / ``ablation.json`` /
+    ``variants.json`` there."""
+    root = storage.join(config.run_dir, "ablation")
+    dataset = resolve_dataset(config.model_copy(update={"run_dir": storage.join(root, "full")}))
+    plan: dict[str, tuple[str | None, str]] = {
+        FULL: (dataset, storage.join(root, "recognizer.pt")),
+        NO_CURRICULUM: (dataset, storage.join(root, "recognizer.pt")),
+    }
+    no_qc_recognizer = storage.join(root, NO_QC.replace(" ", "-"), "recognizer.pt")
+    unqc = storage.join(dataset, UNQC)
+    if storage.exists(storage.join(unqc, arrow_io.MANIFEST)):
+        plan[NO_QC] = (unqc, no_qc_recognizer)
+    elif not config.data.dataset and not config.extract.landmark_corpus:
+        plan[NO_QC] = (None, no_qc_recognizer)  # the synthetic corpus, built again without QC
+    else:
+        log.warning("%s has no un-QC'd copy (%s; import with extract.keep_unqc=true): the %r variant is skipped",
+                    dataset, unqc, NO_QC)
+    results, summaries = {}, {}
+    for name, (variant_dataset, recognizer) in plan.items():
+        variant = variant_config(config, name, root, variant_dataset, recognizer)
+        variant_data = resolve_dataset(variant)
+        training = train(variant, variant_data)
+        evaluation = evaluate(variant, variant_data)
+        results[name] = evaluation["scores"]
+        summaries[name] = {"training": training, "dataset": evaluation["dataset"], "groups": evaluation["groups"]}
+        log.info("ablation variant %r done", name)
+    table = ablation_table(results)
+    note = (f"mean±CI95 over {config.eval.repeats} repetitions; '{NO_QC}' is trained, has its recognizer "
+            "trained, and is scored on the un-QC'd data.")
+    markdown = ablation_markdown(table, note=note)
+    storage.write_text(storage.join(root, "ablation.md"), markdown)
+    storage.write_text(storage.join(root, "ablation.json"), ablation_json(table, repetitions=config.eval.repeats))
+    storage.write_text(storage.join(root, "variants.json"), json.dumps(summaries, indent=2, default=str))
+    return {"markdown": markdown, "variants": summaries, "dataset": dataset}
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -1,17 +1,21 @@
-"""What every entry point shares: ``--config FILE key=value ...`` parsing, logging, Ray connection."""
+"""What every entry point shares: ``--config FILE key=value ...`` parsing, logging, Ray connection,
+the run's dataset."""
 
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import socket
 import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from signavatar import storage
 from signavatar.commands import run_command
 from signavatar.config import SignAvatarConfig, load_config
+from signavatar.data.preparation import build_demo_dataset
+from signavatar.extraction.pipeline import run_extraction
+from workflows.logs import setup_logging
 
 
 def parse_args(description: str, argv: Sequence[str] | None = None, extra: Sequence[tuple[str, dict]] = (),
@@ -34,11 +38,6 @@ def run_main(main: Callable[[list[str]], Any], argv: Sequence[str] | None = None
     return run_command(prog, main, list(sys.argv[1:] if argv is None else argv))
 
 
-def setup_logging() -> None:
-    logging.basicConfig(level=os.environ.get("SIGNAVATAR_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-
-
 def init_ray() -> None:
     """Join the cluster named by ``RAY_ADDRESS`` (``ray job submit`` sets it; ``RAY_ADDRESS=auto``
     joins the cluster ``ray start`` left on this machine), or else start a local one.
@@ -47,20 +46,25 @@ def init_ray() -> None:
     names, e.g. a stale or someone else's ``ray start``. A local cluster's processes are told its
     address too: Ray-internal lookups that take none (Ray Train's placement-group cleaner asks the
     state API whether its controller still lives) would otherwise ask that other cluster, conclude
-    the controller is gone, and remove this run's placement group."""
+    the controller is gone, and remove this run's placement group.
+
+    Every Ray worker of the run starts with ``workflows.logs.setup_logging``, as this process does."""
     import ray
 
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", RAY_TRAIN_CONTROLLER_POLL_S)
     if ray.is_initialized():
         return
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], configure_logging=False, log_to_driver=True)
+        ray.init(address=os.environ["RAY_ADDRESS"], runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK},
+                 configure_logging=False, log_to_driver=True)
         return
     port = _free_port()
     previous = os.environ.get(GCS_PORT_VARIABLE)
     os.environ[GCS_PORT_VARIABLE] = str(port)  # read by Ray when it starts the local GCS
     try:
-        ray.init(address="local", runtime_env={"env_vars": {"RAY_ADDRESS": f"127.0.0.1:{port}"}},
+        ray.init(address="local", runtime_env={"env_vars": {"RAY_ADDRESS": f"127.0.0.1:{port}"},
+                                               "worker_process_setup_hook": WORKER_SETUP_HOOK},
                  configure_logging=False, log_to_driver=True)
     finally:
         if previous is None:
@@ -70,9 +74,30 @@ def init_ray() -> None:
 
 
 GCS_PORT_VARIABLE = "RAY_GCS_SERVER_PORT"  # ray._private.ray_constants.GCS_PORT_ENVIRONMENT_VARIABLE
+WORKER_SETUP_HOOK = f"{setup_logging.__module__}.{setup_logging.__name__}"
+
+# Train V2 workers hand each report to the controller through a queue of size one that the
+# controller drains when it polls (every 2 s by default): with sub-second epochs, every report would
+# wait for the next poll. A faster poll (a cheap status call) removes that stall; the driver's value
+# propagates to the controller. An explicit setting in the environment wins.
+RAY_TRAIN_CONTROLLER_POLL_S = "0.25"
 
 
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def resolve_dataset(config: SignAvatarConfig) -> str:
+    """``data.dataset``, else ``<run_dir>/dataset``: the landmark corpus of ``extract`` imported
+    there (resumable: a finished import is only re-listed) or, with ``extract.source=video``, the
+    synthetic corpus."""
+    if config.data.dataset:
+        return config.data.dataset
+    uri = storage.absolute(storage.join(config.run_dir, "dataset"))
+    if config.extract.landmark_corpus:
+        run_extraction(config.model_copy(update={"extract": config.extract.model_copy(update={"output": uri})}))
+    else:
+        build_demo_dataset(config, uri)
+    return uri

@@ -28,8 +28,9 @@ from signavatar.motion import arrow_io
 from signavatar.motion.export import write_clip
 from signavatar.rendering.preview import render_preview
 from signavatar.rendering.sheet import render_sheet
-from signavatar.training.run import resolve_dataset, train
-from workflows.common import init_ray, parse_args, run_main, setup_logging
+from signavatar.training.run import train
+from workflows.common import init_ray, parse_args, resolve_dataset, run_main
+from workflows.logs import setup_logging
 
 DEMO_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
 log = logging.getLogger("workflows.demo")
@@ -76,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = resolve_dataset(config)
     corpus = arrow_io.read_manifest(dataset).get("corpus")
     lap("import" if config.extract.landmark_corpus and not config.data.dataset else "dataset")
-    training = train(config.model_copy(update={"data": config.data.model_copy(update={"dataset": dataset})}))
+    training = train(config, dataset)
     lap("train")
     evaluation = evaluate(config, dataset)
     lap("evaluate")

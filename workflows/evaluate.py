@@ -15,8 +15,8 @@ import json
 import sys
 
 from signavatar.evaluation.run import evaluate
-from signavatar.training.run import resolve_dataset
-from workflows.common import init_ray, parse_args, run_main, setup_logging
+from workflows.common import init_ray, parse_args, resolve_dataset, run_main
+from workflows.logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> dict:

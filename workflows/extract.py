@@ -21,7 +21,8 @@ import logging
 import sys
 
 from signavatar.extraction.pipeline import run_extraction
-from workflows.common import init_ray, parse_args, run_main, setup_logging
+from workflows.common import init_ray, parse_args, run_main
+from workflows.logs import setup_logging
 
 log = logging.getLogger("workflows.extract")
 

@@ -17,11 +17,12 @@ import sys
 from signavatar import storage
 from signavatar.evaluation.run import fit_recognizer
 from signavatar.model.clip_encoder import ClipConditioner
-from signavatar.training.run import resolve_dataset, train_glosses
+from signavatar.training.run import train_glosses
 from signavatar.tuning.results import to_markdown, write_results
 from signavatar.tuning.runner import build_tuner, experiment_path
 from signavatar.tuning.spec import load_spec
-from workflows.common import init_ray, run_main, setup_logging
+from workflows.common import init_ray, resolve_dataset, run_main
+from workflows.logs import setup_logging
 
 log = logging.getLogger("workflows.tune")
 

@@ -23,11 +23,14 @@ import ray
 import torch
 from ray.util import ActorPool
 
+from signavatar.cluster import cluster_has_gpus
 from signavatar.config import EvalConfig
+from signavatar.devices import torch_device
 from signavatar.evaluation import protocol, quality
 from signavatar.evaluation.recognizer_training import load_recognizer
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
+from signavatar.seeding import repetition_seed
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +40,7 @@ class Evaluator:
 
     def __init__(self, checkpoint: str, recognizer: str, cfg: dict):
         self.cfg = EvalConfig.model_validate(cfg)
-        device = "cuda" if torch.cuda.is_available() else "cpu"
+        device = torch_device()
         torch.set_num_threads(max(int(self.cfg.cpus_per_actor), 1))
         self.avatar = SignAvatar.from_checkpoint(checkpoint, device=device)
         self.recognizer, classes = load_recognizer(recognizer, map_location=device)
@@ -56,7 +59,7 @@ class Evaluator:
         of one repetition."""
         cpu = time.process_time()
         clips = protocol.ClipEncodings(**encodings)
-        seed = protocol.repetition_seed(self.cfg.seed, repetition)
+        seed = repetition_seed(self.cfg.seed, repetition)
         batch = self.cfg.feature_batch_size
         drawn = protocol.draw_repetition(self.avatar, self.recognizer, clips, seed, batch)
         scores = protocol.score_repetition(clips.raw_groups(), drawn, self.cfg, seed)
@@ -69,7 +72,7 @@ class Evaluator:
 
 def evaluator_pool(checkpoint: str, recognizer: str, cfg: EvalConfig) -> ActorPool:
     """``cfg.num_actors`` ``Evaluator`` actors (one GPU each when the cluster has enough)."""
-    gpus = 1 if ray.cluster_resources().get("GPU", 0) >= cfg.num_actors else 0
+    gpus = 1 if cluster_has_gpus(cfg.num_actors) else 0
     actor = ray.remote(Evaluator).options(num_cpus=cfg.cpus_per_actor, num_gpus=gpus)
     return ActorPool([actor.remote(checkpoint, recognizer, cfg.model_dump(mode="json")) for _ in range(cfg.num_actors)])
 

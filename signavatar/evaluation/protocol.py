@@ -36,6 +36,7 @@ from signavatar.evaluation.recognizer_training import extract_features
 from signavatar.evaluation.stgcn import STGCN
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
+from signavatar.seeding import latent_seeds
 
 SPLITS = ("train", "test")
 METRIC_NAMES = ("acc", "acc_top5", "fid", "div", "multi")
@@ -100,17 +101,6 @@ def check_vocabulary(dataset_glosses: Iterable[str], vocabularies: Mapping[str, 
 def clip_key(clip_id: str) -> int:
     """A stable integer per clip id (independent of batching, order and process)."""
     return zlib.crc32(clip_id.encode())
-
-
-def repetition_seed(seed: int, repetition: int) -> int:
-    """The seed of repetition ``repetition`` of an evaluation seeded ``seed``."""
-    return (seed * 7_919 + repetition * 104_729 + 1) % 2**31
-
-
-def latent_seeds(keys: np.ndarray, seed: int, stream: int) -> list[int]:
-    """One seed per clip for a repetition's ``seed``: ``stream`` 0 draws the Rec samples, 1 the Gen
-    samples, so the two never share a draw."""
-    return [int(s) for s in (np.asarray(keys, np.int64) + seed * 1_000_003 + stream * 500_009) % 2**31]
 
 
 def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],

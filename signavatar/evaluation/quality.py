@@ -36,13 +36,12 @@ from signavatar.evaluation.protocol import (
     decode_and_recognize,
     draw_repetition,
     encode_clips,
-    latent_seeds,
-    repetition_seed,
     score_repetition,
 )
 from signavatar.evaluation.stgcn import STGCN
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
+from signavatar.seeding import latent_seeds, repetition_seed
 
 SPLIT = "test"
 
@@ -63,7 +62,7 @@ def fid_scale(clips: ClipEncodings, split: str = SPLIT) -> float:
 def draw_curve(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings, seed: int,
                temperatures: Sequence[float], batch_size: int, split: str = SPLIT) -> dict[float, GroupOutputs]:
     """Gen groups of ``split`` at each temperature: the repetition's own prior draws (stream 1 of
-    ``protocol.latent_seeds``) scaled by T, so the curve differs from Gen only in T."""
+    ``seeding.latent_seeds``) scaled by T, so the curve differs from Gen only in T."""
     rows = clips.split_rows().get(split)
     if rows is None or not temperatures:
         return {}

@@ -17,6 +17,7 @@ from torch import nn
 
 from signavatar import storage
 from signavatar.config import EvalConfig
+from signavatar.devices import torch_device
 from signavatar.evaluation.stgcn import STGCN
 
 log = logging.getLogger(__name__)
@@ -79,7 +80,7 @@ def train_recognizer(
     if val is not None:
         val_x = _as_inputs(val[0])
         val_y = _as_labels(val[1], val_x.shape[0], num_classes)
-    device = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
+    device = torch_device(device)
     torch.manual_seed(cfg.seed)
     generator = torch.Generator().manual_seed(cfg.seed)
     model = build_recognizer(num_classes, x.shape[1], cfg).to(device)

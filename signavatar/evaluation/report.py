@@ -179,9 +179,9 @@ def ablation_json(table: Mapping[str, Table], **extra: Any) -> str:
                       indent=2, ensure_ascii=False)
 
 
-# The SignAvatar paper's Table I (ASL3DWord). The exact table could not be checked here, so only
-# the values quoted in DESIGN.md are filled in (subset setting, with curriculum); every other cell
-# is unknown and left empty rather than guessed.
+# The SignAvatar paper's Table I (ASL3DWord; Dong et al., FG 2024). The exact table could not be
+# checked here, so only the two values quoted from the paper are filled in (subset setting, with
+# curriculum); every other cell is unknown and left empty rather than guessed.
 PAPER_TABLE_I: dict[str, Table] = {
     "subset": build_table({"Gen_test": {"acc": 0.941, "fid": 46.4}}),
     "full": {},

@@ -13,6 +13,7 @@ import time
 import ray
 
 from signavatar import storage
+from signavatar.cluster import cluster_has_gpus
 from signavatar.config import EvalConfig, SignAvatarConfig
 from signavatar.evaluation.distributed import encode_dataset, evaluator_pool, score_repetitions
 from signavatar.evaluation import quality
@@ -20,7 +21,7 @@ from signavatar.evaluation.protocol import check_vocabulary, summarize
 from signavatar.evaluation.recognizer_training import load_recognizer, save_recognizer, train_recognizer
 from signavatar.evaluation.report import PAPER_TABLE_I, build_table, to_json, to_markdown
 from signavatar.motion import arrow_io
-from signavatar.training.checkpoint import load_checkpoint
+from signavatar.model.checkpoint import load_checkpoint
 from signavatar.training.data import build_feature_set
 
 log = logging.getLogger(__name__)
@@ -93,7 +94,7 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
             raise ValueError(f"no recognizer at {recognizer} and {dataset} has no train clips to train one on "
                              "(all test, e.g. extract.split=test): give eval.recognizer or the run's eval.checkpoint")
         started = time.perf_counter()
-        gpus = 1 if ray.cluster_resources().get("GPU", 0) >= 1 else 0
+        gpus = 1 if cluster_has_gpus() else 0
         task = ray.remote(fit_recognizer).options(num_gpus=gpus, num_cpus=cfg.recognizer_cpus)
         summary["recognizer_training"] = ray.get(task.remote(dataset, recognizer, config.data.num_frames, cfg))
         seconds["recognizer_training"] = time.perf_counter() - started

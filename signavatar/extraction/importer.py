@@ -12,14 +12,15 @@ from __future__ import annotations
 import logging
 
 import numpy as np
-import torch
 
 from signavatar.body.body_model import resolve_rest_joints
 from signavatar.config import SignAvatarConfig
+from signavatar.devices import torch_device
 from signavatar.extraction.clip_qc import ClipQC, error_outcome
 from signavatar.extraction.corpora import CorpusReadError, read_sequence
 from signavatar.extraction.corpus_index import VideoTask
-from signavatar.extraction.estimators.keypoints import KeypointFit, LandmarkBatchError, fit_landmarks_batch
+from signavatar.extraction.estimators.keypoint_fit import KeypointFit
+from signavatar.extraction.estimators.keypoints import LandmarkBatchError, fit_landmarks_batch
 from signavatar.extraction.landmarks import HolisticLandmarks
 from signavatar.extraction.output import Outcome
 from signavatar.extraction.video import VideoError, select_frames
@@ -37,7 +38,7 @@ class LandmarkImporter:
         self.config = config
         self.cfg = config.extract
         self.rest_joints = resolve_rest_joints(config.body.model_path, config.body.gender)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch_device()
         self.quality = ClipQC(config, self.rest_joints)
 
     def read(self, task: VideoTask) -> tuple[HolisticLandmarks, np.ndarray]:

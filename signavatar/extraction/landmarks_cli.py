@@ -20,7 +20,8 @@ import numpy as np
 
 from signavatar.commands import check_out
 from signavatar.config import load_config
-from signavatar.extraction.estimators.holistic import HolisticVideo, HolisticWorker
+from signavatar.extraction.estimators.holistic_record import HolisticVideo
+from signavatar.extraction.estimators.holistic_worker import HolisticWorker
 from signavatar.extraction.pose_writer import write_pose_file
 from signavatar.extraction.video import VideoError, read_video_bytes
 

@@ -2,7 +2,7 @@
 
 The script runs in ``.venv-mediapipe`` (``make mediapipe-env``), started by path as
 ``python -I mediapipe_worker.py --options JSON``, so it imports only the standard library, numpy
-and mediapipe; the project side (``signavatar.extraction.estimators.holistic``) imports this module
+and mediapipe; the project side (``signavatar.extraction.estimators.holistic_worker``) imports this module
 for the protocol constants and codecs below.
 
 Protocol (little-endian, strictly one reply per request, in order):

@@ -30,16 +30,16 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-import torch
 
 from signavatar import storage
 from signavatar.body.body_model import resolve_rest_joints
 from signavatar.config import SignAvatarConfig
+from signavatar.devices import torch_device
 from signavatar.extraction import corpora, output
 from signavatar.extraction.clip_qc import ClipQC, error_outcome
 from signavatar.extraction.corpus_index import VideoTask, build_tasks, split_rule
 from signavatar.extraction.estimators import Estimator, SmplxFrames, build_estimator
-from signavatar.extraction.estimators.holistic import resolve_python
+from signavatar.extraction.estimators.holistic_worker import resolve_python
 from signavatar.extraction.estimators.keypoints import fit_landmarks
 from signavatar.extraction.importer import LandmarkImporter
 from signavatar.extraction.pose_files import PoseFileError, read_pose_file
@@ -67,7 +67,7 @@ class VideoExtractor:
         self.landmarks_dir = landmarks_dir
         self.cfg = config.extract
         self.rest_joints = resolve_rest_joints(config.body.model_path, config.body.gender)
-        self.device = "cuda" if torch.cuda.is_available() else "cpu"
+        self.device = torch_device()
         self.quality = ClipQC(config, self.rest_joints)
         self._estimator: Estimator | None = None
 
@@ -143,7 +143,6 @@ class ExtractionActor:
     def __init__(self, config: dict[str, Any]) -> None:
         import ray
 
-        logging.basicConfig(level=logging.INFO)
         self.config = SignAvatarConfig.model_validate(config)
         if self.config.extract.landmark_corpus:
             self.process = LandmarkImporter(self.config)
@@ -177,16 +176,12 @@ def _check_estimator_config(config: SignAvatarConfig, tasks: list[VideoTask]) ->
                                   f"{resolve_python(cfg.holistic.python)} (build it with `make mediapipe-env`)")
 
 
-def _cluster_has_gpus() -> bool:
-    import ray
-
-    return ray.cluster_resources().get("GPU", 0) > 0
-
-
 def extraction_dataset(config: SignAvatarConfig, tasks: list[VideoTask]):
     """The lazy Ray Dataset that extracts and commits ``tasks``: one summary row per video
     (clip_id, status, reason, frames, batch, node_id). Iterating it does the work."""
     import ray
+
+    from signavatar.cluster import cluster_has_gpus
 
     cfg = config.extract
     return ray.data.from_items([{"task": t.to_json()} for t in tasks]).map_batches(
@@ -195,7 +190,7 @@ def extraction_dataset(config: SignAvatarConfig, tasks: list[VideoTask]):
         batch_size=cfg.items_per_batch,
         batch_format="numpy",
         compute=ray.data.ActorPoolStrategy(size=cfg.num_actors),
-        num_gpus=cfg.num_gpus_per_actor if _cluster_has_gpus() else 0,
+        num_gpus=cfg.num_gpus_per_actor if cluster_has_gpus() else 0,
     )
 
 

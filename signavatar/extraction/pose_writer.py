@@ -28,7 +28,7 @@ from pose_format.pose_header import PoseHeader, PoseHeaderComponent, PoseHeaderD
 from pose_format.utils.openpose import hand_colors
 
 from signavatar import storage
-from signavatar.extraction.estimators.holistic import HolisticVideo
+from signavatar.extraction.estimators.holistic_record import HolisticVideo
 from signavatar.extraction.landmarks import HAND_LANDMARK_NAMES, NUM_HAND, NUM_POSE, POSE_LANDMARK_NAMES
 from signavatar.extraction.mediapipe_worker import NUM_FACE
 

@@ -21,9 +21,8 @@ All tensors are batch-first: features ``[B, T, F]``, conditions ``[B, C]``, late
 
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -182,47 +181,3 @@ class SignAvatarCVAE(nn.Module):
             per_dim = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(dim=0)
             penalised = per_dim.clamp(min=free_bits).sum() * (mu.shape[0] if reduction == "sum" else 1)
         return {"total": rec + kl_weight * penalised, "rec": rec, "kl": kl}
-
-    @contextlib.contextmanager
-    def _evaluating(self) -> Iterator[None]:
-        """Eval mode and no grad, restoring the previous mode afterwards (safe mid-training)."""
-        was_training = self.training
-        self.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            self.train(was_training)
-
-    def reconstruct(
-        self,
-        x: torch.Tensor,
-        cond: torch.Tensor,
-        generator: torch.Generator | None = None,
-        visible: torch.Tensor | None = None,
-    ) -> torch.Tensor:
-        """Features [B, T, F] decoded from z sampled from the posterior of ``x``."""
-        with self._evaluating():
-            mu, logvar = self.encode(x, cond, visible)
-            device = mu.device if generator is None else generator.device
-            eps = torch.randn(mu.shape, generator=generator, device=device)
-            z = mu + eps.to(mu) * (0.5 * logvar).exp()
-            return self.decode(z, cond, x.shape[1])
-
-    def generate(
-        self, cond: torch.Tensor, n: int | None = None, seed: int = 0, num_frames: int | None = None
-    ) -> torch.Tensor:
-        """Features [N, T, F] decoded from z ~ N(0, I).
-
-        ``cond`` is one embedding [C] (then ``n`` samples of it, default 1) or a batch [B, C]
-        (one sample each; ``n``, if given, must equal B). z is drawn on the CPU from a generator
-        seeded with ``seed``, so a seed gives the same motion on any device."""
-        if cond.dim() == 1:
-            cond = cond.expand(n or 1, -1)
-        elif cond.dim() != 2 or (n is not None and n != cond.shape[0]):
-            raise ValueError(f"cond must be [C] or [B, C] with n = B; got {list(cond.shape)} and n={n}")
-        generator = torch.Generator().manual_seed(seed)
-        z = torch.randn(cond.shape[0], self.cfg.latent_dim, generator=generator)
-        with self._evaluating():
-            return self.decode(z.to(cond), cond, num_frames)
-

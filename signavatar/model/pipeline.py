@@ -11,18 +11,15 @@ from typing import Any
 import torch
 
 from signavatar.config import ClipEncoderConfig, DataConfig, SignAvatarConfig
+from signavatar.devices import torch_device
 from signavatar.model.clip_encoder import RANDOM, ClipConditioner
 from signavatar.model.cvae import SignAvatarCVAE, saved_model_config
 from signavatar.motion.clip import MotionClip
-from signavatar.training.checkpoint import load_checkpoint
-from signavatar.training.data import FeatureNormalizer
+from signavatar.seeding import sample_seed
+from signavatar.model.checkpoint import load_checkpoint
+from signavatar.model.normalizer import FeatureNormalizer
 
 log = logging.getLogger(__name__)
-
-
-def sample_seed(seed: int, index: int) -> int:
-    """The seed of sample ``index`` of a request seeded ``seed`` (sample 0 uses ``seed`` itself)."""
-    return (seed + index * 1_000_003) % 2**63
 
 
 def inference_config(saved: dict[str, Any]) -> SignAvatarConfig:
@@ -56,7 +53,7 @@ class SignAvatar:
     @classmethod
     def from_checkpoint(cls, uri: str, device: str | torch.device | None = None,
                         conditioner: ClipConditioner | None = None, config: SignAvatarConfig | None = None) -> SignAvatar:
-        device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        device = torch_device(device)
         state = load_checkpoint(uri)
         config = config or inference_config(state["config"])
         embeddings = state["gloss_embeddings"]

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from signavatar.config import QCConfig, SentenceConfig
-from signavatar.data.qc import joint_positions, run_qc
+from signavatar.data.hand_motion import joint_positions
+from signavatar.data.qc import run_qc
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.transitions import SignPart, join_signs

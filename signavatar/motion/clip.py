@@ -1,4 +1,4 @@
-"""The motion clip: the one record every stage reads and writes (see DESIGN.md).
+"""The motion clip: the one record every stage reads and writes (README: "Layout", "Method notes").
 
 Arrays are numpy float32 in axis-angle at every boundary; the model sees 6D rotations of the
 upper-body joints (``to_features`` / ``from_features``). A clip made of several signs (a signed

@@ -22,6 +22,10 @@ viewer bundle, nothing from a CDN), and the browser viewer's ``GET /``, ``/stati
 
 Every error is JSON ``{error, message, request_id}`` (``signavatar.serving.errors``); input limits,
 timeouts and per-route back-pressure are ``signavatar.serving.limits``.
+
+Why one module of this size: Serve composes the deployments by their class objects in
+``build_app``, and every route of the ingress is a method of one class (FastAPI's ``@serve.ingress``);
+the work each route does lives in ``engine``, ``limits``, ``errors``, ``video`` and ``viewer``.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI resolves the route methods' annotations
@@ -47,11 +51,11 @@ from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
-from signavatar.config import ServeConfig
+from signavatar.config import ServeConfig, split_factory_spec
 from signavatar.model.sentence import SentenceGloss, SentenceTooLongError, UnknownGlossError
 from signavatar.motion.clip import MotionClip
 from signavatar.serving import limits
-from signavatar.serving.encoding import clips_to_json_payload, clips_to_npz_payload, safe_stem
+from signavatar.motion.payload import clips_to_json_payload, clips_to_npz_payload, safe_stem
 from signavatar.serving.engine import GenerationJob, SentenceJob, generate_jobs, generate_sentence, load_avatar
 from signavatar.serving.errors import (
     BadRequest,
@@ -76,7 +80,7 @@ from signavatar.serving.schemas import (
     ReconstructResponse,
     SentenceGlossOptions,
 )
-from signavatar.serving.video import load_video_estimator, split_spec
+from signavatar.serving.video import load_video_estimator
 from signavatar.serving.viewer import add_docs_route, add_viewer_routes
 
 log = logging.getLogger("ray.serve")  # Serve's logger: lines carry the replica and request id
@@ -456,7 +460,7 @@ def build_app(args: dict[str, Any]) -> serve.Application:
     fields; unknown keys are errors naming the key. Nothing is loaded here, replicas load."""
     config = ServeConfig.model_validate(args or {})
     if config.video_estimator:
-        split_spec(config.video_estimator)
+        split_factory_spec(config.video_estimator, "video_estimator")
     payload = config.model_dump(mode="json")
     model = None if config.model_in_ingress else SignAvatarModel.bind(payload)
     estimator = VideoEstimator.bind(payload) if config.video_estimator else None

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from signavatar.config import ServeConfig
+from signavatar.devices import torch_device
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.model.pipeline import SignAvatar
 from signavatar.model.sentence import SentenceGloss, generate_sentences
@@ -56,7 +57,7 @@ class SentenceJob:
 def load_avatar(cfg: ServeConfig) -> SignAvatar:
     """The checkpoint on ``cfg.device``; with ``cfg.clip`` set, that CLIP is loaded now and must
     produce embeddings of the checkpoint's dimension (checked here, not on the first request)."""
-    device = cfg.device or ("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device(cfg.device)
     conditioner = ClipConditioner(cfg.clip, device=device) if cfg.clip else None
     avatar = SignAvatar.from_checkpoint(cfg.checkpoint, device=device, conditioner=conditioner)
     if conditioner is not None and conditioner.embed_dim != avatar.gloss_embeddings.shape[1]:

@@ -18,31 +18,20 @@ one, the defaults: the MediaPipe Holistic estimator built by ``make mediapipe-en
 
 from __future__ import annotations
 
-import importlib
 import tempfile
 from collections.abc import Callable
 from pathlib import PurePosixPath
 
-from signavatar.config import ServeConfig, load_config
+from signavatar.config import ServeConfig, load_config, load_factory
 from signavatar.motion.clip import MotionClip
 
 VideoEstimator = Callable[[bytes, str], MotionClip]
 
 
-def split_spec(spec: str) -> tuple[str, str]:
-    """``"package.module:factory"`` -> (module, attribute); a malformed spec is a ValueError."""
-    module, sep, attribute = spec.partition(":")
-    if not sep or not module or not attribute.isidentifier():
-        raise ValueError(f"video_estimator {spec!r} must look like 'package.module:factory'")
-    return module, attribute
-
-
 def load_video_estimator(cfg: ServeConfig) -> VideoEstimator:
     if not cfg.video_estimator:
         raise ValueError("no video_estimator is configured")
-    module, attribute = split_spec(cfg.video_estimator)
-    factory = getattr(importlib.import_module(module), attribute)
-    estimator = factory(cfg)
+    estimator = load_factory(cfg.video_estimator, "video_estimator")(cfg)
     if not callable(estimator):
         raise TypeError(f"video_estimator {cfg.video_estimator} returned {type(estimator).__name__}, not a callable")
     return estimator

@@ -18,11 +18,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from signavatar.config import SignAvatarConfig
+from signavatar.config import SignAvatarConfig, TrainConfig
+from signavatar.devices import torch_device
 from signavatar.model.curriculum import mask_ratio, sample_visible_mask
 from signavatar.model.cvae import SignAvatarCVAE
 from signavatar.motion.clip import FEATURE_DIM
-from signavatar.training.data import FeatureNormalizer, FeatureSet
+from signavatar.model.normalizer import FeatureNormalizer
+from signavatar.seeding import mask_seed
+from signavatar.training.data import FeatureSet
 
 log = logging.getLogger(__name__)
 
@@ -44,10 +47,9 @@ class TrainingState:
     history: list[dict[str, float]] = field(default_factory=list)
 
     def checkpoint_state(self) -> dict[str, Any]:
-        model = self.model.module if hasattr(self.model, "module") else self.model
         return {
             "epoch": self.epoch,
-            "model": model.state_dict(),
+            "model": unwrap(self.model).state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "config": self.config.model_dump(mode="json"),
             "normalizer": self.normalizer.state_dict(),
@@ -59,11 +61,42 @@ class TrainingState:
         }
 
 
+def build_optimizer(model: nn.Module, train_cfg: TrainConfig, grouped: bool | None = None) -> torch.optim.AdamW:
+    """AdamW as nanoGPT's ``configure_optimizers``: matrices (``dim() >= 2``: Linear and embedding
+    weights) decay, every other parameter (biases, LayerNorm weights and biases, the mu/sigma token
+    vectors) does not.
+
+    ``grouped`` (default: ``weight_decay > 0``) says whether to build those two parameter groups or
+    one group of all parameters decaying alike; with weight decay 0 the split changes nothing, so
+    one group is built, exactly as before the split. A restored run passes what its checkpoint's
+    optimizer state holds, so that state loads into the same group layout."""
+    if grouped is None:
+        grouped = train_cfg.weight_decay > 0
+    params = list(model.parameters())
+    groups: list[dict[str, Any]] = [{"params": params}]
+    if grouped:
+        groups = [{"params": [p for p in params if p.dim() >= 2]},
+                  {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=train_cfg.lr, betas=train_cfg.betas, eps=train_cfg.eps,
+                             weight_decay=train_cfg.weight_decay)
+
+
+def unwrap(model: nn.Module) -> SignAvatarCVAE:
+    """The CVAE inside ``model``: DDP (``ray.train.torch.prepare_model``) wraps it as ``.module``."""
+    return model.module if hasattr(model, "module") else model
+
+
+def checkpoint_due(epoch: int, train_cfg: TrainConfig) -> bool:
+    """Whether a checkpoint is taken after ``epoch`` (0-based): every ``checkpoint_every`` epochs
+    and after the last one."""
+    return (epoch + 1) % train_cfg.checkpoint_every == 0 or epoch + 1 == train_cfg.epochs
+
+
 def new_training_state(config: SignAvatarConfig, train: FeatureSet, gloss_embeddings: torch.Tensor,
                        device: torch.device | str = "cpu") -> TrainingState:
     torch.manual_seed(config.train.seed)
     model = SignAvatarCVAE(config.model, feature_dim=FEATURE_DIM, cond_dim=gloss_embeddings.shape[1]).to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    optimizer = build_optimizer(model, config.train)
     return TrainingState(model, optimizer, FeatureNormalizer.fit(train.features), list(train.glosses), gloss_embeddings,
                          config, fps=train.fps)
 
@@ -77,7 +110,7 @@ def restore_training_state(checkpoint: dict[str, Any], config: SignAvatarConfig 
     model = SignAvatarCVAE(config.model, feature_dim=checkpoint["feature_dim"], cond_dim=embeddings.shape[1])
     model.load_state_dict(checkpoint["model"])
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=config.train.lr, weight_decay=config.train.weight_decay)
+    optimizer = build_optimizer(model, config.train, grouped=len(checkpoint["optimizer"]["param_groups"]) == 2)
     optimizer.load_state_dict(checkpoint["optimizer"])
     return TrainingState(
         model=model,
@@ -110,10 +143,10 @@ def annealed_kl_weight(epoch: int, weight: float, warmup_epochs: int) -> float:
 def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch: int, device: torch.device) -> dict[str, float]:
     """One pass over ``loader`` with the curriculum's masking ratio for ``epoch``."""
     cfg = state.config
-    core: SignAvatarCVAE = model.module if hasattr(model, "module") else model
+    core = unwrap(model)
     ratio = mask_ratio(epoch, cfg.curriculum, run_epochs=cfg.train.epochs)
     kl_weight = annealed_kl_weight(epoch, cfg.train.kl_weight, cfg.train.kl_warmup_epochs)
-    mask_gen = torch.Generator().manual_seed(cfg.train.seed * 100_003 + epoch)
+    mask_gen = torch.Generator().manual_seed(mask_seed(cfg.train.seed, epoch))
     embeddings = state.gloss_embeddings.to(device)
     model.train()
     totals = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
@@ -169,9 +202,9 @@ def train_plain(config: SignAvatarConfig, train: FeatureSet, gloss_embeddings: t
                 checkpoint_dir: str | None = None, resume: dict[str, Any] | None = None) -> TrainingState:
     """Train in this process (no Ray). Saves ``checkpoint_dir/checkpoint.pt`` every
     ``train.checkpoint_every`` epochs and at the end when a directory is given."""
-    from signavatar.training.checkpoint import save_checkpoint
+    from signavatar.model.checkpoint import save_checkpoint
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device()
     if resume:
         state = restore_training_state(resume, config, device)
     else:
@@ -180,8 +213,7 @@ def train_plain(config: SignAvatarConfig, train: FeatureSet, gloss_embeddings: t
 
     def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
         log_epoch(epoch, metrics, config.train.log_every)
-        last = epoch + 1 == config.train.epochs
-        if checkpoint_dir and ((epoch + 1) % config.train.checkpoint_every == 0 or last):
+        if checkpoint_dir and checkpoint_due(epoch, config.train):
             save_checkpoint(state.checkpoint_state(), checkpoint_dir)
 
     return run_training(state.model, state, loader, device, on_epoch_end)
@@ -190,7 +222,7 @@ def train_plain(config: SignAvatarConfig, train: FeatureSet, gloss_embeddings: t
 @torch.no_grad()
 def validation_loss(model: nn.Module, state: TrainingState, loader: DataLoader, device: torch.device) -> float:
     """Mean reconstruction MSE with nothing masked and z = mu (deterministic), in eval mode."""
-    core: SignAvatarCVAE = model.module if hasattr(model, "module") else model
+    core = unwrap(model)
     embeddings = state.gloss_embeddings.to(device)
     was_training = core.training
     core.eval()

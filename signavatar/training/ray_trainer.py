@@ -8,7 +8,6 @@ epoch; rank 0 attaches a checkpoint every ``train.checkpoint_every`` epochs.
 from __future__ import annotations
 
 import logging
-import os
 import tempfile
 from typing import Any
 
@@ -19,11 +18,13 @@ from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
 
 from signavatar import storage
+from signavatar.cluster import cluster_has_gpus
 from signavatar.config import SignAvatarConfig
 from signavatar.motion import arrow_io
-from signavatar.training.checkpoint import load_checkpoint, save_checkpoint
+from signavatar.model.checkpoint import load_checkpoint, save_checkpoint
 from signavatar.training.data import build_feature_set
 from signavatar.training.loop import (
+    checkpoint_due,
     log_epoch,
     make_loader,
     new_training_state,
@@ -60,7 +61,7 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
     def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
         if rank == 0:
             log_epoch(epoch, metrics, config.train.log_every)
-        due = (epoch + 1) % config.train.checkpoint_every == 0 or epoch + 1 == config.train.epochs
+        due = checkpoint_due(epoch, config.train)
         report = {**metrics, "workers": workers}
         if due and rank == 0:
             with tempfile.TemporaryDirectory() as directory:
@@ -86,7 +87,7 @@ def gather_worker_info() -> list[dict[str, Any]]:
 def resolve_use_gpu(config: SignAvatarConfig) -> bool:
     if config.train.use_gpu is not None:
         return config.train.use_gpu
-    return ray.cluster_resources().get("GPU", 0) >= config.train.num_workers
+    return cluster_has_gpus(config.train.num_workers)
 
 
 def run_config(config: SignAvatarConfig) -> RunConfig:
@@ -102,16 +103,8 @@ def run_config(config: SignAvatarConfig) -> RunConfig:
     )
 
 
-# Train V2 workers hand each report to the controller through a queue of size one that the
-# controller drains when it polls (every 2 s by default): with sub-second epochs, every report would
-# wait for the next poll. A faster poll (a cheap status call) removes that stall; the driver's value
-# propagates to the controller. An explicit setting in the environment wins.
-CONTROLLER_POLL_S = "0.25"
-
-
 def fit(config: SignAvatarConfig, dataset_uri: str, glosses: list[str], gloss_embeddings: torch.Tensor):
     """Run (or resume) a TorchTrainer; returns Ray's ``Result`` (``result.checkpoint`` is the latest)."""
-    os.environ.setdefault("RAY_TRAIN_HEALTH_CHECK_INTERVAL_S", CONTROLLER_POLL_S)
     trainer = TorchTrainer(
         train_loop_per_worker,
         train_loop_config={

@@ -1,6 +1,6 @@
-"""Training as one call: dataset (given, imported from the configured landmark corpus, or the
-synthetic corpus) -> gloss embeddings -> Ray Train -> checkpoint copied into the run directory ->
-a summary dict."""
+"""Training as one call: dataset -> gloss embeddings -> Ray Train -> checkpoint copied into the run
+directory -> a summary dict. (Which dataset, and building it, is the entry point's business:
+``workflows.common.resolve_dataset``.)"""
 
 from __future__ import annotations
 
@@ -11,28 +11,12 @@ import numpy as np
 
 from signavatar import storage
 from signavatar.config import SignAvatarConfig
-from signavatar.data.preparation import build_demo_dataset
-from signavatar.extraction.pipeline import run_extraction
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.motion import arrow_io
 from signavatar.training import ray_trainer
-from signavatar.training.checkpoint import FILENAME, load_checkpoint
+from signavatar.model.checkpoint import FILENAME, load_checkpoint
 
 log = logging.getLogger(__name__)
-
-
-def resolve_dataset(config: SignAvatarConfig) -> str:
-    """``data.dataset``, else ``<run_dir>/dataset``: the landmark corpus of ``extract`` imported
-    there (resumable: a finished import is only re-listed) or, with ``extract.source=video``, the
-    synthetic corpus."""
-    if config.data.dataset:
-        return config.data.dataset
-    uri = storage.absolute(storage.join(config.run_dir, "dataset"))
-    if config.extract.landmark_corpus:
-        run_extraction(config.model_copy(update={"extract": config.extract.model_copy(update={"output": uri})}))
-    else:
-        build_demo_dataset(config, uri)
-    return uri
 
 
 def train_glosses(dataset_uri: str) -> list[str]:
@@ -43,8 +27,9 @@ def train_glosses(dataset_uri: str) -> list[str]:
     return glosses
 
 
-def train(config: SignAvatarConfig) -> dict:
-    dataset = resolve_dataset(config)
+def train(config: SignAvatarConfig, dataset: str) -> dict:
+    """Train on ``dataset`` (a Parquet dataset dir, local or s3://) with Ray Train; the final checkpoint
+    is copied to ``<run_dir>/checkpoint``."""
     glosses = train_glosses(dataset)
     embeddings = ClipConditioner(config.clip).encode_text(glosses)
     result = ray_trainer.fit(config, dataset, glosses, embeddings)

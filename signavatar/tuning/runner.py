@@ -15,14 +15,16 @@ from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from signavatar import storage
+from signavatar.devices import torch_device
 from signavatar.evaluation import quality
 from signavatar.evaluation.protocol import SPLITS, generation_metrics
 from signavatar.evaluation.recognizer_training import load_recognizer
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
-from signavatar.training.checkpoint import load_checkpoint, save_checkpoint
+from signavatar.model.checkpoint import load_checkpoint, save_checkpoint
 from signavatar.training.data import build_feature_set, hold_out
 from signavatar.training.loop import (
+    checkpoint_due,
     make_loader,
     new_training_state,
     restore_training_state,
@@ -47,7 +49,7 @@ def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: lis
               gloss_embeddings: torch.Tensor, recognizer: str | None = None) -> None:
     config = spec.trial_config(params)
     train, val = trial_datasets(spec, dataset, glosses, config.data.num_frames)
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch_device()
     checkpoint = tune.get_checkpoint()
     if checkpoint:
         with checkpoint.as_directory() as directory:
@@ -63,7 +65,7 @@ def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: lis
         extra_scores = _generation_scores(state, val, recognizer, spec, device)
 
     def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
-        due = (epoch + 1) % config.train.checkpoint_every == 0 or epoch + 1 == config.train.epochs
+        due = checkpoint_due(epoch, config.train)
         if spec.metric == "quality" and not due:
             return  # the protocol's draws are measured (and reported) at checkpoints only
         metrics = {**metrics, "epochs_done": epoch + 1,

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from signavatar.config import ClipEncoderConfig, SignAvatarConfig, load_config
 from signavatar.model.clip_encoder import LOCAL_DIR_PREFIX, ClipConditioner
-from signavatar.training.checkpoint import FILENAME
+from signavatar.model.checkpoint import FILENAME
 
 # Small enough to train in a few seconds on one core; 3 glosses, 16-frame clips. ``clip.pretrained``
 # must be named; a caller that needs the tiny CLIP overrides it (the last override wins).
@@ -42,7 +42,7 @@ class TinyCheckpoint:
 def build_tiny_checkpoint(directory: Path) -> TinyCheckpoint:
     """Train (or reuse) a tiny checkpoint under ``directory``: ``clip/`` and ``checkpoint/``."""
     from signavatar.data.synthetic import generate_corpus
-    from signavatar.training.checkpoint import load_checkpoint
+    from signavatar.model.checkpoint import load_checkpoint
     from signavatar.training.data import build_feature_set
     from signavatar.training.loop import train_plain
     from tests.support.tiny_clip import write_tiny_clip_dir
@@ -68,8 +68,8 @@ def write_legacy_checkpoint(directory: Path, gloss_embeddings: "torch.Tensor", g
     are an untrained tiny model's; returns the checkpoint directory."""
     import torch
 
-    from signavatar.training.checkpoint import save_checkpoint
-    from signavatar.training.data import FeatureNormalizer
+    from signavatar.model.checkpoint import save_checkpoint
+    from signavatar.model.normalizer import FeatureNormalizer
     from signavatar.training.loop import TrainingState
     from signavatar.model.cvae import SignAvatarCVAE
     from signavatar.motion.clip import FEATURE_DIM

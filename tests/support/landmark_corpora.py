@@ -20,7 +20,7 @@ from signavatar import storage
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS
 from signavatar.config import SyntheticCorpusConfig
 from signavatar.data.synthetic import generate_corpus
-from signavatar.extraction.estimators.holistic import HolisticVideo
+from signavatar.extraction.estimators.holistic_record import HolisticVideo
 from signavatar.extraction.estimators.markers import keypoints_from_poses
 from signavatar.extraction.landmarks import LEFT_HAND_START, NUM_HAND, NUM_POSE, RIGHT_HAND_START
 from signavatar.extraction.pose_writer import write_pose_file

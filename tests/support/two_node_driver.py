@@ -22,7 +22,7 @@ from signavatar.config import SyntheticCorpusConfig, load_config
 from signavatar.data.synthetic import generate_corpus
 from signavatar.extraction.corpus_index import build_tasks
 from signavatar.extraction.pipeline import extraction_dataset
-from signavatar.extraction.synthetic_video import save_stand_in_regressor, write_video_corpus
+from tests.support.synthetic_video import save_stand_in_regressor, write_video_corpus
 from signavatar.motion import arrow_io
 from signavatar.training import ray_trainer
 from tests.support.checkpoints import TINY_OVERRIDES

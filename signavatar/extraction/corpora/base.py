@@ -16,7 +16,7 @@ import numpy as np
 
 from signavatar import storage
 from signavatar.config import ExtractConfig
-from signavatar.extraction.estimators.holistic import HolisticVideo
+from signavatar.extraction.estimators.holistic_record import HolisticVideo
 from signavatar.extraction.landmarks import HolisticLandmarks
 
 

@@ -2,23 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
-
 import numpy as np
 import torch
 
-from signavatar.config import ExtractConfig
+from signavatar.config import ExtractConfig, load_factory
 from signavatar.extraction.estimators.base import Estimator, SmplxFrames
 
-__all__ = ["Estimator", "SmplxFrames", "build_estimator", "load_factory"]
-
-
-def load_factory(spec: str):
-    """``"package.module:name"`` -> the named attribute."""
-    module, _, name = spec.partition(":")
-    if not module or not name:
-        raise ValueError(f"{spec!r} is not of the form 'module:factory'")
-    return getattr(importlib.import_module(module), name)
+__all__ = ["Estimator", "SmplxFrames", "build_estimator"]
 
 
 def build_estimator(cfg: ExtractConfig, rest_joints: np.ndarray, device: str | torch.device = "cpu") -> Estimator:
@@ -40,4 +30,4 @@ def build_estimator(cfg: ExtractConfig, rest_joints: np.ndarray, device: str | t
             "extract.estimator=keypoints on video needs extract.landmark_detector ('module:factory' returning a "
             "frames -> HolisticLandmarks callable); corpora of .pose files need none (extract.video_ext='.pose')"
         )
-    return KeypointsEstimator(load_factory(cfg.landmark_detector)(cfg), rest_joints, cfg.keypoints, device)
+    return KeypointsEstimator(load_factory(cfg.landmark_detector, "extract.landmark_detector")(cfg), rest_joints, cfg.keypoints, device)

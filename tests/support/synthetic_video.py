@@ -1,7 +1,7 @@
 """SYNTHETIC video corpora for tests and benchmarks: no real video, no real estimator.
 
 * ``render_skeleton_video``: a motion clip's forward-kinematics skeleton drawn into real H.264
-  mp4 frames (PyAV), so the whole decode path runs on genuine video files.
+  mp4 frames (``Mp4Writer``), so the whole decode path runs on genuine video files.
 * ``write_video_corpus``: such videos plus a WLASL-format index, local or ``s3://``.
 * ``StandInRegressor``: a tiny randomly initialised network that honours the TorchScript
   estimator contract (``estimators.torchscript``). Its poses are a deterministic function of the
@@ -14,7 +14,6 @@ import io
 import json
 from collections.abc import Sequence
 
-import av
 import numpy as np
 import torch
 from torch import nn
@@ -23,6 +22,7 @@ from signavatar import storage
 from signavatar.body.joints import NUM_JOINTS, PARENTS, UPPER_BODY_JOINTS
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics_axis_angle
 from signavatar.motion.clip import MotionClip
+from signavatar.rendering.video_writer import Mp4Writer
 
 _DRAWN = set(UPPER_BODY_JOINTS)
 
@@ -57,19 +57,12 @@ def skeleton_frames(
 
 
 def encode_mp4(frames: np.ndarray, fps: float) -> bytes:
-    """H.264 mp4 bytes of uint8 ``[T, H, W, 3]`` RGB frames (H and W even)."""
-    buffer = io.BytesIO()
-    with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=int(round(fps)))
-        stream.width, stream.height = frames.shape[2], frames.shape[1]
-        stream.pix_fmt = "yuv420p"
-        stream.options = {"preset": "ultrafast", "crf": "18"}
-        for frame in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return buffer.getvalue()
+    """H.264 mp4 bytes of uint8 ``[T, H, W, 3]`` RGB frames (H and W even), through the preview
+    writer (``rendering.video_writer.Mp4Writer``) at a near-lossless quality."""
+    writer = Mp4Writer(fps, (frames.shape[2], frames.shape[1]), crf=18)
+    for frame in frames:
+        writer.write(np.ascontiguousarray(frame))
+    return writer.finish()
 
 
 def render_skeleton_video(clip: MotionClip, uri: str, width: int = 160, height: int = 120) -> None:
