@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
-from signavatar.config import CurriculumConfig, ModelConfig, SignAvatarConfig
+from signavatar.config import CurriculumConfig, ModelConfig
 from signavatar.model import SignAvatarCVAE, kl_divergence, mask_ratio, sample_visible_mask
-from signavatar.model.normalizer import FeatureNormalizer
-from signavatar.model.pipeline import SignAvatar
+from tests.support.avatars import avatar_around
 
 FEATURES, COND, FRAMES = 10, 16, 12
 
@@ -18,13 +17,6 @@ def small_model(seed: int = 0, **overrides) -> SignAvatarCVAE:
     sizes = {"latent_dim": 32, "num_layers": 2, "num_heads": 4, "ff_size": 64, "num_frames": FRAMES}
     cfg = ModelConfig(**{**sizes, **overrides})
     return SignAvatarCVAE(cfg, feature_dim=FEATURES, cond_dim=COND)
-
-
-def small_avatar(model: SignAvatarCVAE) -> SignAvatar:
-    """The product's sampling path around ``model``, with an identity normaliser."""
-    normalizer = FeatureNormalizer(torch.zeros(FEATURES), torch.ones(FEATURES))
-    config = SignAvatarConfig(model=model.cfg, data={"num_frames": FRAMES})
-    return SignAvatar(model, normalizer, ["a"], torch.zeros(1, COND), config)
 
 
 def batch(size: int = 4, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
@@ -41,7 +33,7 @@ def test_shapes_and_default_size():
     assert out["recon"].shape == x.shape
     assert out["mu"].shape == out["logvar"].shape == out["z"].shape == (4, 32)
     assert model.decode(out["z"], cond, num_frames=7).shape == (4, 7, FEATURES)
-    avatar = small_avatar(model)
+    avatar = avatar_around(model)
     assert avatar.generate_batch(cond[:1], [3], [0])[0].shape == (3, FRAMES, FEATURES)
     assert avatar.generate_features(cond, [0, 1, 2, 3], num_frames=5).shape == (4, 5, FEATURES)
     assert avatar.reconstruct_features(x, cond, [0, 1, 2, 3]).shape == x.shape
@@ -174,7 +166,7 @@ def test_sampling_is_deterministic_per_seed_in_eval_mode():
     """Sampling goes through ``SignAvatar``, which puts the model in eval mode (no dropout) and
     draws z from per-seed generators, leaving the global RNG alone."""
     model = small_model().train()
-    avatar = small_avatar(model)
+    avatar = avatar_around(model)
     assert avatar.model is model and not model.training
     _, cond = batch()
     rng_before = torch.get_rng_state()

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 import torch
 
-from signavatar.config import EvalConfig, ModelConfig, SignAvatarConfig
+from signavatar.config import EvalConfig, ModelConfig
 from signavatar.evaluation import quality
 from signavatar.evaluation.protocol import ClipEncodings, GroupOutputs, score_repetition
 from signavatar.model.cvae import SignAvatarCVAE, kl_divergence
 from signavatar.model.pipeline import SignAvatar, inference_config
-from signavatar.model.normalizer import FeatureNormalizer
 from signavatar.training.loop import annealed_kl_weight
+from tests.support.avatars import avatar_around
 
 CFG = EvalConfig(multimodality_samples=4, multimodality_classes=3, diversity_size=10)
 
@@ -96,9 +96,7 @@ def test_summary_gives_mean_and_ci95_of_every_figure_and_the_report_names_each_g
 def tiny_avatar(temperature: float = 1.0) -> SignAvatar:
     cfg = ModelConfig(latent_dim=16, num_layers=1, ff_size=32, num_frames=5, sampling_temperature=temperature)
     torch.manual_seed(0)
-    model = SignAvatarCVAE(cfg, feature_dim=12, cond_dim=8)
-    normalizer = FeatureNormalizer(torch.zeros(12), torch.ones(12))
-    return SignAvatar(model, normalizer, ["a"], torch.randn(1, 8), SignAvatarConfig(model=cfg, data={"num_frames": 5}))
+    return avatar_around(SignAvatarCVAE(cfg, feature_dim=12, cond_dim=8), torch.randn(1, 8))
 
 
 def test_sampling_temperature_scales_generation_draws_only():

@@ -25,6 +25,7 @@ from signavatar.evaluation.protocol import generation_separability
 from signavatar.evaluation.run import evaluate
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
+from signavatar.motion.clip import MotionClip
 from signavatar.motion.export import write_clip
 from signavatar.rendering.preview import render_preview
 from signavatar.rendering.sheet import render_sheet
@@ -36,12 +37,12 @@ DEMO_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
 log = logging.getLogger("workflows.demo")
 
 
-def render_quality_sheet(avatar: SignAvatar, dataset: str, glosses: list[str], run_dir: str, real_word: str,
-                         samples: int = 4) -> dict[str, str]:
+def render_quality_sheet(avatar: SignAvatar, clips: list[MotionClip], glosses: list[str], run_dir: str,
+                         real_word: str, samples: int = 4) -> dict[str, str]:
     """One row per gloss: a real clip of the train split and one of the test split (on the real
     corpus, two recording sessions) beside ``samples`` generated clips."""
     real = {split: {} for split in ("train", "test")}
-    for clip in arrow_io.read_dataset(dataset):
+    for clip in clips:
         if clip.split in real:
             real[clip.split].setdefault(clip.gloss, clip)
     rows, labels = [], []
@@ -83,7 +84,8 @@ def main(argv: list[str] | None = None) -> dict:
     lap("evaluate")
 
     avatar = SignAvatar.from_checkpoint(training["checkpoint"])
-    test_clips = arrow_io.read_dataset(training["dataset"], split="test")
+    dataset_clips = arrow_io.read_dataset(dataset)
+    test_clips = [c for c in dataset_clips if c.split == "test"]
     separability = generation_separability(avatar, test_clips, samples_per_gloss=10)
     outputs, previews, panels = {}, {}, {}
     corpus_is_real = config.extract.landmark_corpus
@@ -100,7 +102,7 @@ def main(argv: list[str] | None = None) -> dict:
                        body_model_path=config.body.model_path, gender=config.body.gender,
                        gif_path=path.removesuffix(".mp4") + ".gif")
         previews[gloss] = path
-    sheet = render_quality_sheet(avatar, dataset, training["glosses"], config.run_dir,
+    sheet = render_quality_sheet(avatar, dataset_clips, training["glosses"], config.run_dir,
                                  "real" if corpus_is_real else "reference")
     lap("render")
 

@@ -54,9 +54,10 @@ class Evaluator:
             return None
         return protocol.encode_clips(self.avatar, self.recognizer, clips, self.class_index, self.cfg.feature_batch_size)
 
-    def score(self, repetition: int, encodings: dict[str, np.ndarray]) -> tuple[int, dict[str, dict], dict, float]:
+    def score(self, repetition: int, encodings: dict[str, np.ndarray],
+              fid_scale: float) -> tuple[int, dict[str, dict], dict, float]:
         """``(repetition, every group's metrics, its generation-quality figures, CPU seconds spent)``
-        of one repetition."""
+        of one repetition (``fid_scale``: ``quality.fid_scale`` of the encodings)."""
         cpu = time.process_time()
         clips = protocol.ClipEncodings(**encodings)
         seed = repetition_seed(self.cfg.seed, repetition)
@@ -66,7 +67,7 @@ class Evaluator:
         figures = None
         if f"Gen_{quality.SPLIT}" in drawn:
             curve = quality.draw_curve(self.avatar, self.recognizer, clips, seed, self.cfg.temperature_curve, batch)
-            figures = quality.score_quality(clips, drawn, scores, curve, self.cfg, seed, quality.fid_scale(clips))
+            figures = quality.score_quality(clips, drawn, scores, curve, self.cfg, seed, fid_scale)
         return repetition, scores, figures, time.process_time() - cpu
 
 
@@ -96,10 +97,11 @@ def score_repetitions(pool: ActorPool, clips: protocol.ClipEncodings,
     its ``quality.score_quality`` figures (none without a test split), and the CPU seconds the
     actors spent on them."""
     encodings = ray.put(clips.columns())
+    scale = quality.fid_scale(clips)  # the same for every repetition
     repetitions: list[dict[str, dict]] = [{} for _ in range(repeats)]
     figures: list[dict | None] = [None] * repeats
     cpu_seconds = 0.0
-    for repetition, scores, quality_figures, cpu in _each(pool, lambda a, r: a.score.remote(r, encodings),
+    for repetition, scores, quality_figures, cpu in _each(pool, lambda a, r: a.score.remote(r, encodings, scale),
                                                           range(repeats), "repetition"):
         repetitions[repetition] = scores
         figures[repetition] = quality_figures

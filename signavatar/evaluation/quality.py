@@ -90,15 +90,12 @@ def _ratio(a: float, b: float) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) and b > 0 else math.nan
 
 
-def score_quality(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs], scores: Mapping[str, Mapping],
-                  curve: Mapping[float, GroupOutputs], cfg: EvalConfig, seed: int, scale: float,
-                  split: str = SPLIT) -> dict:
-    """One repetition's quality figures (see the module docstring). ``scores`` is the repetition's
-    ``protocol.score_repetition`` result, ``drawn`` its ``draw_repetition`` groups, ``curve`` its
-    ``draw_curve`` groups, ``scale`` the ``fid_scale``."""
+def overall_figures(scores: Mapping[str, Mapping], scale: float, split: str = SPLIT) -> dict[str, float]:
+    """The overall figures and ``objective`` of one repetition from its ``protocol.score_repetition``
+    result (the numbers of Table I) and the ``fid_scale``."""
     raw_scores, rec_scores, gen_scores = (scores[f"{g}_{split}"] for g in ("Raw", "Rec", "Gen"))
     multi_ratio = _ratio(gen_scores["multi"], raw_scores["multi"])
-    overall = {
+    return {
         "multi_ratio": multi_ratio,
         "fid_ratio": _ratio(gen_scores["fid"], rec_scores["fid"]),
         "gen_fid": gen_scores["fid"], "rec_fid": rec_scores["fid"],
@@ -106,6 +103,16 @@ def score_quality(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs], score
         "gen_acc": gen_scores["acc"], "rec_acc": rec_scores["acc"], "raw_acc": raw_scores["acc"],
         "objective": objective(gen_scores["fid"], multi_ratio, scale),
     }
+
+
+def score_quality(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs], scores: Mapping[str, Mapping],
+                  curve: Mapping[float, GroupOutputs], cfg: EvalConfig, seed: int, scale: float,
+                  split: str = SPLIT) -> dict:
+    """One repetition's quality figures (see the module docstring). ``scores`` is the repetition's
+    ``protocol.score_repetition`` result, ``drawn`` its ``draw_repetition`` groups, ``curve`` its
+    ``draw_curve`` groups, ``scale`` the ``fid_scale``."""
+    overall = overall_figures(scores, scale, split)
+    raw_multi_all, rec_fid_all = overall["raw_multi"], overall["rec_fid"]
     rows = clips.split_rows()[split]
     raw = GroupOutputs(clips.features[rows], clips.logits[rows], clips.label[rows])
     rec, gen = drawn[f"Rec_{split}"], drawn[f"Gen_{split}"]
@@ -127,8 +134,8 @@ def score_quality(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs], score
     for t, group in curve.items():
         fid = metrics.fid(group.features, raw.features) if len(group.labels) >= 2 else math.nan
         multi = _multimodality(group, cfg, seed)
-        ratio = _ratio(multi, raw_scores["multi"])
-        temperatures[f"{t:g}"] = {"fid": fid, "fid_ratio": _ratio(fid, rec_scores["fid"]), "multi": multi,
+        ratio = _ratio(multi, raw_multi_all)
+        temperatures[f"{t:g}"] = {"fid": fid, "fid_ratio": _ratio(fid, rec_fid_all), "multi": multi,
                                   "multi_ratio": ratio, "acc": metrics.accuracy(group.logits, group.labels),
                                   "objective": objective(fid, ratio, scale)}
     return {"split": split, "fid_scale": scale, "overall": overall, "per_gloss": per_gloss,
@@ -151,7 +158,7 @@ def measure(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionClip], 
         rep_seed = repetition_seed(seed, repetition)
         drawn = draw_repetition(avatar, recognizer, test, rep_seed, cfg.feature_batch_size)
         scores = score_repetition(test.raw_groups(), drawn, cfg, rep_seed)
-        figures.append(score_quality(test, drawn, scores, {}, cfg, rep_seed, scale)["overall"])
+        figures.append(overall_figures(scores, scale))
     return {key: float(np.mean([f[key] for f in figures])) for key in figures[0]}
 
 

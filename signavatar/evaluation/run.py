@@ -15,13 +15,14 @@ import ray
 from signavatar import storage
 from signavatar.cluster import cluster_has_gpus
 from signavatar.config import EvalConfig, SignAvatarConfig
-from signavatar.evaluation.distributed import encode_dataset, evaluator_pool, score_repetitions
 from signavatar.evaluation import quality
+from signavatar.evaluation.distributed import encode_dataset, evaluator_pool, score_repetitions
 from signavatar.evaluation.protocol import check_vocabulary, summarize
 from signavatar.evaluation.recognizer_training import load_recognizer, save_recognizer, train_recognizer
 from signavatar.evaluation.report import PAPER_TABLE_I, build_table, to_json, to_markdown
-from signavatar.motion import arrow_io
 from signavatar.model.checkpoint import load_checkpoint
+from signavatar.model.pipeline import inference_config
+from signavatar.motion import arrow_io
 from signavatar.training.data import build_feature_set
 
 log = logging.getLogger(__name__)
@@ -123,7 +124,7 @@ def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
                        to_json(table, repetitions=cfg.repeats, values=repetition_values(results)))
     if quality_figures:  # the generation-quality report of the test split
         summary["quality"] = quality.summarize_quality(quality_figures)
-        temperature = saved["config"]["model"].get("sampling_temperature", 1.0)
+        temperature = inference_config(saved["config"]).model.sampling_temperature
         storage.write_text(storage.join(config.run_dir, "quality.md"),
                            quality.to_markdown(summary["quality"], temperature))
         storage.write_text(storage.join(config.run_dir, "quality.json"), json.dumps(summary["quality"], indent=2))
