@@ -438,6 +438,58 @@ class ExtractConfig(Section):
         return self.batch_size or (64 if self.landmark_corpus else 4)
 
 
+# set per variant by the ablation run: a variant's override of these (or of a section holding them) is an error
+ABLATION_RUN_KEYS = ("ablation", "run_dir", "data.dataset", "train.storage_path", "train.name", "eval.recognizer",
+                     "eval.checkpoint")
+VARIANT_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_")
+
+
+class AblationConfig(Section):
+    """Table II's variants (``workflows.ablation``): variant name -> ``key=value`` overrides of
+    this config (the command line's syntax), applied in the order given; the table lists the
+    variants in this order. A variant's directory under ``<run_dir>/ablation`` is its name with
+    spaces as '-'. A variant that turns ``qc.enabled`` off (while the run has it on) is trained,
+    has its recognizer trained, and is scored on the un-QC'd copy of the dataset; the others share
+    the dataset and one recognizer. The run sets each variant's ``run_dir``, ``data.dataset``,
+    ``train.storage_path``, ``train.name``, ``eval.recognizer`` and ``eval.checkpoint``: overrides
+    may not."""
+
+    variants: dict[str, list[str]] = Field(
+        {"full": [], "without curriculum": ["curriculum.enabled=false"],
+         "without quality control": ["qc.enabled=false"]},
+        description="variant name (letters, digits, spaces, '-', '_') -> key=value overrides; the paper's three")
+
+    @staticmethod
+    def variant_dir(name: str) -> str:
+        """The variant's directory name under ``<run_dir>/ablation``."""
+        return name.replace(" ", "-")
+
+    @field_validator("variants")
+    @classmethod
+    def _valid_variants(cls, variants: dict[str, list[str]]) -> dict[str, list[str]]:
+        if not variants:
+            raise ValueError("at least one variant is needed")
+        dirs: dict[str, str] = {}
+        for name, overrides in variants.items():
+            if not name or not set(name) <= VARIANT_NAME_CHARACTERS:
+                raise ValueError(f"variant name {name!r} may hold only letters, digits, spaces, '-' and '_'")
+            other = dirs.setdefault(cls.variant_dir(name), name)
+            if other != name:
+                raise ValueError(f"variants {other!r} and {name!r} share the directory {cls.variant_dir(name)!r}")
+            for item in overrides:  # the loader's own parser and key check (below; the default is not validated)
+                try:
+                    key = ".".join(parse_override(item)[0])
+                    check_key(key)
+                except ConfigError as exc:
+                    raise ValueError(f"variant {name!r}: {exc}") from None
+                touched = [k for k in ABLATION_RUN_KEYS
+                           if key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.")]
+                if touched:
+                    raise ValueError(f"variant {name!r}: {key!r} overlaps {', '.join(touched)}, which the ablation "
+                                     "run sets per variant")
+        return variants
+
+
 class SignAvatarConfig(Section):
     run_dir: str = "runs/demo"
     body: BodyConfig = BodyConfig()
@@ -450,6 +502,7 @@ class SignAvatarConfig(Section):
     qc: QCConfig = QCConfig()
     extract: ExtractConfig = ExtractConfig()
     sentence: SentenceConfig = SentenceConfig()
+    ablation: AblationConfig = AblationConfig()
 
     @model_validator(mode="before")
     @classmethod

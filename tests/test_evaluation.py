@@ -157,13 +157,15 @@ def test_dataset_with_unknown_gloss_stops_naming_it(ray_cluster, tiny_checkpoint
 def test_ablation_variants_differ_only_in_the_ablated_ingredient(tmp_path):
     """Table II variants: no curriculum = masking ratio 0 in every epoch; no QC = QC off, its own
     dataset (None: rebuilt without QC) and recognizer; everything else is the configured run."""
-    from signavatar.evaluation.ablation import FULL, NO_CURRICULUM, NO_QC, variant_config
+    from signavatar.evaluation.ablation import disables_qc, variant_config
     from signavatar.model.curriculum import mask_ratio
 
     config = SignAvatarConfig.model_validate({"train": {"epochs": 40}, "run_dir": str(tmp_path)})
-    full = variant_config(config, FULL, str(tmp_path), "data/qc", "r.pt")
-    plain = variant_config(config, NO_CURRICULUM, str(tmp_path), "data/qc", "r.pt")
-    no_qc = variant_config(config, NO_QC, str(tmp_path), None, "noqc/r.pt")
+    assert list(config.ablation.variants) == ["full", "without curriculum", "without quality control"]
+    assert [disables_qc(config, name) for name in config.ablation.variants] == [False, False, True]
+    full = variant_config(config, "full", str(tmp_path), "data/qc", "r.pt")
+    plain = variant_config(config, "without curriculum", str(tmp_path), "data/qc", "r.pt")
+    no_qc = variant_config(config, "without quality control", str(tmp_path), None, "noqc/r.pt")
 
     def ratios(cfg: SignAvatarConfig) -> list[float]:
         return [mask_ratio(e, cfg.curriculum, run_epochs=cfg.train.epochs) for e in range(cfg.train.epochs)]
@@ -180,6 +182,49 @@ def test_ablation_variants_differ_only_in_the_ablated_ingredient(tmp_path):
             for key in ("storage_path", "name", "recognizer"):
                 a.pop(key, None), b.pop(key, None)
             assert a == b, section
+
+
+def test_ablation_variants_come_from_the_config(tmp_path):
+    """``ablation.variants``: another variant is its overrides applied to the configured run and
+    nothing else; its directory is its name with spaces as '-'."""
+    from signavatar.config import load_config
+    from signavatar.evaluation.ablation import disables_qc, variant_config
+
+    variants = {"full": [], "kl high": ["train.kl_weight=0.001"]}
+    config = SignAvatarConfig.model_validate({"train": {"epochs": 40}, "ablation": {"variants": variants}})
+    assert list(config.ablation.variants) == ["full", "kl high"] and not disables_qc(config, "kl high")
+    full = variant_config(config, "full", str(tmp_path), "data/qc", "r.pt")
+    high = variant_config(config, "kl high", str(tmp_path), "data/qc", "r.pt")
+    assert high.run_dir == str(tmp_path / "kl-high") and high.train.name == "kl-high"
+    assert (full.train.kl_weight, high.train.kl_weight) == (1e-5, 0.001)
+    a, b = full.model_dump(), high.model_dump()
+    for data in (a, b):
+        data.pop("run_dir"), data["train"].pop("storage_path"), data["train"].pop("name")
+    a["train"].pop("kl_weight"), b["train"].pop("kl_weight")
+    assert a == b
+    # on the command line too (the same override syntax, one level deeper)
+    loaded = load_config(None, ['ablation.variants={full: [], "kl high": [train.kl_weight=0.001]}'])
+    assert loaded.ablation.variants == variants
+
+
+@pytest.mark.parametrize("variants, needle", [
+    ({}, "at least one variant"),
+    ({"full": [], "no/qc": ["qc.enabled=false"]}, r"variant name 'no/qc' may hold only"),
+    ({"kl high": [], "kl-high": []}, r"variants 'kl high' and 'kl-high' share the directory 'kl-high'"),
+    ({"full": [], "fast": ["train.speed=2"]}, r"variant 'fast': unknown config key 'train.speed'"),
+    ({"fast": ["train.epochs"]}, r"variant 'fast': override 'train.epochs' is not of the form key=value"),
+    ({"elsewhere": ["data.dataset=x"]}, r"variant 'elsewhere': 'data.dataset' overlaps data.dataset, which"),
+    ({"nested": ["ablation.variants={}"]}, r"variant 'nested': 'ablation.variants' overlaps ablation,"),
+    ({"whole": ["train={epochs: 3}"]}, r"variant 'whole': 'train' overlaps train.storage_path, train.name,"),
+    ({"own": ["eval.checkpoint=c.pt"]}, r"variant 'own': 'eval.checkpoint' overlaps eval.checkpoint,"),
+])
+def test_ablation_variants_are_checked(variants, needle):
+    """Bad variant names, unknown keys and keys the run sets per variant are config errors naming
+    the variant and the key."""
+    from signavatar.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match=rf"ablation\.variants: .*{needle}"):
+        load_config(None, [f"ablation.variants={json.dumps(variants)}"])
 
 
 @pytest.mark.slow

@@ -1,11 +1,13 @@
-"""Table II as published: full, without curriculum, without quality control; Raw/Rec/Gen test rows.
+"""Table II: the variants of ``ablation.variants`` in the config (the paper's: full, without
+curriculum, without quality control); Raw/Rec/Gen test rows.
 
     python -m workflows.ablation --config configs/synthetic.yaml
     ray job submit --working-dir . -- python -m workflows.ablation --config configs/synthetic.yaml train.num_workers=4
 
 Each variant trains on Ray Train and is scored by ``workflows.evaluate``'s protocol (mean±CI95 over
-``eval.repeats``): "full" and "without curriculum" on the quality-controlled dataset with one
-shared recognizer, "without quality control" on the un-QC'd copy with its own; results land in
+``eval.repeats``): variants that keep quality control ("full", "without curriculum") on the
+quality-controlled dataset with one shared recognizer, a variant that turns it off ("without quality
+control") on the un-QC'd copy with its own; results land in
 ``<run_dir>/ablation/{ablation.md, ablation.json, variants.json}``.
 """
 
@@ -17,8 +19,8 @@ import sys
 from pathlib import Path
 
 from signavatar import storage
-from signavatar.config import SignAvatarConfig
-from signavatar.evaluation.ablation import FULL, NO_CURRICULUM, NO_QC, variant_config
+from signavatar.config import AblationConfig, SignAvatarConfig
+from signavatar.evaluation.ablation import disables_qc, variant_config
 from signavatar.evaluation.report import ablation_json, ablation_markdown, ablation_table
 from signavatar.evaluation.run import evaluate
 from signavatar.extraction.output import UNQC
@@ -38,19 +40,22 @@ def run_ablation(config: SignAvatarConfig) -> dict:
     ``variants.json`` there."""
     root = storage.join(config.run_dir, "ablation")
     dataset = resolve_dataset(config.model_copy(update={"run_dir": storage.join(root, "full")}))
-    plan: dict[str, tuple[str | None, str]] = {
-        FULL: (dataset, storage.join(root, "recognizer.pt")),
-        NO_CURRICULUM: (dataset, storage.join(root, "recognizer.pt")),
-    }
-    no_qc_recognizer = storage.join(root, NO_QC.replace(" ", "-"), "recognizer.pt")
-    unqc = storage.join(dataset, UNQC)
+    no_qc = [name for name in config.ablation.variants if disables_qc(config, name)]
+    unqc, skipped = storage.join(dataset, UNQC), []
     if storage.exists(storage.join(unqc, arrow_io.MANIFEST)):
-        plan[NO_QC] = (unqc, no_qc_recognizer)
+        no_qc_dataset: str | None = unqc
     elif not config.data.dataset and not config.extract.landmark_corpus:
-        plan[NO_QC] = (None, no_qc_recognizer)  # the synthetic corpus, built again without QC
+        no_qc_dataset = None  # the synthetic corpus, built again without QC
     else:
-        log.warning("%s has no un-QC'd copy (%s; import with extract.keep_unqc=true): the %r variant is skipped",
-                    dataset, unqc, NO_QC)
+        no_qc_dataset, skipped = None, no_qc
+        for name in skipped:
+            log.warning("%s has no un-QC'd copy (%s; import with extract.keep_unqc=true): the %r variant is skipped",
+                        dataset, unqc, name)
+    plan: dict[str, tuple[str | None, str]] = {
+        name: (no_qc_dataset, storage.join(root, AblationConfig.variant_dir(name), "recognizer.pt")) if name in no_qc
+        else (dataset, storage.join(root, "recognizer.pt"))
+        for name in config.ablation.variants if name not in skipped
+    }
     results, summaries = {}, {}
     for name, (variant_dataset, recognizer) in plan.items():
         variant = variant_config(config, name, root, variant_dataset, recognizer)
@@ -61,8 +66,13 @@ def run_ablation(config: SignAvatarConfig) -> dict:
         summaries[name] = {"training": training, "dataset": evaluation["dataset"], "groups": evaluation["groups"]}
         log.info("ablation variant %r done", name)
     table = ablation_table(results)
-    note = (f"mean±CI95 over {config.eval.repeats} repetitions; '{NO_QC}' is trained, has its recognizer "
-            "trained, and is scored on the un-QC'd data.")
+    note = f"mean±CI95 over {config.eval.repeats} repetitions"
+    if len(no_qc) == 1:
+        note += f"; '{no_qc[0]}' is trained, has its recognizer trained, and is scored on the un-QC'd data"
+    elif no_qc:
+        names = ", ".join(f"'{name}'" for name in no_qc)
+        note += f"; {names} are each trained, have their own recognizer trained, and are scored on the un-QC'd data"
+    note += "."
     markdown = ablation_markdown(table, note=note)
     storage.write_text(storage.join(root, "ablation.md"), markdown)
     storage.write_text(storage.join(root, "ablation.json"), ablation_json(table, repetitions=config.eval.repeats))
