@@ -54,9 +54,7 @@ class TuneSpec(Section):
         "trial is measured against in the same sweep); keys are search-space keys")
     scheduler: SchedulerSpec = SchedulerSpec()
     num_samples: int = Field(4, ge=1)
-    resources_per_trial: dict[str, float] = Field(
-        {"cpu": 1}, description="resources of each Ray Train worker of a trial (`cpu`, `gpu`: a fraction shares a "
-        "GPU between trials); a trial has the base config's train.num_workers workers (1 unless it says more)")
+    resources_per_trial: dict[str, float] = {"cpu": 1}
     max_concurrent_trials: int | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1, description="held out of train when the dataset has no val split")
     storage_path: str = "runs/tune"
@@ -82,12 +80,6 @@ class TuneSpec(Section):
                 raise ValueError(f"search_space.{key}: {kind} needs [low, high]")
             if not values:
                 raise ValueError(f"search_space.{key}: {kind} needs values")
-        resources = {k.lower(): v for k, v in self.resources_per_trial.items()}
-        unknown = sorted(set(resources) - {"cpu", "gpu"})
-        if unknown:
-            raise ValueError(f"resources_per_trial: only cpu and gpu (per Train worker) are known, not {unknown}")
-        if any(v < 0 for v in resources.values()) or resources.get("cpu", 1) <= 0:
-            raise ValueError(f"resources_per_trial: cpu must be > 0 and gpu >= 0, got {self.resources_per_trial}")
         for point in self.points_to_evaluate:
             if set(point) != set(self.search_space):
                 raise ValueError(f"points_to_evaluate: each point sets exactly the search-space keys "
@@ -139,8 +131,6 @@ def load_spec(path: str, overrides: list[str] | None = None) -> TuneSpec:
     base = data.get("base_config")
     if base and not storage.is_remote(base) and not os.path.isabs(base) and not storage.is_remote(path):
         data["base_config"] = os.path.normpath(os.path.join(os.path.dirname(os.path.abspath(path)), base))
-    # trials run in other working directories: a relative storage path means this one's
-    data["storage_path"] = storage.absolute(data.get("storage_path", TuneSpec.model_fields["storage_path"].default))
     try:
         spec = TuneSpec.model_validate(data)
     except ValueError as exc:
