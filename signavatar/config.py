@@ -11,6 +11,7 @@ one place; the logic is the small loader at the end.
 from __future__ import annotations
 
 import importlib
+import re
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -441,7 +442,7 @@ class ExtractConfig(Section):
 # set per variant by the ablation run: a variant's override of these (or of a section holding them) is an error
 ABLATION_RUN_KEYS = ("ablation", "run_dir", "data.dataset", "train.storage_path", "train.name", "eval.recognizer",
                      "eval.checkpoint")
-VARIANT_NAME_CHARACTERS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 -_")
+VARIANT_NAME = re.compile(r"[A-Za-z0-9 _-]+")
 
 
 class AblationConfig(Section):
@@ -471,7 +472,7 @@ class AblationConfig(Section):
             raise ValueError("at least one variant is needed")
         dirs: dict[str, str] = {}
         for name, overrides in variants.items():
-            if not name or not set(name) <= VARIANT_NAME_CHARACTERS:
+            if not VARIANT_NAME.fullmatch(name):
                 raise ValueError(f"variant name {name!r} may hold only letters, digits, spaces, '-' and '_'")
             other = dirs.setdefault(cls.variant_dir(name), name)
             if other != name:
