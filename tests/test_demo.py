@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the whole demo: 604-668 s on a 2-core box, past the suite's 600 s hang guard
 def test_demo_end_to_end(ray_cluster, tmp_path):
     from workflows import demo
 
