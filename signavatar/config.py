@@ -119,6 +119,8 @@ class TrainConfig(Section):
     num_workers: int = Field(1, ge=1, description="Ray Train workers (DDP)")
     cpus_per_worker: float = Field(1, gt=0, description="CPUs per Ray Train worker (also its torch thread count)")
     use_gpu: bool | None = Field(None, description="None = use GPUs when the cluster has them")
+    gpus_per_worker: float = Field(1, gt=0, description="GPUs per Ray Train worker when it uses GPUs (a fraction "
+                                   "shares one GPU between workers, e.g. two sweep trials per GPU)")
     checkpoint_every: int = Field(10, ge=1)
     keep_checkpoints: int = Field(3, ge=1)
     storage_path: str = "runs/train"

@@ -67,12 +67,46 @@ def test_quick_sweep_asha_and_best_config_trains(ray_cluster, tmp_path):
     out = tmp_path / "tune" / "quick"
     assert (out / "trials.md").read_text().count("\n") == 2 + 4
     assert summary["best_checkpoint"] and summary["best"] == trials[0]
+    # each trial is a Ray Train run stored under the experiment and named by its trial id
+    best_checkpoint = Path(summary["best_checkpoint"])
+    assert best_checkpoint.is_relative_to(out / "train_runs") and (best_checkpoint / "checkpoint.pt").is_file()
+    assert sorted(p.name for p in (out / "train_runs").iterdir()) == sorted(t["trial_id"] for t in trials)
 
     best = yaml.safe_load((out / "best_config.yaml").read_text())
     assert best["train"]["kl_weight"] == pytest.approx(trials[0]["params"]["train.kl_weight"])
     result = train_workflow.main(["--config", str(out / "best_config.yaml"), f"run_dir={tmp_path / 'best'}",
                                   f"train.storage_path={tmp_path / 'best-ray'}", "train.epochs=2"])
     assert result["epochs"] == 2 and Path(result["checkpoint"], "checkpoint.pt").exists()
+
+
+def test_a_trial_is_a_distributed_training_job(ray_cluster, tmp_path):
+    """A trial runs the training job's TorchTrainer: two DDP workers of one CPU each when the base
+    config asks for two, its driver holding no CPU (so both fit on the 2-CPU test cluster)."""
+    from workflows import tune as tune_workflow
+
+    summary = tune_workflow.main(quick_args(tmp_path, "num_samples=1", "scheduler.type=fifo", "base.train.epochs=2",
+                                            "base.train.num_workers=2"))
+    (trial,) = summary["trials"]
+    assert trial["status"] == "completed" and np.isfinite(trial["val_rec"])
+    (result,) = (tmp_path / "tune" / "quick").glob("*/result.json")
+    reports = [json.loads(line) for line in result.read_text().splitlines()]
+    assert [r["epochs_done"] for r in reports] == [1, 2]
+    assert all(len(r["workers"]) == 2 for r in reports)
+
+
+def test_trial_resources_are_the_train_workers(tmp_path):
+    from signavatar.tuning.runner import trial_training_config
+
+    spec = load_spec(QUICK, [f"storage_path={tmp_path}", "resources_per_trial={cpu: 2, gpu: 0.5}"])
+    train = trial_training_config(spec, {"train.kl_weight": 1e-4, "train.lr": 1e-3}, "abc_00001").train
+    assert (train.cpus_per_worker, train.use_gpu, train.gpus_per_worker) == (2, True, 0.5)
+    assert train.kl_weight == 1e-4 and train.name == "abc_00001"
+    assert train.storage_path == str(tmp_path / "quick" / "train_runs")
+    with pytest.raises(ConfigError, match="only cpu and gpu"):
+        load_spec(QUICK, ["resources_per_trial={cpu: 1, memory: 100}"])
+    # Ray's own spelling works too, and a relative storage path is this directory's (trials run elsewhere)
+    spec = load_spec(QUICK, ["resources_per_trial={CPU: 3}", "storage_path=runs/sweeps"])
+    assert spec.resources_per_trial == {"cpu": 3} and spec.storage_path == str(Path.cwd() / "runs" / "sweeps")
 
 
 def test_killed_sweep_resumes_without_rerunning_finished_trials(ray_cluster, tmp_path):

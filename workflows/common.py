@@ -56,14 +56,15 @@ def init_ray() -> None:
     if ray.is_initialized():
         return
     if os.environ.get("RAY_ADDRESS"):
-        ray.init(address=os.environ["RAY_ADDRESS"], runtime_env={"worker_process_setup_hook": WORKER_SETUP_HOOK},
+        ray.init(address=os.environ["RAY_ADDRESS"], runtime_env={"env_vars": _worker_env(),
+                                                                "worker_process_setup_hook": WORKER_SETUP_HOOK},
                  configure_logging=False, log_to_driver=True)
         return
     port = _free_port()
     previous = os.environ.get(GCS_PORT_VARIABLE)
     os.environ[GCS_PORT_VARIABLE] = str(port)  # read by Ray when it starts the local GCS
     try:
-        ray.init(address="local", runtime_env={"env_vars": {"RAY_ADDRESS": f"127.0.0.1:{port}"},
+        ray.init(address="local", runtime_env={"env_vars": {**_worker_env(), "RAY_ADDRESS": f"127.0.0.1:{port}"},
                                                "worker_process_setup_hook": WORKER_SETUP_HOOK},
                  configure_logging=False, log_to_driver=True)
     finally:
@@ -81,6 +82,12 @@ WORKER_SETUP_HOOK = f"{setup_logging.__module__}.{setup_logging.__name__}"
 # wait for the next poll. A faster poll (a cheap status call) removes that stall; the driver's value
 # propagates to the controller. An explicit setting in the environment wins.
 RAY_TRAIN_CONTROLLER_POLL_S = "0.25"
+
+
+def _worker_env() -> dict[str, str]:
+    """Settings every Ray worker of the run gets: the Train controller poll, so that a Train run
+    started from a worker (a Tune trial) polls as fast as one started here."""
+    return {"RAY_TRAIN_HEALTH_CHECK_INTERVAL_S": os.environ["RAY_TRAIN_HEALTH_CHECK_INTERVAL_S"]}
 
 
 def _free_port() -> int:

@@ -62,3 +62,12 @@ def hold_out(clips: Sequence[MotionClip], fraction: float, seed: int = 0) -> tup
         val += [group[i] for i in order[:n_val]]
         train += [group[i] for i in order[n_val:]]
     return train, val
+
+
+def train_val_split(clips: Sequence[MotionClip], val_fraction: float,
+                    seed: int = 0) -> tuple[list[MotionClip], list[MotionClip]]:
+    """(train, validation) of a dataset's clips: its ``val`` split when it has one, else
+    ``val_fraction`` of each gloss of its ``train`` split held out (``hold_out``)."""
+    train = [c for c in clips if c.split == "train"]
+    val = [c for c in clips if c.split == "val"]
+    return (train, val) if val else hold_out(train, val_fraction, seed=seed)

@@ -1,12 +1,14 @@
 """Sweep results: a table of trials sorted by their best reported metric, the best config as a
-ready-to-use training YAML (stopping at the epoch the best value came at), and that checkpoint's
-path when Tune kept it."""
+ready-to-use training YAML (stopping at the epoch the best value came at), and the checkpoint of
+that report when one was taken there (the trial's Train run keeps its best-scoring checkpoints)."""
 
 from __future__ import annotations
 
 import json
 import math
 from typing import Any
+
+from ray.tune.integration.ray_train import CHECKPOINT_PATH_KEY
 
 from signavatar import storage
 from signavatar.config import dump_config, set_path
@@ -47,7 +49,8 @@ def trial_rows(result_grid, spec: TuneSpec) -> list[dict[str, Any]]:
         best = _best_report(result, spec)
         value = best.get(spec.metric)
         best_epoch = _epochs(best)
-        kept = [c for c, m in (result.best_checkpoints or []) if _epochs(m) == best_epoch]
+        # the Train run's checkpoint of that report, if it took one (its run keeps the best-scoring ones)
+        checkpoint = best.get(CHECKPOINT_PATH_KEY)
         rows.append({
             "trial_id": metrics.get("trial_id", ""),
             "params": {key: result.config.get(key) for key in spec.search_space},
@@ -56,7 +59,7 @@ def trial_rows(result_grid, spec: TuneSpec) -> list[dict[str, Any]]:
             "best_epoch": best_epoch,
             "epochs": epochs,
             "status": status,
-            "checkpoint": kept[0].path if kept else None,
+            "checkpoint": checkpoint if isinstance(checkpoint, str) else None,
         })
     worst = math.inf if spec.mode == "min" else -math.inf
     sign = 1 if spec.mode == "min" else -1

@@ -1,126 +1,71 @@
-"""Ray Tune glue: each trial is the training loop as a function trainable that reports every epoch
-(``ray.tune.report``) with checkpoints; ASHA stops weak trials early; ``resume`` restores an
-interrupted experiment (``Tuner.restore``) without rerunning finished trials."""
+"""Ray Tune glue, Ray Train V2's pattern: each trial is a driver that runs the same
+``TorchTrainer`` a training job runs (``training.ray_trainer.fit``: its workers, GPUs, DDP and
+checkpoints), with a validation split, the sweep's scores and ``TuneReportCallback`` forwarding
+rank 0's reports to Tune. ASHA stops weak trials early (stopping the driver stops its Train run);
+``resume`` restores an interrupted experiment (``Tuner.restore``) without rerunning finished
+trials, and an unfinished trial's Train run resumes from its own latest checkpoint (its run name
+is the trial id).
+
+Trial resources are the Train workers' (``resources_per_trial``); the driver only waits on its
+Train run and asks for a token of memory, not a CPU, so it never holds back a worker."""
 
 from __future__ import annotations
 
 import logging
-import tempfile
-from collections.abc import Callable
 from typing import Any
 
 import torch
 from ray import tune
+from ray.tune.integration.ray_train import TuneReportCallback
 from ray.tune.schedulers import ASHAScheduler, FIFOScheduler
 from ray.tune.search.basic_variant import BasicVariantGenerator
 
 from signavatar import storage
-from signavatar.devices import torch_device
-from signavatar.evaluation import quality
-from signavatar.evaluation.protocol import SPLITS, generation_metrics
-from signavatar.evaluation.recognizer_training import load_recognizer
-from signavatar.model.pipeline import SignAvatar
-from signavatar.motion import arrow_io
-from signavatar.model.checkpoint import load_checkpoint, save_checkpoint
-from signavatar.training.data import build_feature_set, hold_out
-from signavatar.training.loop import (
-    checkpoint_due,
-    make_loader,
-    new_training_state,
-    restore_training_state,
-    run_training,
-    validation_loss,
-)
+from signavatar.config import SignAvatarConfig
+from signavatar.training import ray_trainer
+from signavatar.tuning.scores import GenerationScores, QualityScores
 from signavatar.tuning.spec import TuneSpec
 
 log = logging.getLogger(__name__)
 
+# what the trial's driver asks Tune for: Tune needs some resource per trial, and a CPU would
+# keep one from the trial's own Train workers
+DRIVER_RESOURCES = {"memory": 64 * 2**20}
+TRAIN_RUNS = "train_runs"  # under the experiment: one Ray Train run per trial, named by the trial id
 
-def trial_datasets(spec: TuneSpec, dataset: str, glosses: list[str], num_frames: int):
-    clips = arrow_io.read_dataset(dataset)
-    val = [c for c in clips if c.split == "val"]
-    train = [c for c in clips if c.split == "train"]
-    if not val:
-        train, val = hold_out(train, spec.val_fraction, seed=spec.seed)
-    return build_feature_set(train, num_frames, glosses), build_feature_set(val, num_frames, glosses)
+
+def trial_training_config(spec: TuneSpec, params: dict[str, Any], trial_id: str) -> SignAvatarConfig:
+    """The trial's training config: the spec's base with the trial's values, its Train run stored
+    under the experiment as ``train_runs/<trial_id>`` and its workers given ``resources_per_trial``."""
+    config = spec.trial_config(params)
+    resources = spec.resources_per_trial
+    train = {"storage_path": storage.join(experiment_path(spec), TRAIN_RUNS), "name": trial_id}
+    if "cpu" in resources:
+        train["cpus_per_worker"] = resources["cpu"]
+    if "gpu" in resources:
+        train["use_gpu"] = resources["gpu"] > 0
+        if resources["gpu"] > 0:
+            train["gpus_per_worker"] = resources["gpu"]
+    return config.model_copy(update={"train": config.train.model_copy(update=train)})
+
+
+def trial_scores(spec: TuneSpec, dataset: str, recognizer: str | None) -> ray_trainer.EpochScores | None:
+    if spec.metric == "quality":
+        return QualityScores(dataset, recognizer, spec.quality_repeats, spec.seed)
+    if spec.metric in ("gen_acc", "gen_fid"):
+        return GenerationScores(recognizer, spec.gen_samples_per_gloss, spec.seed)
+    return None
 
 
 def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: list[str],
               gloss_embeddings: torch.Tensor, recognizer: str | None = None) -> None:
-    config = spec.trial_config(params)
-    train, val = trial_datasets(spec, dataset, glosses, config.data.num_frames)
-    device = torch_device()
-    checkpoint = tune.get_checkpoint()
-    if checkpoint:
-        with checkpoint.as_directory() as directory:
-            state = restore_training_state(load_checkpoint(directory), config, device)
-    else:
-        state = new_training_state(config, train, gloss_embeddings, device)
-    loader = make_loader(state, train)
-    val_loader = make_loader(state, val, shuffle=False)
-    extra_scores = None
-    if spec.metric == "quality":
-        extra_scores = _quality_scores(state, dataset, recognizer, spec, device)
-    elif recognizer:
-        extra_scores = _generation_scores(state, val, recognizer, spec, device)
-
-    def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
-        due = checkpoint_due(epoch, config.train)
-        if spec.metric == "quality" and not due:
-            return  # the protocol's draws are measured (and reported) at checkpoints only
-        metrics = {**metrics, "epochs_done": epoch + 1,
-                   "val_rec": validation_loss(state.model, state, val_loader, device)}
-        if extra_scores:
-            metrics.update(extra_scores())
-        if not due:
-            tune.report(metrics)
-            return
-        with tempfile.TemporaryDirectory() as directory:
-            save_checkpoint(state.checkpoint_state(), directory)
-            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(directory))
-
-    run_training(state.model, state, loader, device, on_epoch_end)
-
-
-def _avatar(state, device: torch.device) -> SignAvatar:
-    return SignAvatar(state.model, state.normalizer, state.glosses, state.gloss_embeddings, state.config,
-                      fps=state.fps, device=device)
-
-
-def _evaluated(state, scores: Callable[[], dict[str, float]]) -> Callable[[], dict[str, float]]:
-    """``scores`` run in eval mode, training mode restored afterwards."""
-    def run() -> dict[str, float]:
-        state.model.eval()
-        try:
-            return scores()
-        finally:
-            state.model.train()
-    return run
-
-
-def _generation_scores(state, val, recognizer_uri: str, spec: TuneSpec, device: torch.device):
-    """A callable giving ``gen_acc`` / ``gen_fid`` of the model as it is now."""
-    model, classes = load_recognizer(recognizer_uri, map_location=device)
-    avatar = _avatar(state, device)
-    reference_glosses = [val.glosses[i] for i in val.labels.tolist()]
-    return _evaluated(state, lambda: generation_metrics(avatar, model, classes, val.features, reference_glosses,
-                                                        spec.gen_samples_per_gloss, seed=spec.seed))
-
-
-def _quality_scores(state, dataset: str, recognizer_uri: str, spec: TuneSpec, device: torch.device):
-    """A callable giving ``quality`` (the objective) and its parts (``evaluation.quality``) of the
-    model as it is now: ``spec.quality_repeats`` repetitions of the protocol on the test split."""
-    model, classes = load_recognizer(recognizer_uri, map_location=device)
-    avatar = _avatar(state, device)
-    cfg = state.config.eval
-    index = {g: i for i, g in enumerate(classes)}
-    clips = [c for c in arrow_io.read_dataset(dataset) if c.split in SPLITS]
-
-    def scores() -> dict[str, float]:
-        figures = quality.measure(avatar, model, clips, index, cfg, spec.quality_repeats, spec.seed)
-        return {"quality": figures.pop("objective"), **figures}
-
-    return _evaluated(state, scores)
+    """One trial: the trial's training job, its reports forwarded to Tune."""
+    config = trial_training_config(spec, params, tune.get_context().get_trial_id())
+    result = ray_trainer.fit(config, dataset, glosses, gloss_embeddings, val_fraction=spec.val_fraction,
+                             val_seed=spec.seed, scores=trial_scores(spec, dataset, recognizer),
+                             callbacks=[TuneReportCallback()], checkpoint_score=(spec.metric, spec.mode))
+    if result.error:
+        raise RuntimeError(f"trial training failed: {result.error}") from result.error
 
 
 def param_space(spec: TuneSpec) -> dict[str, Any]:
@@ -140,11 +85,10 @@ def experiment_path(spec: TuneSpec) -> str:
 
 def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddings: torch.Tensor,
                 resume: bool = False, recognizer: str | None = None) -> tune.Tuner:
-    resources = {k.upper() if k in ("cpu", "gpu") else k: v for k, v in spec.resources_per_trial.items()}
     fn = tune.with_resources(
         tune.with_parameters(trainable, spec=spec, dataset=dataset, glosses=glosses, gloss_embeddings=gloss_embeddings,
                              recognizer=recognizer),
-        resources,
+        DRIVER_RESOURCES,
     )
     filesystem, path = storage.ray_storage(spec.storage_path)
     if resume:
@@ -154,8 +98,10 @@ def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddin
                                   storage_filesystem=filesystem)
     epochs = spec.base().train.epochs
     if spec.scheduler.type == "asha":
+        # a trial that reaches the last epoch ends by itself: stopped by Tune there, its driver would be
+        # killed while its Train run shuts down, which can leave the workers' placement group held
         scheduler = ASHAScheduler(time_attr="epochs_done", max_t=epochs, grace_period=spec.scheduler.grace_period,
-                                  reduction_factor=spec.scheduler.reduction_factor)
+                                  reduction_factor=spec.scheduler.reduction_factor, stop_last_trials=False)
     else:
         scheduler = FIFOScheduler()
     return tune.Tuner(
@@ -167,9 +113,6 @@ def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddin
                                                                      points_to_evaluate=spec.points_to_evaluate or None,
                                                                      max_concurrent=spec.max_concurrent_trials or 0),
                                     num_samples=spec.num_samples),
-        run_config=tune.RunConfig(name=spec.name, storage_path=path, storage_filesystem=filesystem,
-                                  # the best reports' checkpoints are kept (and, for resuming, the latest)
-                                  checkpoint_config=tune.CheckpointConfig(num_to_keep=2,
-                                                                          checkpoint_score_attribute=spec.metric,
-                                                                          checkpoint_score_order=spec.mode)),
+        # checkpoints are the trials' Train runs' (each keeps its best-scoring ones and its latest)
+        run_config=tune.RunConfig(name=spec.name, storage_path=path, storage_filesystem=filesystem),
     )

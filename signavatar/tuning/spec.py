@@ -12,7 +12,7 @@ import copy
 import os
 from typing import Any, Literal
 
-from pydantic import Field, PrivateAttr, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from signavatar import storage
 from signavatar.config import (
@@ -54,11 +54,24 @@ class TuneSpec(Section):
         "trial is measured against in the same sweep); keys are search-space keys")
     scheduler: SchedulerSpec = SchedulerSpec()
     num_samples: int = Field(4, ge=1)
-    resources_per_trial: dict[str, float] = {"cpu": 1}
+    resources_per_trial: dict[str, float] = Field(
+        {"cpu": 1}, description="resources of each Ray Train worker of a trial (`cpu`, `gpu`: a fraction shares a "
+        "GPU between trials); a trial has the base config's train.num_workers workers (1 unless it says more)")
     max_concurrent_trials: int | None = None
     val_fraction: float = Field(0.2, gt=0, lt=1, description="held out of train when the dataset has no val split")
-    storage_path: str = "runs/tune"
+    storage_path: str = Field("runs/tune", validate_default=True, description="where Tune keeps the experiment; "
+                              "relative paths are this working directory's (trials run in others)")
     seed: int = 0
+
+    @field_validator("resources_per_trial")
+    @classmethod
+    def _lower_resource_names(cls, resources: dict[str, float]) -> dict[str, float]:
+        return {name.lower(): amount for name, amount in resources.items()}
+
+    @field_validator("storage_path")
+    @classmethod
+    def _absolute_storage(cls, path: str) -> str:
+        return storage.absolute(path)
 
     @property
     def needs_recognizer(self) -> bool:
@@ -80,6 +93,12 @@ class TuneSpec(Section):
                 raise ValueError(f"search_space.{key}: {kind} needs [low, high]")
             if not values:
                 raise ValueError(f"search_space.{key}: {kind} needs values")
+        resources = self.resources_per_trial
+        unknown = sorted(set(resources) - {"cpu", "gpu"})
+        if unknown:
+            raise ValueError(f"resources_per_trial: only cpu and gpu (per Train worker) are known, not {unknown}")
+        if any(v < 0 for v in resources.values()) or resources.get("cpu", 1) <= 0:
+            raise ValueError(f"resources_per_trial: cpu must be > 0 and gpu >= 0, got {self.resources_per_trial}")
         for point in self.points_to_evaluate:
             if set(point) != set(self.search_space):
                 raise ValueError(f"points_to_evaluate: each point sets exactly the search-space keys "
