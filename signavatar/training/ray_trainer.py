@@ -21,6 +21,7 @@ import ray.train
 import torch
 from ray.train import CheckpointConfig, FailureConfig, RunConfig, ScalingConfig
 from ray.train.torch import TorchTrainer
+from ray.train.v2._internal.execution import context as train_context
 
 from signavatar import storage
 from signavatar.cluster import cluster_has_gpus
@@ -66,8 +67,9 @@ def worker_data(loop_config: dict[str, Any], num_frames: int) -> tuple[FeatureSe
 
 
 def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
-    # one "Reporting training result" INFO line per epoch is noise next to our own epoch log
-    logging.getLogger("ray.train.v2._internal.execution.context").setLevel(logging.WARNING)
+    # one "Reporting training result" INFO line per epoch is noise next to our own epoch log (Ray
+    # names that module's logger by its file path, not its module name)
+    logging.getLogger(train_context.__file__).setLevel(logging.WARNING)
     config = SignAvatarConfig.model_validate(loop_config["config"])
     data, val = worker_data(loop_config, config.data.num_frames)
     device = ray.train.torch.get_device()
