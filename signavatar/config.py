@@ -444,6 +444,9 @@ class ExtractConfig(Section):
 # set per variant by the ablation run: a variant's override of these (or of a section holding them) is an error
 ABLATION_RUN_KEYS = ("ablation", "run_dir", "data.dataset", "train.storage_path", "train.name", "eval.recognizer",
                      "eval.checkpoint")
+# what the dataset is built from: the variants share the run's dataset (and its un-QC'd copy), so a
+# variant may switch quality control off but not change these
+ABLATION_DATASET_KEYS = ("data.synthetic", "extract", "qc")
 VARIANT_NAME = re.compile(r"[A-Za-z0-9 _-]+")
 
 
@@ -455,7 +458,8 @@ class AblationConfig(Section):
     has its recognizer trained, and is scored on the un-QC'd copy of the dataset; the others share
     the dataset and one recognizer. The run sets each variant's ``run_dir``, ``data.dataset``,
     ``train.storage_path``, ``train.name``, ``eval.recognizer`` and ``eval.checkpoint``: overrides
-    may not."""
+    may not; nor may they change what the dataset is built from (``data.synthetic``, ``extract``,
+    ``qc`` but ``qc.enabled``)."""
 
     variants: dict[str, list[str]] = Field(
         {"full": [], "without curriculum": ["curriculum.enabled=false"],
@@ -490,6 +494,11 @@ class AblationConfig(Section):
                 if touched:
                     raise ValueError(f"variant {name!r}: {key!r} overlaps {', '.join(touched)}, which the ablation "
                                      "run sets per variant")
+                shaped = [k for k in ABLATION_DATASET_KEYS
+                          if key != "qc.enabled" and (key == k or key.startswith(f"{k}.") or k.startswith(f"{key}."))]
+                if shaped:
+                    raise ValueError(f"variant {name!r}: {key!r} would change the dataset ({shaped[0]}), which every "
+                                     "variant shares (only qc.enabled may differ); set it for the whole run")
         return variants
 
 

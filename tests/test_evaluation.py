@@ -217,6 +217,11 @@ def test_ablation_variants_come_from_the_config(tmp_path):
     ({"nested": ["ablation.variants={}"]}, r"variant 'nested': 'ablation.variants' overlaps ablation,"),
     ({"whole": ["train={epochs: 3}"]}, r"variant 'whole': 'train' overlaps train.storage_path, train.name,"),
     ({"own": ["eval.checkpoint=c.pt"]}, r"variant 'own': 'eval.checkpoint' overlaps eval.checkpoint,"),
+    ({"more": ["data.synthetic.clips_per_gloss=90"]}, r"variant 'more': 'data.synthetic.clips_per_gloss' would "
+                                                        r"change the dataset \(data.synthetic\)"),
+    ({"strict": ["qc.enabled=true", "qc.idle_energy_threshold=0.5"]},
+     r"'qc.idle_energy_threshold' would change the dataset \(qc\)"),
+    ({"other": ["extract={}"]}, r"'extract' would change the dataset \(extract\)"),
 ])
 def test_ablation_variants_are_checked(variants, needle):
     """Bad variant names, unknown keys and keys the run sets per variant are config errors naming
