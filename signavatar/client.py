@@ -80,15 +80,18 @@ class SignAvatarClient:
 
     def generate(self, text: str | None = None, image: Upload | None = None, num_samples: int = 1, seed: int = 0,
                  num_frames: int | None = None, image_name: str | None = None, glosses: Sequence[str] | None = None,
-                 **sentence: Any) -> list[MotionClip]:
+                 temperature: float | None = None, **sentence: Any) -> list[MotionClip]:
         """Clips for a text, an image (path or png/jpeg bytes) or a sentence of ``glosses``; exactly
-        one of them. ``sentence``: the request's sentence options (``speed``, ``hold_frames``,
-        ``transition_frames``, ``allow_unknown``; see ``signavatar.serving.schemas``)."""
+        one of them. ``temperature``: of the draws (None: the checkpoint's). ``sentence``: the
+        request's sentence options (``speed``, ``hold_frames``, ``transition_frames``,
+        ``allow_unknown``; see ``signavatar.serving.schemas``)."""
         if sum(x is not None for x in (text, image, glosses)) != 1:
             raise ValueError("give exactly one of text / image / glosses")
         options: dict[str, Any] = {"num_samples": num_samples, "seed": seed, "format": "npz"}
         if num_frames is not None:
             options["num_frames"] = num_frames
+        if temperature is not None:
+            options["temperature"] = temperature
         if glosses is not None:
             response = self._request("POST", "/generate", json={"glosses": list(glosses), **sentence, **options})
         elif text is not None:

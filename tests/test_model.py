@@ -7,6 +7,7 @@ import torch
 
 from signavatar.config import CurriculumConfig, ModelConfig
 from signavatar.model import SignAvatarCVAE, kl_divergence, mask_ratio, sample_visible_mask
+from signavatar.seeding import sample_seed
 from tests.support.avatars import avatar_around
 
 FEATURES, COND, FRAMES = 10, 16, 12
@@ -183,6 +184,23 @@ def test_sampling_is_deterministic_per_seed_in_eval_mode():
     x, _ = batch()
     r1, r2 = (avatar.reconstruct_features(x, cond, [3, 4, 5, 6]) for _ in range(2))
     assert torch.equal(r1, r2) and not r1.requires_grad and not model.training
+
+
+def test_temperature_per_request_scales_its_draws_only():
+    """A request's temperature T draws z ~ N(0, T^2 I); None is the checkpoint's (bit-identical to
+    not asking), and requests batched together keep their own temperatures."""
+    avatar = avatar_around(small_model())
+    _, cond = batch()
+    saved_t = avatar.config.model.sampling_temperature
+    default = avatar.generate_batch(cond[:2], [2, 2], [7, 8])
+    assert all(torch.equal(a, b) for a, b in zip(default, avatar.generate_batch(cond[:2], [2, 2], [7, 8],
+                                                                                 temperatures=[None, saved_t])))
+    mixed = avatar.generate_batch(cond[:2], [2, 2], [7, 8], temperatures=[None, 3.0])
+    assert torch.equal(mixed[0], default[0]) and not torch.allclose(mixed[1], default[1])
+    alone = avatar.generate_batch(cond[1:2], [2], [8], temperatures=[3.0])[0]
+    torch.testing.assert_close(mixed[1], alone)
+    z = avatar.latents([sample_seed(8, j) for j in range(2)]) * 3.0
+    torch.testing.assert_close(alone, avatar.decode_features(z, cond[1:2].expand(2, -1)))
 
 
 @pytest.mark.parametrize(

@@ -230,6 +230,17 @@ def test_every_gloss_is_generated_in_one_decoder_pass(avatar, monkeypatch):
     assert a.shape != b.shape or not np.allclose(a, b)
 
 
+def test_a_sentence_draws_its_glosses_at_the_requested_temperature(avatar):
+    """``temperature`` reaches every gloss's draw: at 0 each is its mean motion, so the samples of a
+    sentence are one motion; the source records the temperature (the checkpoint's when not given)."""
+    glosses = avatar.glosses[:2]
+    default = generate_sentences(avatar, glosses, num_samples=2, seed=4)
+    assert default[0].source["temperature"] == avatar.config.model.sampling_temperature
+    mean = generate_sentences(avatar, glosses, num_samples=2, seed=4, temperature=0.0)
+    assert mean[0].source["temperature"] == 0.0
+    np.testing.assert_allclose(mean[0].poses, mean[1].poses, atol=1e-6)
+
+
 def test_sentence_errors_name_what_failed(avatar, corpus):
     known = avatar.glosses[0]
     with pytest.raises(UnknownGlossError, match=r"unknown gloss\(es\) \['coffee', 'muffin'\]") as info:

@@ -158,6 +158,22 @@ def test_generate_text_is_deterministic_per_seed(url, tiny_checkpoint):
     assert unseen.status_code == 200 and unseen.json()["clips"][0]["gloss"] == "a cup of tea"
 
 
+def test_generate_temperature_per_request(url, tiny_checkpoint):
+    """``temperature``: z ~ N(0, T^2 I) for this request; omitted, the checkpoint's (and the clip's
+    source says which); 0 is the mean motion, the same for every seed and sample."""
+    gloss = tiny_checkpoint.glosses[0]
+    default = generate(url, text=gloss, num_samples=2, seed=3)
+    saved_t = default.json()["clips"][0]["source"]["temperature"]
+    assert saved_t == tiny_checkpoint.config.model.sampling_temperature
+    assert np.array_equal(poses(default), poses(generate(url, text=gloss, num_samples=2, seed=3, temperature=saved_t)))
+    hotter = generate(url, text=gloss, num_samples=2, seed=3, temperature=2 * saved_t)
+    assert hotter.json()["clips"][0]["source"]["temperature"] == 2 * saved_t
+    assert not np.allclose(poses(hotter), poses(default))
+    mean = poses(generate(url, text=gloss, num_samples=2, seed=3, temperature=0))
+    assert np.allclose(mean[0], mean[1], atol=1e-6)
+    assert np.allclose(mean, poses(generate(url, text=gloss, num_samples=2, seed=99, temperature=0)), atol=1e-6)
+
+
 def test_generate_npz_zip_and_image(url, tiny_checkpoint):
     gloss = tiny_checkpoint.glosses[0]
     single = generate(url, text=gloss, seed=3, format="npz", gender="female")
@@ -218,7 +234,11 @@ BAD_REQUESTS = {
     "empty text": (lambda u: generate(u, text="   "), 422, ["'text'", "empty"]),
     "over-long text": (lambda u: generate(u, text="x" * 301), 422, ["'text'", "301"]),
     "missing text": (lambda u: generate(u, seed=1), 422, ["text"]),
-    "unknown field": (lambda u: generate(u, text="drink", temperature=2), 422, ["temperature"]),
+    "unknown field": (lambda u: generate(u, text="drink", guidance=2), 422, ["guidance"]),
+    "temperature too high": (lambda u: generate(u, text="drink", temperature=5.5), 422, ["temperature", "5"]),
+    "negative temperature": (lambda u: generate(u, text="drink", temperature=-1), 422, ["temperature"]),
+    "temperature not a number": (lambda u: requests.post(f"{u}/generate", files={"image": ("a.png", png_bytes())},
+                                                         data={"temperature": "nan"}, timeout=30), 422, ["temperature"]),
     "num_samples too large": (lambda u: generate(u, text="drink", num_samples=17), 422, ["num_samples", "1..16"]),
     "num_samples zero": (lambda u: generate(u, text="drink", num_samples=0), 422, ["num_samples"]),
     "num_frames too large": (lambda u: generate(u, text="drink", num_frames=601), 422, ["num_frames"]),
@@ -311,6 +331,10 @@ def test_client_and_cli(url, tiny_checkpoint, tmp_path, capsys):
     assert clip_from_dict(json.loads(rec.read_text())).gloss == gloss
     assert main(["generate", gloss, "--out", str(out), "--url", url, "--num-samples", "0"]) == 1
     assert "num_samples" in capsys.readouterr().err
+    hot = tmp_path / "hot.json"
+    assert main(["generate", gloss, "--out", str(hot), "--url", url, "--seed", "11", "--temperature", "2.5"]) == 0
+    assert clip_from_dict(json.loads(hot.read_text())).source["temperature"] == 2.5
+    assert client.generate(gloss, seed=11, temperature=2.5)[0].source["temperature"] == 2.5
 
 
 # --- sentences ----------------------------------------------------------------------------------

@@ -107,35 +107,47 @@ class SignAvatar:
         return out
 
     def generate_batch(self, embeddings: torch.Tensor, num_samples: Sequence[int], seeds: Sequence[int],
-                       num_frames: Sequence[int | None] | None = None) -> list[torch.Tensor]:
+                       num_frames: Sequence[int | None] | None = None,
+                       temperatures: Sequence[float | None] | None = None) -> list[torch.Tensor]:
         """Raw 6D features [n_i, T_i, F] for several requests in one decoder pass per distinct length.
-        Sample j of a request draws z from ``sample_seed(seed, j)``, so batching requests together
-        never changes a result."""
+        Sample j of a request draws z from ``sample_seed(seed, j)`` at the request's temperature
+        (None: the checkpoint's), so batching requests together never changes a result."""
         lengths = list(num_frames) if num_frames is not None else [None] * len(num_samples)
         out: list[torch.Tensor | None] = [None] * len(num_samples)
         for length in dict.fromkeys(lengths):
             requests = [i for i, n in enumerate(lengths) if n == length]
             cond = torch.cat([embeddings[i].expand(num_samples[i], -1) for i in requests])
             row_seeds = [sample_seed(seeds[i], j) for i in requests for j in range(num_samples[i])]
-            features = self.generate_features(cond, row_seeds, length)
+            row_temperatures = None
+            if temperatures is not None and any(temperatures[i] is not None for i in requests):
+                row_temperatures = [temperatures[i] for i in requests for _ in range(num_samples[i])]
+            features = self.generate_features(cond, row_seeds, length, row_temperatures)
             for i, chunk in zip(requests, features.split([num_samples[i] for i in requests])):
                 out[i] = chunk
         return out
 
     def generate_many(self, embeddings: torch.Tensor, num_samples: Sequence[int], seeds: Sequence[int],
-                      num_frames: Sequence[int | None] | None = None,
-                      glosses: Sequence[str] | None = None) -> list[list[MotionClip]]:
-        """Clips for several requests (see ``generate_batch``); ``glosses`` label them."""
+                      num_frames: Sequence[int | None] | None = None, glosses: Sequence[str] | None = None,
+                      temperatures: Sequence[float | None] | None = None) -> list[list[MotionClip]]:
+        """Clips for several requests (see ``generate_batch``); ``glosses`` label them, their source
+        records the seed and the temperature drawn at."""
         glosses = list(glosses) if glosses is not None else [""] * len(num_samples)
-        features = self.generate_batch(embeddings, num_samples, seeds, num_frames)
+        temperatures = list(temperatures) if temperatures is not None else [None] * len(num_samples)
+        features = self.generate_batch(embeddings, num_samples, seeds, num_frames, temperatures)
         return self.features_to_clips(features, glosses, [f"gen-{gloss or 'embedding'}-s{seed}" for gloss, seed
                                                           in zip(glosses, seeds, strict=True)],
-                                      [{"generator": "signavatar", "seed": seed, "estimator": None} for seed in seeds])
+                                      [{"generator": "signavatar", "seed": seed, "temperature": self.temperature(t),
+                                        "estimator": None} for seed, t in zip(seeds, temperatures, strict=True)])
 
     def generate(self, embedding: torch.Tensor, num_samples: int = 1, seed: int = 0, num_frames: int | None = None,
-                 gloss: str = "") -> list[MotionClip]:
-        """``num_samples`` clips for one embedding [C], deterministic for ``seed``."""
-        return self.generate_many(embedding[None], [num_samples], [seed], [num_frames], [gloss])[0]
+                 gloss: str = "", temperature: float | None = None) -> list[MotionClip]:
+        """``num_samples`` clips for one embedding [C], deterministic for ``seed`` (and ``temperature``)."""
+        return self.generate_many(embedding[None], [num_samples], [seed], [num_frames], [gloss], [temperature])[0]
+
+    def temperature(self, requested: float | None = None) -> float:
+        """The temperature T of generation's draws z ~ N(0, T^2 I): ``requested``, else the checkpoint's
+        ``model.sampling_temperature``."""
+        return self.config.model.sampling_temperature if requested is None else float(requested)
 
     def latents(self, seeds: Sequence[int]) -> torch.Tensor:
         """Standard-normal draws [B, L], row i from its own ``seeds[i]`` (on the CPU, so a seed gives
@@ -143,9 +155,13 @@ class SignAvatar:
         dim = self.config.model.latent_dim
         return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
-    def prior_latents(self, seeds: Sequence[int]) -> torch.Tensor:
-        """Generation's draws [B, L]: ``latents(seeds)`` scaled by ``model.sampling_temperature``."""
-        return self.latents(seeds) * self.config.model.sampling_temperature
+    def prior_latents(self, seeds: Sequence[int], temperatures: Sequence[float | None] | None = None) -> torch.Tensor:
+        """Generation's draws [B, L]: ``latents(seeds)`` scaled by row i's temperature
+        (``temperature(temperatures[i])``; all the checkpoint's by default)."""
+        z = self.latents(seeds)
+        if temperatures is None:
+            return z * self.temperature()
+        return z * torch.tensor([self.temperature(t) for t in temperatures], dtype=z.dtype)[:, None]
 
     @torch.no_grad()
     def posterior(self, features: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,9 +181,11 @@ class SignAvatar:
         z = mu + self.latents(seeds) * (0.5 * logvar).exp()
         return self.decode_features(z, cond, features.shape[1])
 
-    def generate_features(self, cond: torch.Tensor, seeds: Sequence[int], num_frames: int | None = None) -> torch.Tensor:
-        """One generated clip per row of ``cond`` [B, C], z ~ N(0, T^2 I) from ``seeds[i]``: raw 6D [B, T, F]."""
-        return self.decode_features(self.prior_latents(seeds), cond, num_frames)
+    def generate_features(self, cond: torch.Tensor, seeds: Sequence[int], num_frames: int | None = None,
+                          temperatures: Sequence[float | None] | None = None) -> torch.Tensor:
+        """One generated clip per row of ``cond`` [B, C], z ~ N(0, T_i^2 I) from ``seeds[i]`` (T_i: see
+        ``prior_latents``): raw 6D [B, T, F]."""
+        return self.decode_features(self.prior_latents(seeds, temperatures), cond, num_frames)
 
     def reconstruct(self, clip: MotionClip, word: str, seed: int = 0) -> MotionClip:
         """Encode the clip (resampled to the model's length) with its word, sample z from the posterior,

@@ -104,12 +104,12 @@ def compose_sentence(items: Sequence[str | SentenceGloss], clips: Sequence[Motio
 def generate_sentences(avatar: SignAvatar, glosses: Sequence[str | SentenceGloss], *, num_samples: int = 1,
                        seed: int = 0, num_frames: int | None = None, cfg: SentenceConfig | None = None,
                        qc: QCConfig | None = None, allow_unknown: bool = False,
-                       max_frames: int | None = None) -> list[MotionClip]:
+                       max_frames: int | None = None, temperature: float | None = None) -> list[MotionClip]:
     """``num_samples`` sentences of ``glosses``: every distinct gloss without a given clip is
     generated in the same decoder pass (``num_frames`` each, the model's length by default).
     Glosses outside the vocabulary raise ``UnknownGlossError`` naming them unless
     ``allow_unknown`` (then CLIP encodes them); a result longer than ``max_frames`` raises
-    ``SentenceTooLongError``."""
+    ``SentenceTooLongError``; ``temperature``: of the glosses' draws (None: the checkpoint's)."""
     cfg = cfg or SentenceConfig()
     qc = qc or QCConfig()
     items = _as_items(glosses)
@@ -120,7 +120,8 @@ def generate_sentences(avatar: SignAvatar, glosses: Sequence[str | SentenceGloss
     generated: dict[str, list[MotionClip]] = {}
     if wanted:
         batches = avatar.generate_many(avatar.text_embeddings(wanted), [num_samples] * len(wanted),
-                                       [seed] * len(wanted), [num_frames] * len(wanted), wanted)
+                                       [seed] * len(wanted), [num_frames] * len(wanted), wanted,
+                                       [temperature] * len(wanted))
         generated = dict(zip(wanted, batches, strict=True))
     names = [item.gloss for item in items]
     sentences = []
@@ -128,7 +129,8 @@ def generate_sentences(avatar: SignAvatar, glosses: Sequence[str | SentenceGloss
         clips = [item.clip if item.clip is not None else generated[item.gloss][j] for item in items]
         sentence = compose_sentence(items, clips, cfg, qc, clip_id=f"sentence-{'-'.join(names)}-s{seed}-{j}",
                                     fps=avatar.fps,
-                                    source={"generator": "signavatar", "seed": seed, "sample": j, "estimator": None})
+                                    source={"generator": "signavatar", "seed": seed, "sample": j,
+                                            "temperature": avatar.temperature(temperature), "estimator": None})
         if max_frames is not None and sentence.num_frames > max_frames:
             raise SentenceTooLongError(f"the sentence {names} has {sentence.num_frames} frames, more than the "
                                        f"limit of {max_frames}; use fewer glosses, shorter clips or transitions")

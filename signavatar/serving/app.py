@@ -386,7 +386,7 @@ class SignAvatarIngress:
                 raise InvalidInput(f"{UnknownGlossError(unknown, known)} (\"allow_unknown\": true)")
         job = SentenceJob(glosses=glosses, num_samples=data.num_samples, seed=data.seed,
                           max_frames=self.config.max_num_frames, num_frames=data.num_frames,
-                          allow_unknown=data.allow_unknown)
+                          allow_unknown=data.allow_unknown, temperature=data.temperature)
         return await self._call(request, self.model.generate_sentence.remote(job), "model")
 
     def _sentence_gloss(self, spec: str | SentenceGlossOptions, data: GenerateRequest, i: int) -> SentenceGloss:
@@ -403,7 +403,7 @@ class SignAvatarIngress:
     async def _generate(self, request: Request, options: GenerateOptions,
                         job_input: dict[str, Any]) -> list[MotionClip]:
         job = GenerationJob(num_samples=options.num_samples, seed=options.seed, num_frames=options.num_frames,
-                            **job_input)
+                            temperature=options.temperature, **job_input)
         return await self._call(request, self.model.generate.remote(job), "model")
 
     @api.post("/reconstruct", openapi_extra=_RECONSTRUCT_BODY, response_model=ReconstructResponse,

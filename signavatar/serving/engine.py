@@ -34,6 +34,7 @@ class GenerationJob:
     num_samples: int
     seed: int
     num_frames: int | None = None
+    temperature: float | None = None  # None: the checkpoint's
     text: str | None = None
     image: np.ndarray | None = None
 
@@ -52,6 +53,7 @@ class SentenceJob:
     max_frames: int
     num_frames: int | None = None
     allow_unknown: bool = False
+    temperature: float | None = None  # None: the checkpoint's
 
 
 def load_avatar(cfg: ServeConfig) -> SignAvatar:
@@ -80,11 +82,12 @@ def generate_jobs(avatar: SignAvatar, jobs: list[GenerationJob]) -> list[list[Mo
             embeddings[i] = embedding
     return avatar.generate_many(torch.stack(embeddings), [job.num_samples for job in jobs],
                                 [job.seed for job in jobs], [job.num_frames for job in jobs],
-                                [job.text or "" for job in jobs])
+                                [job.text or "" for job in jobs], [job.temperature for job in jobs])
 
 
 def generate_sentence(avatar: SignAvatar, job: SentenceJob) -> list[MotionClip]:
     """The job's sentences, composed with the checkpoint's ``sentence`` and ``qc`` settings."""
     return generate_sentences(avatar, job.glosses, num_samples=job.num_samples, seed=job.seed,
                               num_frames=job.num_frames, cfg=avatar.config.sentence, qc=avatar.config.qc,
-                              allow_unknown=job.allow_unknown, max_frames=job.max_frames)
+                              allow_unknown=job.allow_unknown, max_frames=job.max_frames,
+                              temperature=job.temperature)

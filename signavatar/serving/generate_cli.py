@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--num-samples", type=int, default=1)
     parser.add_argument("--num-frames", type=int, default=None, help="default: the model's clip length")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="T of the draws z ~ N(0, T^2 I), 0-5 (default: the checkpoint's)")
     parser.add_argument("--gender", default="neutral", choices=GENDERS)
     sentence = parser.add_argument_group("sentence options (with --glosses)")
     sentence.add_argument("--speed", type=float, help="speed of every sign (2 = twice as fast)")
@@ -41,6 +43,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{', '.join('--' + k.replace('_', '-') for k in options)}: only with --glosses")
     clips = SignAvatarClient(args.url).generate(text=args.text, image=args.image, glosses=args.glosses,
                                                 num_samples=args.num_samples, seed=args.seed,
-                                                num_frames=args.num_frames, **options)
+                                                num_frames=args.num_frames, temperature=args.temperature, **options)
     print(json.dumps({"written": save_clips(clips, args.out, args.gender)}))
     return 0

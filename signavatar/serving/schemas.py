@@ -11,6 +11,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Gender = Literal["neutral", "male", "female"]
+MAX_TEMPERATURE = 5.0  # the quality report's temperature curve goes to 3; past that, motion falls apart
 OutputFormat = Literal["json", "npz"]
 
 
@@ -22,6 +23,8 @@ class GenerateOptions(_Strict):
     num_samples: int = Field(1, ge=1, description="clips to sample for the input (z ~ N(0, I))")
     seed: int = Field(0, ge=0, lt=2**63, description="same seed, same input -> same clips")
     num_frames: int | None = Field(None, ge=2, description="frames per clip; default: the model's length")
+    temperature: float | None = Field(None, ge=0, le=MAX_TEMPERATURE, description="T of the draws z ~ N(0, T^2 I): "
+                                      "higher varies more, 0 is the mean motion; default: the checkpoint's")
     format: OutputFormat = Field("json", description="json: clips in the body; npz: AMASS .npz (.zip if several)")
     gender: Gender = Field("neutral", description="body model named in the .npz output")
 
