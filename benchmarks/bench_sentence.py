@@ -3,6 +3,8 @@ of sentences, and latency of a 3-gloss sentence against one word, each against a
 in the same run.
 
     python -m benchmarks.bench_sentence [--checkpoint DIR] [--recognizer FILE] [key=value ...]
+    python -m benchmarks.bench_sentence --config configs/demo.yaml --dataset runs/demo/dataset \
+        --checkpoint runs/demo/checkpoint --recognizer runs/demo/recognizer.pt     # the real-corpus demo
 
 * smoothness: per frame, the fastest joint's speed and acceleration (``signavatar.motion.
   transitions``) at every frame that joining added, against the 99th percentile over the training
@@ -21,7 +23,10 @@ Without ``--checkpoint`` it uses ``runs/synthetic/checkpoint`` when the syntheti
 the demo configuration in this process (no Ray) into ``runs/bench/sentence/`` (reused later);
 the recognizer likewise (``runs/synthetic/recognizer.pt``, else trained on the Raw train clips);
 ``--workdir`` moves that cache.
-``key=value`` overrides apply to ``configs/synthetic.yaml`` (e.g. ``sentence.transition_speed=1.0``).
+``--dataset`` (a Parquet dataset, e.g. the real corpus ``make demo`` imports) gives the training clips
+(smoothness reference, recognizer) instead of ``--config``'s synthetic corpus.
+``key=value`` overrides apply to ``--config`` (default ``configs/synthetic.yaml``; e.g.
+``sentence.transition_speed=1.0``).
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from signavatar.evaluation.recognizer_training import (
 )
 from signavatar.model.pipeline import SignAvatar
 from signavatar.model.sentence import compose_sentence, generate_sentences
+from signavatar.motion import arrow_io
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.transitions import join_kinematics, joint_accelerations, sign_clips, smoothness_reference
 from signavatar.model.checkpoint import FILENAME
@@ -115,19 +121,26 @@ def _join_report(sentences: list[MotionClip], speed_p99: float, accel_p99: float
 def main(argv: list[str]) -> dict:
     logging.basicConfig(level=logging.INFO)
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", default=str(REPO / "configs" / "synthetic.yaml"),
+                        help="config whose sentence / qc settings apply (default: %(default)s)")
+    parser.add_argument("--dataset", help="Parquet dataset whose train clips are the reference (default: the "
+                                          "config's synthetic corpus)")
     parser.add_argument("--checkpoint", help="checkpoint dir (default: runs/synthetic/checkpoint, else trained here)")
     parser.add_argument("--recognizer", help="recognizer file (default: runs/synthetic/recognizer.pt, else trained here)")
     parser.add_argument("--sentences", type=int, default=30, help="3-gloss sentences to measure")
     parser.add_argument("--repeats", type=int, default=20, help="timed calls per latency figure")
     parser.add_argument("--workdir", type=Path, default=WORKDIR, help="where a model trained here is kept")
     parser.add_argument("--url", help="also time POST /generate (sentence vs word) on this running endpoint")
-    parser.add_argument("overrides", nargs="*", help="key=value overrides of configs/synthetic.yaml")
+    parser.add_argument("overrides", nargs="*", help="key=value overrides of --config")
     args = parser.parse_args(argv)
-    config = load_config(REPO / "configs" / "synthetic.yaml", args.overrides)
+    config = load_config(args.config, args.overrides)
     torch.manual_seed(0)
 
-    corpus = generate_corpus(config.data.synthetic)
-    train_clips = [r.clip for r in (run_qc(c, config.qc) for c in corpus if c.split == "train") if r.accepted]
+    if args.dataset:  # already quality-controlled by its import
+        train_clips = arrow_io.read_dataset(args.dataset, split="train")
+    else:
+        corpus = generate_corpus(config.data.synthetic)
+        train_clips = [r.clip for r in (run_qc(c, config.qc) for c in corpus if c.split == "train") if r.accepted]
     checkpoint = _checkpoint(config, args.checkpoint, train_clips, args.workdir)
     avatar = SignAvatar.from_checkpoint(checkpoint, device="cpu")
     recognizer, classes = _recognizer(config, args.recognizer, train_clips, args.workdir)
@@ -148,7 +161,7 @@ def main(argv: list[str]) -> dict:
         cut.append(compose_sentence(glosses, words, plain, config.qc, clip_id=f"cut-{seed}"))
 
     def accuracy(clips: list[MotionClip]) -> float:
-        logits = extract_features(recognizer, clips_to_features(clips, config.data.num_frames))[1]
+        logits = extract_features(recognizer, clips_to_features(clips, avatar.config.data.num_frames))[1]
         return float(np.mean([classes[k] == c.gloss for k, c in zip(logits.argmax(1), clips, strict=True)]))
 
     segments = [sign for s in sentences for sign in sign_clips(s)]
@@ -170,6 +183,7 @@ def main(argv: list[str]) -> dict:
     report = {
         "benchmark": "sentence",
         "checkpoint": checkpoint,
+        "reference_dataset": args.dataset or "synthetic corpus of the config",
         "sentences": len(sentences),
         "glosses_per_sentence": GLOSSES_PER_SENTENCE,
         "sentence_config": config.sentence.model_dump(),
