@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -450,6 +451,11 @@ ABLATION_DATASET_KEYS = ("data.synthetic", "extract", "qc")
 VARIANT_NAME = re.compile(r"[A-Za-z0-9 _-]+")
 
 
+def _overlapping(key: str, paths: Sequence[str]) -> list[str]:
+    """The dotted ``paths`` that ``key`` sets, is inside of, or holds (a section override)."""
+    return [p for p in paths if key == p or key.startswith(f"{p}.") or p.startswith(f"{key}.")]
+
+
 class AblationConfig(Section):
     """Table II's variants (``workflows.ablation``): variant name -> ``key=value`` overrides of
     this config (the command line's syntax), applied in the order given; the table lists the
@@ -489,13 +495,11 @@ class AblationConfig(Section):
                     check_key(key)
                 except ConfigError as exc:
                     raise ValueError(f"variant {name!r}: {exc}") from None
-                touched = [k for k in ABLATION_RUN_KEYS
-                           if key == k or key.startswith(f"{k}.") or k.startswith(f"{key}.")]
+                touched = _overlapping(key, ABLATION_RUN_KEYS)
                 if touched:
                     raise ValueError(f"variant {name!r}: {key!r} overlaps {', '.join(touched)}, which the ablation "
                                      "run sets per variant")
-                shaped = [k for k in ABLATION_DATASET_KEYS
-                          if key != "qc.enabled" and (key == k or key.startswith(f"{k}.") or k.startswith(f"{key}."))]
+                shaped = _overlapping(key, ABLATION_DATASET_KEYS) if key != "qc.enabled" else []
                 if shaped:
                     raise ValueError(f"variant {name!r}: {key!r} would change the dataset ({shaped[0]}), which every "
                                      "variant shares (only qc.enabled may differ); set it for the whole run")

@@ -118,9 +118,8 @@ class SignAvatar:
             requests = [i for i, n in enumerate(lengths) if n == length]
             cond = torch.cat([embeddings[i].expand(num_samples[i], -1) for i in requests])
             row_seeds = [sample_seed(seeds[i], j) for i in requests for j in range(num_samples[i])]
-            row_temperatures = None
-            if temperatures is not None and any(temperatures[i] is not None for i in requests):
-                row_temperatures = [temperatures[i] for i in requests for _ in range(num_samples[i])]
+            row_temperatures = (None if temperatures is None
+                                else [temperatures[i] for i in requests for _ in range(num_samples[i])])
             features = self.generate_features(cond, row_seeds, length, row_temperatures)
             for i, chunk in zip(requests, features.split([num_samples[i] for i in requests])):
                 out[i] = chunk
