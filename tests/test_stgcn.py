@@ -92,6 +92,26 @@ def test_shapes_and_features_logits_consistency(graph):
     assert [b.tcn[2].stride[0] for b in model.blocks] == [1, 1, 2]
 
 
+@pytest.mark.parametrize("graph", ["spatial", "uniform"])
+def test_graph_convolution_equals_the_einsum_of_st_gcn(graph):
+    """The block's graph convolution (joints aggregated first, then the 1x1 convolution) is ST-GCN's
+    ``einsum("nkctv,kwv->nctw", gcn(x), A)`` with learned edge importances, values and gradients."""
+    torch.manual_seed(0)
+    model = STGCN(5, num_frames=FRAMES, graph=graph, **TINY)
+    block, importance = model.blocks[1], model.edge_importance[1]
+    with torch.no_grad():
+        importance.uniform_(0.5, 1.5)
+        block.gcn.bias.uniform_(-1, 1)
+    x = torch.randn(2, block.gcn.in_channels, FRAMES, V)
+    k = model.partitions.shape[0]
+    ours = block.graph_conv(x, model.partitions * importance)
+    reference = torch.einsum("nkctv,kwv->nctw", block.gcn(x).view(2, k, -1, FRAMES, V), model.partitions * importance)
+    torch.testing.assert_close(ours, reference, rtol=1e-5, atol=1e-5)
+    (grad_ours,) = torch.autograd.grad(ours.square().sum(), importance)
+    (grad_reference,) = torch.autograd.grad(reference.square().sum(), importance)
+    torch.testing.assert_close(grad_ours, grad_reference, rtol=1e-4, atol=1e-4)
+
+
 def test_default_architecture_and_input_validation():
     model = STGCN(10)
     assert model.feature_dim == 256 and len(model.blocks) == 5
