@@ -39,6 +39,7 @@ class SyntheticCorpusConfig(Section):
     num_signers: int = Field(4, ge=1)
     fps: float = 30.0
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    val_fraction: float = Field(0.0, ge=0, lt=1, description="share of each gloss's clips held out for validation")
     seed: int = 0
     noise_deg: float = Field(0.3, ge=0, description="per-frame estimator noise on every joint angle (deg)")
     dropout_probability: float = Field(
@@ -358,11 +359,13 @@ class ExtractConfig(Section):
     ``signavatar.extraction.corpora``. ``image_width``/``image_height``/``input_fps`` describe
     corpora that do not record them (mpdata, gislr).
 
-    Splits: ``per_gloss`` (seeded, ``test_fraction`` of each gloss), ``index`` (the index's own),
-    ``group`` (whole groups to one side: signer / participant, or for mpdata blocks of
-    ``group_size`` consecutive sequence numbers; ``test_groups`` names the test groups, else a
-    seeded ``test_fraction`` of them) and ``test`` (everything to test, to score a trained model on
-    a new corpus)."""
+    Splits: ``per_gloss`` (seeded, ``test_fraction`` of each gloss to test and ``val_fraction`` of
+    it to validation), ``index`` (the index's own), ``group`` (whole groups to one side: signer /
+    participant, or for mpdata blocks of ``group_size`` consecutive sequence numbers;
+    ``test_groups`` / ``val_groups`` name the test and validation groups, else seeded
+    ``test_fraction`` / ``val_fraction`` of them) and ``test`` (everything to test, to score a
+    trained model on a new corpus). Validation is what sweeps and model selection read; the test
+    part is reported once, at the end (``signavatar.evaluation``)."""
 
     index: str | None = Field(None, description="WLASL-format index JSON (local or s3://)")
     videos: str | None = Field(None, description="folder or s3:// prefix holding the videos")
@@ -373,7 +376,9 @@ class ExtractConfig(Section):
     source: Literal["video", "mpdata", "gislr", "pose", "auto"] = Field(
         "video", description="video (index + videos) or a landmark corpus layout under `input` (auto = detect it)"
     )
-    input: str | None = Field(None, description="landmark corpus folder or s3:// prefix (source != video)")
+    input: str | list[str] | None = Field(
+        None, description="landmark corpus folder or s3:// prefix (source != video); a list = one corpus stored in "
+                          "several folders (same layout; clip ids must not repeat)")
     labels: str | None = Field(None, description="pose: CSV path,gloss[,signer][,split]; None = gloss from the folder")
     corpus_name: str | None = Field(None, description="name in the manifest; None = last part of input / index")
     image_width: int = Field(640, ge=1, description="pixels; frame width of normalised landmarks (mpdata, gislr)")
@@ -390,7 +395,11 @@ class ExtractConfig(Section):
     )
     group_size: int | None = Field(None, ge=1, description="split=group on mpdata: consecutive sequence numbers per group")
     test_groups: list[str] | None = Field(None, description="split=group: the test groups; None = seeded test_fraction")
+    val_groups: list[str] | None = Field(None, description="split=group: the validation groups; None = seeded "
+                                                           "val_fraction of the groups left after test")
     test_fraction: float = Field(0.2, gt=0, lt=1)
+    val_fraction: float = Field(0.0, ge=0, lt=1, description="per_gloss / group: share of clips (groups) held out for "
+                                                             "validation besides test; 0 = no validation part")
     seed: int = 0
     target_fps: float | None = Field(None, gt=0, description="None = the video's own rate")
     frame_size: int = Field(256, ge=8, description="square estimator input side (pixels)")
@@ -426,11 +435,25 @@ class ExtractConfig(Section):
             data = {**data, "estimator": backend}
         return data
 
-    @field_validator("test_groups", mode="before")
+    @field_validator("test_groups", "val_groups", mode="before")
     @classmethod
     def _group_names(cls, value: Any) -> Any:
         """Group names are strings; ``test_groups=[1]`` on the command line means group ``"1"``."""
         return [str(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+    @model_validator(mode="after")
+    def _disjoint_parts(self) -> ExtractConfig:
+        both = sorted(set(self.test_groups or ()) & set(self.val_groups or ()))
+        if both:
+            raise ValueError(f"groups {both} are in both test_groups and val_groups")
+        if self.test_fraction + self.val_fraction >= 1:
+            raise ValueError(f"test_fraction {self.test_fraction} + val_fraction {self.val_fraction} leave nothing to train")
+        return self
+
+    @property
+    def inputs(self) -> list[str]:
+        """``input`` as a list of folders (empty when unset)."""
+        return [] if self.input is None else [self.input] if isinstance(self.input, str) else list(self.input)
 
     @property
     def landmark_corpus(self) -> bool:

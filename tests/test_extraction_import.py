@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -51,7 +52,9 @@ def sequences():
 
 
 def extract_config(source: str, root, *extra: str):
-    return load_config(None, [f"extract.source={source}", f"extract.input={root}", "extract.min_videos_per_gloss=1",
+    """An import config for ``root`` (a folder, or a list of folders holding one corpus)."""
+    where = f"[{','.join(map(str, root))}]" if isinstance(root, list) else root
+    return load_config(None, [f"extract.source={source}", f"extract.input={where}", "extract.min_videos_per_gloss=1",
                               "extract.split=index", *extra])
 
 
@@ -226,18 +229,27 @@ def test_pack_is_lossless_for_float32_and_float64_values(sequences, tmp_path):
     assert info.value.reason == "undecodable"
 
 
-def test_packed_real_corpus_is_bit_identical_to_the_shared_tree(shared_data):
+def test_packed_real_corpus_is_bit_identical_to_the_shared_copies(shared_data):
+    """The embedded pack holds sequences 0-89 of every sign: 0-59 bit for bit the shared tree, 60-89
+    the shared ``asl_mpdata_words_more`` pack's."""
     tree = shared_data / "real_corpus" / "asl_mpdata"
-    if not tree.is_dir():
-        pytest.skip(f"{tree} not found")
+    more = shared_data / "real_corpus" / "asl_mpdata_words_more"
+    if not tree.is_dir() or not more.is_dir():
+        pytest.skip(f"{tree} or {more} not found")
     header = mpdata_pack.read_header(str(PACKED_CORPUS))
-    assert header["dtype"] == "float32" and header["values_per_frame"] == 258 and len(header["sequences"]) == 900
+    assert header["dtype"] == "float32" and header["values_per_frame"] == 258 and len(header["sequences"]) == 1350
     limits = corpora.Limits(max_frames=100, max_file_bytes=1 << 30)
     packed = mpdata_pack._decoded(str(PACKED_CORPUS), limits.max_file_bytes)[1]
-    tasks = corpora.mpdata.list_tree(str(tree), 15.0, None, 0)
-    assert [[t.gloss, t.extra["sequence"]] for t in tasks] == [[g, s] for g, s, _ in header["sequences"]]
-    values = np.concatenate([corpora.mpdata.read_tree_values(t.uri, limits) for t in tasks])
-    assert values.dtype == np.float64 and np.array_equal(packed.astype(np.float64), values)
+    from_tree = {(t.gloss, t.extra["sequence"]): t for t in corpora.mpdata.list_tree(str(tree), 15.0, None, 0)}
+    from_more = {(t.gloss, t.extra["sequence"]): t for t in mpdata_pack.list_pack(str(more), 15.0, None, 0)}
+    assert sorted({int(s) for _, s, _ in header["sequences"]}) == list(range(90))
+    values = []
+    for gloss, sequence, _ in header["sequences"]:
+        if int(sequence) < 60:
+            values.append(corpora.mpdata.read_tree_values(from_tree[gloss, sequence].uri, limits))
+        else:
+            values.append(mpdata_pack.read_sequence_values(str(more), from_more[gloss, sequence].extra["index"], limits))
+    assert len(from_tree) == 900 and np.array_equal(packed.astype(np.float64), np.concatenate(values))
     assert (PACKED_CORPUS / "LICENSE").read_text().startswith("MIT License")
 
 
@@ -261,6 +273,36 @@ def test_group_and_test_splits(sequences, tmp_path):
         tasks_of("mpdata", tmp_path / "mp", "extract.split=group", "extract.group_size=2", "extract.test_groups=[7]")
     with pytest.raises(CorpusIndexError, match="has no group"):
         tasks_of("mpdata", tmp_path / "mp", "extract.split=group")
+
+
+def test_train_val_test_by_whole_blocks(sequences, tmp_path):
+    """Three parts by recording block: each block whole on one side, no sequence in two parts; named
+    or drawn; overlapping or exhausting choices are refused."""
+    write_mpdata(sequences, str(tmp_path / "mp"))
+    block = {f"{s.gloss}-{s.name}": str(int(s.name) // 2) for s in sequences}
+    assert sorted(set(block.values())) == ["0", "1"]
+    more = [replace(s, name=str(int(s.name) + 4)) for s in sequences]  # blocks 2 and 3 in a second folder
+    write_mpdata(more, str(tmp_path / "mp2"))
+    block.update({f"{s.gloss}-{s.name}": str(int(s.name) // 2) for s in more})
+    blocks = ("extract.split=group", "extract.group_size=2")
+    _, named = tasks_of("mpdata", [tmp_path / "mp", tmp_path / "mp2"], *blocks, "extract.test_groups=[2]",
+                        "extract.val_groups=[1]")
+    assert set(named) == set(block)  # both folders, every sequence once
+    assert {cid: t.split for cid, t in named.items()} == {
+        cid: {"2": "test", "1": "val"}.get(b, "train") for cid, b in block.items()}
+    _, drawn = tasks_of("mpdata", [tmp_path / "mp", tmp_path / "mp2"], *blocks, "extract.test_fraction=0.25",
+                        "extract.val_fraction=0.25")
+    sides: dict[str, set[str]] = {}
+    for cid, t in drawn.items():
+        sides.setdefault(t.split, set()).add(block[cid])
+    assert {k: len(v) for k, v in sides.items()} == {"train": 2, "val": 1, "test": 1}
+    assert len(set().union(*sides.values())) == 4  # every block on exactly one side
+    with pytest.raises(ValueError, match=r"in both test_groups and val_groups"):
+        tasks_of("mpdata", tmp_path / "mp", *blocks, "extract.test_groups=[1]", "extract.val_groups=[1]")
+    with pytest.raises(CorpusIndexError, match="no group to train on"):
+        tasks_of("mpdata", tmp_path / "mp", *blocks, "extract.test_groups=[1]", "extract.val_groups=[0]")
+    with pytest.raises(CorpusLayoutError, match="in both"):
+        tasks_of("mpdata", [tmp_path / "mp", tmp_path / "mp"], *blocks)
     with pytest.raises(ValueError, match="group_size blocks mpdata"):
         tasks_of("gislr", tmp_path / "gislr", "extract.split=group", "extract.group_size=2")
 
@@ -424,7 +466,8 @@ def test_import_real_sequences(ray_cluster, shared_data, tmp_path):
 
 def test_score_an_all_test_corpus_with_the_runs_checkpoint_and_recognizer(ray_cluster, tiny_checkpoint, tmp_path):
     from signavatar.data.synthetic import generate_corpus
-    from signavatar.evaluation.run import evaluate, fit_recognizer
+    from signavatar.evaluation.recognizer_cache import train_on_dataset
+    from signavatar.evaluation.run import evaluate
 
     small = {"recognizer_hidden": (8, 8, 16), "recognizer_feature_dim": 16, "recognizer_epochs": 3, "repeats": 2}
     tiny = tiny_checkpoint.config
@@ -433,7 +476,7 @@ def test_score_an_all_test_corpus_with_the_runs_checkpoint_and_recognizer(ray_cl
     clips = generate_corpus(tiny.data.synthetic)
     arrow_io.write_dataset(clips, str(tmp_path / "run_data"))
     eval_cfg = tiny.eval.model_copy(update=small)
-    fit_recognizer(str(tmp_path / "run_data"), str(run / "recognizer.pt"), tiny.data.num_frames, eval_cfg)
+    train_on_dataset(str(tmp_path / "run_data"), str(run / "recognizer.pt"), tiny.data.num_frames, eval_cfg)
 
     other = tmp_path / "other"  # another corpus, imported with extract.split=test
     arrow_io.write_dataset([c.replace(split="test", clip_id=f"other-{c.clip_id}") for c in clips[:9]], str(other))

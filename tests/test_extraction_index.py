@@ -84,6 +84,17 @@ def test_split_per_gloss_is_eight_to_two_and_seeded():
     assert {t.clip_id for t in other if t.split == "test"} != {t.clip_id for t in split if t.split == "test"}
 
 
+def test_split_per_gloss_with_a_validation_part():
+    """val_fraction takes clips of each gloss to val, never from test, and leaves the test draw as it was."""
+    tasks = parse_index(wlasl_index({"a": 20, "b": 11, "c": 2}), "v", ".mp4")
+    two_way = split_per_gloss(tasks, 0.2, seed=7)
+    three_way = split_per_gloss(tasks, 0.2, seed=7, val_fraction=0.1)
+    counts = Counter((t.gloss, t.split) for t in three_way)
+    assert (counts[("a", "train")], counts[("a", "val")], counts[("a", "test")]) == (14, 2, 4)
+    assert counts[("b", "val")] == 1 and counts[("c", "val")] == 0 and counts[("c", "train")] == 1
+    assert {t.clip_id for t in three_way if t.split == "test"} == {t.clip_id for t in two_way if t.split == "test"}
+
+
 def test_build_tasks_from_config(tmp_path):
     (tmp_path / "index.json").write_text(json.dumps(wlasl_index({"a": 5, "b": 3})))
     cfg = ExtractConfig(

@@ -247,10 +247,16 @@ def synthesize_clip(
     )
 
 
-def _test_indices(seed: int, gloss_index: int, count: int, test_fraction: float) -> set[int]:
+def _split_indices(seed: int, gloss_index: int, count: int, test_fraction: float,
+                   val_fraction: float) -> tuple[set[int], set[int]]:
+    """(test, val) clip indices of one gloss: the test draw as without validation, then
+    ``round(count * val_fraction)`` of the rest (at least 1 when asked for, one train clip kept)."""
     num_test = min(max(int(round(count * test_fraction)), 1), count - 1)
     order = np.random.default_rng([seed, 2, gloss_index]).permutation(count)
-    return {int(i) for i in order[:num_test]}
+    test = {int(i) for i in order[:num_test]}
+    rest = order[num_test:]
+    num_val = min(max(int(round(count * val_fraction)), 1), len(rest) - 1) if val_fraction > 0 else 0
+    return test, {int(i) for i in rest[:num_val]}
 
 
 def generate_corpus(cfg: SyntheticCorpusConfig) -> list[MotionClip]:
@@ -267,7 +273,7 @@ def generate_corpus(cfg: SyntheticCorpusConfig) -> list[MotionClip]:
     signers = [make_signer(cfg.seed, s) for s in range(cfg.num_signers)]
     clips = []
     for g, spec in enumerate(SIGNS[: cfg.num_glosses]):
-        test = _test_indices(cfg.seed, g, cfg.clips_per_gloss, cfg.test_fraction)
+        test, val = _split_indices(cfg.seed, g, cfg.clips_per_gloss, cfg.test_fraction, cfg.val_fraction)
         for i in range(cfg.clips_per_gloss):
             clips.append(
                 synthesize_clip(
@@ -275,7 +281,7 @@ def generate_corpus(cfg: SyntheticCorpusConfig) -> list[MotionClip]:
                     signers[i % cfg.num_signers],
                     np.random.default_rng([cfg.seed, 1, g, i]),
                     clip_id=f"synthetic-{spec.gloss}-{i:03d}",
-                    split="test" if i in test else "train",
+                    split="test" if i in test else "val" if i in val else "train",
                     fps=cfg.fps,
                     noise_deg=cfg.noise_deg,
                     dropout_probability=cfg.dropout_probability,

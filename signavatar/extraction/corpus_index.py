@@ -121,10 +121,22 @@ def filter_glosses(tasks: list[VideoTask], min_videos: int, top_k: int | None) -
     return [t for t in tasks if t.gloss in kept]
 
 
-def split_per_gloss(tasks: list[VideoTask], test_fraction: float, seed: int) -> list[VideoTask]:
-    """Deterministic train/test split inside each gloss: ``round(n * test_fraction)`` videos (at
-    least 1, at most n - 1) go to test. The draw depends only on the seed, the gloss and its set of
-    video ids, so it does not change when other glosses are added or the index is reordered."""
+def _drawn(names: list[str], fraction: float, seed: int, stream: int, at_most: int) -> set[str]:
+    """A seeded draw of ``round(n * fraction)`` of ``names`` (at least 1, at most ``at_most``;
+    none when ``fraction`` is 0), depending only on the seed, the stream and the set of names."""
+    if fraction <= 0 or at_most < 1:
+        return set()
+    count = min(max(int(round(len(names) * fraction)), 1), at_most)
+    rng = np.random.default_rng([seed, zlib.crc32("\n".join(names).encode("utf-8"))] + ([stream] if stream else []))
+    return {names[i] for i in rng.permutation(len(names))[:count]}
+
+
+def split_per_gloss(tasks: list[VideoTask], test_fraction: float, seed: int, val_fraction: float = 0.0) -> list[VideoTask]:
+    """Deterministic train/val/test split inside each gloss: ``round(n * test_fraction)`` videos (at
+    least 1, at most n - 1) go to test, then ``round(n * val_fraction)`` of the rest (at least 1 when
+    asked for, never the last train video) to val. The draws depend only on the seed, the gloss and
+    its set of video ids, so they do not change when other glosses are added or the index is
+    reordered, and the test draw is the same with or without a validation part."""
     by_gloss: dict[str, list[VideoTask]] = {}
     for task in tasks:
         by_gloss.setdefault(task.gloss, []).append(task)
@@ -137,7 +149,13 @@ def split_per_gloss(tasks: list[VideoTask], test_fraction: float, seed: int) -> 
         num_test = min(max(int(round(len(ids) * test_fraction)), 1), len(ids) - 1)
         rng = np.random.default_rng([seed, zlib.crc32(gloss.encode("utf-8"))])
         test = {ids[i] for i in rng.permutation(len(ids))[:num_test]}
-        out.update({i: "test" if i in test else "train" for i in ids})
+        rest = [i for i in ids if i not in test]
+        val = set()
+        if val_fraction > 0 and len(rest) >= 2:
+            num_val = min(max(int(round(len(ids) * val_fraction)), 1), len(rest) - 1)
+            val_rng = np.random.default_rng([seed, zlib.crc32(gloss.encode("utf-8")), 1])
+            val = {rest[i] for i in val_rng.permutation(len(rest))[:num_val]}
+        out.update({i: "test" if i in test else "val" if i in val else "train" for i in ids})
     return [VideoTask(**{**asdict(t), "split": out[t.clip_id]}) for t in tasks]
 
 
@@ -151,34 +169,44 @@ def group_of(task: VideoTask) -> str:
     return str(group)
 
 
-def split_by_group(
-    tasks: list[VideoTask], test_fraction: float, seed: int, test_groups: list[str] | None = None
-) -> list[VideoTask]:
-    """Whole groups to one side. ``test_groups`` (every one must exist) or else a seeded draw of
-    ``round(n * test_fraction)`` groups (at least 1, at most n - 1) go to test; the draw depends only
-    on the seed and the set of group names."""
-    groups = sorted({group_of(t) for t in tasks})
-    if test_groups is not None:
-        unknown = sorted(set(test_groups) - set(groups))
-        if unknown:
-            raise CorpusIndexError(f"extract.test_groups {unknown} are not groups of this corpus (it has {groups})")
-        test = set(test_groups)
-    elif len(groups) < 2:
-        raise CorpusIndexError(f"split=group needs at least two groups; the corpus has {groups}")
-    else:
-        num_test = min(max(int(round(len(groups) * test_fraction)), 1), len(groups) - 1)
-        rng = np.random.default_rng([seed, zlib.crc32("\n".join(groups).encode("utf-8"))])
-        test = {groups[i] for i in rng.permutation(len(groups))[:num_test]}
-    return [VideoTask(**{**asdict(t), "split": "test" if group_of(t) in test else "train"}) for t in tasks]
+def _named_groups(given: list[str] | None, groups: list[str], key: str) -> set[str] | None:
+    if given is None:
+        return None
+    unknown = sorted(set(given) - set(groups), key=natural_key)
+    if unknown:
+        raise CorpusIndexError(f"extract.{key} {unknown} are not groups of this corpus (it has {groups})")
+    return set(given)
+
+
+def split_by_group(tasks: list[VideoTask], test_fraction: float, seed: int, test_groups: list[str] | None = None,
+                   val_groups: list[str] | None = None, val_fraction: float = 0.0) -> list[VideoTask]:
+    """Whole groups to one side: ``test_groups`` (every one must exist) or else a seeded draw of
+    ``round(n * test_fraction)`` groups (at least 1) go to test; ``val_groups`` or else a seeded
+    draw of ``round(n * val_fraction)`` of the groups left (none when 0) go to validation; at least
+    one group stays for training. The draws depend only on the seed and the set of group names."""
+    groups = sorted({group_of(t) for t in tasks}, key=natural_key)
+    test = _named_groups(test_groups, groups, "test_groups")
+    val = _named_groups(val_groups, groups, "val_groups")
+    if test is None:
+        if len(groups) < 2:
+            raise CorpusIndexError(f"split=group needs at least two groups; the corpus has {groups}")
+        test = _drawn(sorted(groups), test_fraction, seed, 0, len(groups) - 1 - len(val or ()))
+    if val is None:
+        rest = sorted(g for g in groups if g not in test)
+        val = _drawn(rest, val_fraction, seed, 1, len(rest) - 1)
+    if not set(groups) - test - val:
+        raise CorpusIndexError(f"split=group leaves no group to train on: test {sorted(test)}, val {sorted(val)}")
+    side = {g: "test" if g in test else "val" if g in val else "train" for g in groups}
+    return [VideoTask(**{**asdict(t), "split": side[group_of(t)]}) for t in tasks]
 
 
 def assign_splits(tasks: list[VideoTask], cfg: ExtractConfig) -> list[VideoTask]:
     """``cfg.split`` applied: per gloss (seeded), the index's own (train / val / test, else
     ``unsplit``), whole groups, or everything to test."""
     if cfg.split == "per_gloss":
-        return split_per_gloss(tasks, cfg.test_fraction, cfg.seed)
+        return split_per_gloss(tasks, cfg.test_fraction, cfg.seed, cfg.val_fraction)
     if cfg.split == "group":
-        return split_by_group(tasks, cfg.test_fraction, cfg.seed, cfg.test_groups)
+        return split_by_group(tasks, cfg.test_fraction, cfg.seed, cfg.test_groups, cfg.val_groups, cfg.val_fraction)
     if cfg.split == "test":
         return [VideoTask(**{**asdict(t), "split": "test"}) for t in tasks]
     return [
@@ -200,6 +228,10 @@ def split_rule(cfg: ExtractConfig, tasks: list[VideoTask]) -> dict[str, Any]:
         rule.update({f"{side}_groups": sorted(groups, key=natural_key) for side, groups in sorted(sides.items())})
         if cfg.test_groups is not None:
             rule["test_groups_given"] = True
+        if cfg.val_groups is not None:
+            rule["val_groups_given"] = True
+    if cfg.split in ("per_gloss", "group") and (cfg.val_fraction or cfg.val_groups):
+        rule["val_fraction"] = cfg.val_fraction
     return rule
 
 

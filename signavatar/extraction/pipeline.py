@@ -217,8 +217,10 @@ def corpus_tasks(config: SignAvatarConfig) -> tuple[list[VideoTask], dict[str, A
 def _absolute_paths(config: SignAvatarConfig) -> SignAvatarConfig:
     """Local paths made absolute: the actors may run in another working directory."""
     cfg = config.extract
-    paths = {k: storage.absolute(v) for k in ("output", "input", "labels", "index", "videos", "annotations")
+    paths = {k: storage.absolute(v) for k in ("output", "labels", "index", "videos", "annotations")
              if (v := getattr(cfg, k))}
+    if cfg.input is not None:
+        paths["input"] = [storage.absolute(v) for v in cfg.inputs] if isinstance(cfg.input, list) else storage.absolute(cfg.input)
     return config.model_copy(update={"extract": cfg.model_copy(update=paths)})
 
 

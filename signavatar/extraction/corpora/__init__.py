@@ -51,27 +51,47 @@ def detect_source(root: str) -> str:
 
 
 def resolve_source(cfg: ExtractConfig) -> str:
-    if not cfg.input:
+    """The layout of ``extract.input`` (every folder of a list alike)."""
+    if not cfg.inputs:
         raise ValueError(f"extract.source={cfg.source} needs extract.input (the corpus folder or s3:// prefix)")
-    return detect_source(cfg.input) if cfg.source == "auto" else cfg.source
+    if cfg.source != "auto":
+        return cfg.source
+    sources = {root: detect_source(root) for root in cfg.inputs}
+    if len(set(sources.values())) > 1:
+        raise CorpusLayoutError(f"the folders of extract.input hold different layouts: {sources}")
+    return next(iter(sources.values()))
 
 
 def _fps(cfg: ExtractConfig, source: str) -> float:
     return cfg.input_fps or DEFAULT_FPS[source]
 
 
-def list_sequences(cfg: ExtractConfig, source: str) -> list[VideoTask]:
-    """Every sequence of the corpus as an unsplit task (``frame_start`` = ``skip_frames``)."""
+def _list_folder(cfg: ExtractConfig, source: str, root: str) -> list[VideoTask]:
     limits = Limits.from_config(cfg)
     if source == "mpdata":
-        lister = mpdata_pack.list_pack if mpdata_pack.is_pack(cfg.input) else mpdata.list_tree
-        return lister(cfg.input, _fps(cfg, source), cfg.group_size, cfg.skip_frames)
+        lister = mpdata_pack.list_pack if mpdata_pack.is_pack(root) else mpdata.list_tree
+        return lister(root, _fps(cfg, source), cfg.group_size, cfg.skip_frames)
     if cfg.group_size is not None:
         raise ValueError(f"extract.group_size blocks mpdata sequence numbers; {source} corpora group by "
                          f"{'participant_id' if source == 'gislr' else 'the signer column of extract.labels'}")
     if source == "gislr":
-        return gislr.list_sequences(cfg.input, limits, _fps(cfg, source), cfg.skip_frames)
-    return pose_folder.list_sequences(cfg.input, cfg.labels, limits, cfg.skip_frames)
+        return gislr.list_sequences(root, limits, _fps(cfg, source), cfg.skip_frames)
+    return pose_folder.list_sequences(root, cfg.labels, limits, cfg.skip_frames)
+
+
+def list_sequences(cfg: ExtractConfig, source: str) -> list[VideoTask]:
+    """Every sequence of the corpus (of every folder of ``extract.input``) as an unsplit task
+    (``frame_start`` = ``skip_frames``); a clip id found in two folders is an error."""
+    tasks: list[VideoTask] = []
+    where: dict[str, str] = {}
+    for root in cfg.inputs:
+        for task in _list_folder(cfg, source, root):
+            if task.clip_id in where:
+                raise CorpusLayoutError(f"sequence {task.clip_id!r} is in both {where[task.clip_id]} and {root}: the "
+                                        "folders of extract.input must hold different sequences")
+            where[task.clip_id] = root
+            tasks.append(task)
+    return tasks
 
 
 def build_tasks(cfg: ExtractConfig) -> tuple[str, list[VideoTask]]:
@@ -102,12 +122,12 @@ def read_sequence(task: VideoTask, cfg: ExtractConfig) -> HolisticLandmarks:
 def corpus_info(cfg: ExtractConfig, source: str) -> dict[str, Any]:
     """What the manifest records about the corpus read (beside its glosses, splits and rule)."""
     info: dict[str, Any] = {
-        "name": cfg.corpus_name or basename(cfg.input),
+        "name": cfg.corpus_name or "+".join(basename(root) for root in cfg.inputs),
         "source": source,
         "input": cfg.input,
         "skip_frames": cfg.skip_frames,
     }
-    if source == "mpdata" and mpdata_pack.is_pack(cfg.input):
+    if source == "mpdata" and all(mpdata_pack.is_pack(root) for root in cfg.inputs):
         info["packed"] = True
     if source in DEFAULT_FPS:
         info.update(image_size=[cfg.image_width, cfg.image_height], fps=_fps(cfg, source))
