@@ -7,13 +7,14 @@ import json
 import numpy as np
 import pytest
 
+from signavatar.body.skeleton import DEFAULT_REST_JOINTS
 from signavatar.config import SignAvatarConfig
 from signavatar.data.synthetic import generate_corpus
 from signavatar.evaluation.protocol import (
     ClipEncodings,
     check_vocabulary,
     confidence_interval,
-    draw_repetition,
+    draw_repetitions,
     encode_clips,
     score_repetition,
     summarize,
@@ -54,16 +55,24 @@ def encoded(tiny_checkpoint):
     recognizer, _ = train_recognizer(data.features.numpy(), data.labels.numpy(), len(avatar.glosses),
                                      config.eval.model_copy(update={**SMALL_EVAL, "recognizer_batch_size": 8}))
     index = {g: i for i, g in enumerate(avatar.glosses)}
-    return avatar, recognizer, ClipEncodings(**encode_clips(avatar, recognizer, clips, index, batch_size=7)), clips
+    encodings = encode_clips(avatar, recognizer, clips, index, batch_size=7, rest_joints=DEFAULT_REST_JOINTS)
+    return avatar, recognizer, ClipEncodings(**encodings), clips
+
+
+def draw(avatar, recognizer, clips, repetition: int, batch_size: int = 64) -> dict:
+    """One repetition's drawn groups."""
+    [(drawn, _)] = draw_repetitions(avatar, recognizer, clips, [repetition_seed(0, repetition)], batch_size,
+                                    DEFAULT_REST_JOINTS)
+    return drawn
 
 
 def test_each_repetition_draws_fresh_reconstructions_and_generations(encoded):
     """ACTOR's protocol: per repetition, one Rec and one Gen clip per real clip (that clip's gloss);
     a repetition's draws depend on its seed only, not on batching."""
     avatar, recognizer, clips, corpus = encoded
-    first = draw_repetition(avatar, recognizer, clips, repetition_seed(0, 0), batch_size=64)
-    again = draw_repetition(avatar, recognizer, clips, repetition_seed(0, 0), batch_size=5)
-    second = draw_repetition(avatar, recognizer, clips, repetition_seed(0, 1), batch_size=64)
+    first = draw(avatar, recognizer, clips, 0)
+    again = draw(avatar, recognizer, clips, 0, batch_size=5)
+    second = draw(avatar, recognizer, clips, 1)
     assert set(first) == {"Rec_train", "Rec_test", "Gen_train", "Gen_test"}
     raw = clips.raw_groups()
     for name, group in first.items():
@@ -73,6 +82,7 @@ def test_each_repetition_draws_fresh_reconstructions_and_generations(encoded):
         assert batching < 1e-4  # a draw does not depend on how latents are batched
         # another repetition draws again (the tiny model's clips vary little, but they do vary)
         assert np.abs(group.features - second[name].features).max() > 10 * batching, name
+        assert group.positions.shape == (len(group.labels), *clips.positions.shape[1:])
     assert len(clips.key) == len(corpus) and np.array_equal(
         np.sort(clips.split), np.sort([c.split for c in corpus]))
 
@@ -83,8 +93,7 @@ def test_confidence_interval_is_actors_and_shrinks_with_repetitions(encoded):
     assert confidence_interval([2.0, 2.0, 2.0]) == 0.0
     cfg = SignAvatarConfig().eval.model_copy(update={"diversity_size": 8, "multimodality_samples": 3})
     raw = clips.raw_groups()
-    reps = [score_repetition(raw, draw_repetition(avatar, recognizer, clips, repetition_seed(0, r), 64), cfg,
-                             repetition_seed(0, r)) for r in range(16)]
+    reps = [score_repetition(raw, draw(avatar, recognizer, clips, r), cfg, repetition_seed(0, r)) for r in range(16)]
     few, many = summarize(reps[:4]), summarize(reps)
     # Diversity and multimodality draw random subsets in every repetition; the tiny model's Gen FID
     # moves only at the 1e-7 level between draws (checked distinct below), too little to order CIs.
@@ -95,6 +104,28 @@ def test_confidence_interval_is_actors_and_shrinks_with_repetitions(encoded):
     assert many["Raw_train"]["acc"]["ci95"] == 0.0 and many["Raw_train"]["fid"]["mean"] == pytest.approx(0, abs=1e-6)
 
 
+def test_repetitions_drawn_together_give_the_figures_of_each_drawn_alone(encoded):
+    """The evaluation's repetitions and temperature curves share one stream of decoder and
+    recognizer passes: every figure equals that of the repetition drawn on its own."""
+    avatar, recognizer, clips, _ = encoded
+    cfg = SignAvatarConfig().eval.model_copy(update={"diversity_size": 8, "multimodality_samples": 3})
+    seeds = [repetition_seed(0, r) for r in range(3)]
+    together = draw_repetitions(avatar, recognizer, clips, seeds, 16, DEFAULT_REST_JOINTS, (1.0, 2.0), "test")
+    for seed, (drawn, curve) in zip(seeds, together, strict=True):
+        [(alone, alone_curve)] = draw_repetitions(avatar, recognizer, clips, [seed], 64, DEFAULT_REST_JOINTS,
+                                                  (1.0, 2.0), "test")
+        assert set(curve) == {1.0, 2.0}
+        for name in alone:
+            np.testing.assert_allclose(drawn[name].features, alone[name].features, atol=1e-5)
+            np.testing.assert_allclose(drawn[name].positions, alone[name].positions, atol=1e-5)
+        for t in curve:
+            np.testing.assert_allclose(curve[t].features, alone_curve[t].features, atol=1e-5)
+        a, b = (score_repetition(clips.raw_groups(), d, cfg, seed) for d in (drawn, alone))
+        for group in a:
+            for metric in ("acc", "fid", "div", "multi"):  # NaN where a group is too small alike
+                assert a[group][metric] == pytest.approx(b[group][metric], rel=1e-4, abs=1e-6, nan_ok=True), group
+
+
 def test_evaluate_all_groups_on_ray_data(ray_cluster, tiny_checkpoint, tmp_path):
     config = eval_config(tiny_checkpoint, tmp_path, temperature_curve=(1.0, 3.0))
     clips = generate_corpus(config.data.synthetic)
@@ -103,7 +134,8 @@ def test_evaluate_all_groups_on_ray_data(ray_cluster, tiny_checkpoint, tmp_path)
 
     summary = evaluate(config, dataset)
     groups = summary["groups"]
-    assert set(groups) == set(TABLE_ONE_ROWS) and summary["repetitions"] == 3
+    assert set(groups) == {f"{g}_{s}" for s in ("train", "test") for g in ("Raw", "Rec", "Gen")} <= set(TABLE_ONE_ROWS)
+    assert summary["repetitions"] == 3
     for split in ("train", "test"):  # Rec and Gen: one clip per real clip of the split
         n = sum(c.split == split for c in clips)
         assert groups[f"Raw_{split}"]["sizes"]["n"] == groups[f"Rec_{split}"]["sizes"]["n"] == n
@@ -138,10 +170,52 @@ def test_evaluate_all_groups_on_ray_data(ray_cluster, tiny_checkpoint, tmp_path)
     assert "## Per gloss" in (tmp_path / "run" / "quality.md").read_text()
     assert json.loads((tmp_path / "run" / "quality.json").read_text())["fid_scale"] > 0
 
+    # DTW joint errors beside Table I: every drawn group, each part, nearest <= mean
+    faithful = summary["faithfulness"]
+    assert set(faithful) == {f"{g}_{s}" for g in ("Rec", "Gen") for s in ("train", "test")}
+    for figures in faithful.values():
+        for part in ("body", "left_hand", "right_hand"):
+            assert 0 <= figures[f"{part}_nearest"]["mean"] <= figures[f"{part}_mean"]["mean"] < 1.0  # metres
+    assert "DTW joint error" in report and "| test | Gen |" in report.split("DTW joint error")[1]
+    assert set(saved["faithfulness"]["Gen_test"]["per_gloss"]) == {c.gloss for c in clips if c.split == "test"}
+
     again = evaluate(config, dataset)  # the saved recognizer is reused, results are reproducible
     assert "recognizer_training" not in again
     assert again["groups"]["Gen_test"]["acc"] == groups["Gen_test"]["acc"]
     assert again["groups"]["Rec_test"]["fid"] == pytest.approx(groups["Rec_test"]["fid"], rel=1e-5)
+
+
+def test_recognizer_is_trained_once_per_dataset_and_settings(ray_cluster, tiny_checkpoint, tmp_path):
+    """Another run on the same dataset reuses the recognizer kept beside it (same weights, no
+    training); a changed train clip or a changed recognizer setting trains a new one."""
+    import torch
+
+    from signavatar.evaluation.recognizer_cache import ensure_recognizer
+
+    config = eval_config(tiny_checkpoint, tmp_path)
+    clips = generate_corpus(config.data.synthetic)
+    dataset = str(tmp_path / "dataset")
+    arrow_io.write_dataset(clips, dataset, shard_size=7)
+    frames, cfg = config.data.num_frames, config.eval
+    first = ensure_recognizer(dataset, str(tmp_path / "a.pt"), frames, cfg)
+    reused = ensure_recognizer(dataset, str(tmp_path / "b.pt"), frames, cfg)
+    assert not first["cached"] and reused["cached"] and reused["fingerprint"] == first["fingerprint"]
+    assert reused["train_acc"] == first["train_acc"]
+    weights = [torch.load(tmp_path / f"{n}.pt", weights_only=True)["state_dict"] for n in ("a", "b")]
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+    other = str(tmp_path / "changed")
+    moved = clips[0].replace(poses=clips[0].poses + 0.01)  # one train clip changed
+    assert clips[0].split == "train"
+    arrow_io.write_dataset([moved, *clips[1:]], other, shard_size=7)
+    changed = ensure_recognizer(other, str(tmp_path / "c.pt"), frames, cfg)
+    assert not changed["cached"] and changed["fingerprint"] != first["fingerprint"]
+    longer = ensure_recognizer(dataset, str(tmp_path / "d.pt"), frames,
+                               cfg.model_copy(update={"recognizer_epochs": cfg.recognizer_epochs + 1}))
+    assert not longer["cached"] and longer["fingerprint"] != first["fingerprint"]
+    # evaluations find it too: a second run directory on the same dataset trains nothing
+    summary = evaluate(config.model_copy(update={"run_dir": str(tmp_path / "run2")}), dataset)
+    assert summary["recognizer_training"]["cached"] is True
 
 
 def test_dataset_with_unknown_gloss_stops_naming_it(ray_cluster, tiny_checkpoint, tmp_path):

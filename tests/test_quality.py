@@ -10,26 +10,40 @@ import pytest
 import torch
 
 from signavatar.config import EvalConfig, ModelConfig
-from signavatar.evaluation import quality
-from signavatar.evaluation.protocol import ClipEncodings, GroupOutputs, score_repetition
+from signavatar.evaluation import faithfulness, quality
+from signavatar.evaluation.protocol import ClipEncodings, GroupOutputs, score_faithfulness, score_repetition
 from signavatar.model.cvae import SignAvatarCVAE, kl_divergence
 from signavatar.model.pipeline import SignAvatar, inference_config
 from signavatar.training.loop import annealed_kl_weight
 from tests.support.avatars import avatar_around
 
 CFG = EvalConfig(multimodality_samples=4, multimodality_classes=3, diversity_size=10)
+JOINTS = len(faithfulness.PART_JOINTS)
+
+
+def motion(rng: np.random.Generator, count: int, spread: float = 0.05) -> np.ndarray:
+    """Joint positions ``[count, 4 frames, J, 3]`` around a fixed pose."""
+    return np.ones((count, 4, JOINTS, 3)) * 0.2 + spread * rng.normal(size=(count, 4, JOINTS, 3))
+
+
+def score(clips: ClipEncodings, drawn: dict, curve: dict, seed: int, split: str = "test") -> dict:
+    """One repetition's quality figures of ``drawn`` on ``split``, as the evaluation computes them."""
+    scores = score_repetition(clips.raw_groups(), drawn, CFG, seed=seed)
+    return quality.score_quality(clips, drawn, scores, curve, CFG, seed, quality.fid_scale(clips, split), split,
+                                 score_faithfulness(clips, drawn))
 
 
 def encodings(rng: np.random.Generator, per_gloss: int = 6, spread: float = 1.0) -> ClipEncodings:
-    """3 glosses x ``per_gloss`` clips in each of train and test; features: a gloss centre + noise."""
+    """3 glosses x ``per_gloss`` clips in each of train, val and test; features: a gloss centre + noise."""
     glosses = np.repeat(["a", "b", "c"], per_gloss)
     labels = np.repeat([0, 1, 2], per_gloss)
     rows = []
-    for split in ("train", "test"):
+    for split in ("train", "val", "test"):
         feats = np.eye(3, 8)[labels] * 10 + spread * rng.normal(size=(len(labels), 8))
         rows.append({"split": np.full(len(labels), split), "gloss": glosses, "label": labels,
                      "key": rng.integers(0, 2**31, len(labels)), "mu": np.zeros((len(labels), 4)),
-                     "logvar": np.zeros((len(labels), 4)), "features": feats, "logits": np.eye(3)[labels]})
+                     "logvar": np.zeros((len(labels), 4)), "features": feats, "logits": np.eye(3)[labels],
+                     "positions": motion(rng, len(labels))})
     return ClipEncodings.concatenate(rows)
 
 
@@ -39,7 +53,7 @@ def drawn_like(clips: ClipEncodings, rec_spread: float, gen_spread: float, rng) 
         for group, spread in (("Rec", rec_spread), ("Gen", gen_spread)):
             centre = np.eye(3, 8)[clips.label[rows]] * 10
             out[f"{group}_{split}"] = GroupOutputs(centre + spread * rng.normal(size=(len(rows), 8)),
-                                                   clips.logits[rows], clips.label[rows])
+                                                   clips.logits[rows], clips.label[rows], motion(rng, len(rows)))
     return out
 
 
@@ -47,18 +61,19 @@ def test_generation_that_copies_real_clips_scores_ratio_one_and_no_fid_term():
     rng = np.random.default_rng(0)
     clips = encodings(rng)
     test = clips.split_rows()["test"]
-    same = GroupOutputs(clips.features[test], clips.logits[test], clips.label[test])
+    same = GroupOutputs(clips.features[test], clips.logits[test], clips.label[test], clips.positions[test])
     drawn = {"Rec_test": same, "Gen_test": same}
-    scores = score_repetition(clips.raw_groups(), drawn, CFG, seed=3)
-    scale = quality.fid_scale(clips)
-    figures = quality.score_quality(clips, drawn, scores, {}, CFG, seed=3, scale=scale)
+    scale = quality.fid_scale(clips, "test")
+    figures = score(clips, drawn, {}, seed=3)
     overall = figures["overall"]
+    assert overall["gen_dtw"] == pytest.approx(0.0, abs=1e-6)  # every generated clip is a real clip of its gloss
     # Table I's multimodality draws its own pairs per group, so the overall ratio is 1 up to that draw
     assert overall["multi_ratio"] == pytest.approx(1.0, abs=0.3) and overall["gen_fid"] == pytest.approx(0.0, abs=1e-6)
     assert overall["objective"] == pytest.approx(abs(1 - overall["multi_ratio"]), abs=1e-6)
     assert set(figures["per_gloss"]) == {"a", "b", "c"}
     for gloss in figures["per_gloss"].values():
         assert gloss["multi_ratio"] == pytest.approx(1.0) and gloss["gen_acc"] == 1.0 and gloss["clips"] == 6
+        assert gloss["gen_dtw"] == pytest.approx(0.0, abs=1e-6)
     assert scale > 0 and quality.objective(2 * scale, 0.5, scale) == pytest.approx(2.5)
 
 
@@ -66,8 +81,8 @@ def test_generation_less_varied_than_real_signing_shows_in_the_ratios():
     rng = np.random.default_rng(1)
     clips = encodings(rng, per_gloss=12)
     drawn = drawn_like(clips, rec_spread=0.8, gen_spread=0.2, rng=rng)  # the class mean, nearly every time
-    scores = score_repetition(clips.raw_groups(), drawn, CFG, seed=0)
-    figures = quality.score_quality(clips, drawn, scores, {}, CFG, seed=0, scale=quality.fid_scale(clips))
+    figures = score(clips, drawn, {}, seed=0)
+    assert figures["overall"]["gen_dtw"] > 0.01  # joint positions drawn apart from the real ones
     assert figures["overall"]["multi_ratio"] < 0.4 and figures["overall"]["fid_ratio"] > 1.0
     for gloss in figures["per_gloss"].values():
         assert gloss["multi_ratio"] < 0.5 and gloss["gen_multi"] < min(gloss["rec_multi"], gloss["raw_multi"])
@@ -80,16 +95,19 @@ def test_summary_gives_mean_and_ci95_of_every_figure_and_the_report_names_each_g
     for r in range(4):
         drawn = drawn_like(clips, rec_spread=0.8, gen_spread=0.3 + 0.1 * r, rng=rng)
         curve = {1.0: drawn["Gen_test"], 2.0: drawn["Rec_test"]}
-        scores = score_repetition(clips.raw_groups(), drawn, CFG, seed=r)
-        records.append(quality.score_quality(clips, drawn, scores, curve, CFG, seed=r, scale=quality.fid_scale(clips)))
+        records.append(score(clips, drawn, curve, seed=r))
     summary = quality.summarize_quality(records)
+    beside = quality.summarize_quality([score(clips, drawn_like(clips, 0.8, 0.3, rng), {}, seed=r, split="val")
+                                        for r in range(4)])
     ratios = [r["overall"]["multi_ratio"] for r in records]
     assert summary["overall"]["multi_ratio"]["mean"] == pytest.approx(np.mean(ratios))
     assert summary["overall"]["multi_ratio"]["ci95"] == pytest.approx(1.96 * np.std(ratios) / 2)
     assert set(summary["temperature_curve"]) == {"1", "2"}
     assert summary["temperature_curve"]["2"]["multi"]["mean"] > summary["temperature_curve"]["1"]["multi"]["mean"]
-    markdown = quality.to_markdown(summary, temperature=1.5)
-    assert "sampling temperature 1.5" in markdown and "## Per gloss" in markdown
+    assert set(summary["dtw"]) == {"Rec", "Gen"} and summary["dtw"]["Gen"]["left_hand_nearest"]["ci95"] >= 0
+    markdown = quality.to_markdown(summary, temperature=1.5, beside=[beside])
+    assert "sampling temperature 1.5" in markdown and "## Per gloss" in markdown and "## DTW joint error" in markdown
+    assert "| test |" in markdown and "| val |" in markdown
     assert all(f"| {g} | 10 |" in markdown for g in "abc") and "| 2 |" in markdown
 
 

@@ -170,12 +170,13 @@ def test_metric_mode_mismatch_rejected(tmp_path):
 
 
 def test_sweep_on_the_generation_quality_objective(ray_cluster, tmp_path):
-    """metric: quality — the protocol's draws on the test split at every checkpoint, the composite
-    objective reported with its parts; ASHA compares trials at equal epochs (``epochs_done``)."""
+    """metric: quality — the protocol's draws on the validation split at every checkpoint, the
+    composite objective reported with its parts; ASHA compares trials at equal epochs (``epochs_done``)."""
     from workflows import tune as tune_workflow
 
     summary = tune_workflow.main(quick_args(
         tmp_path, "metric=quality", "mode=min", "num_samples=3", "max_concurrent_trials=1",
+        "base.data.synthetic.val_fraction=0.2",
         "scheduler.grace_period=1", "base.train.epochs=4", "base.eval.recognizer_epochs=2",
         "base.eval.recognizer_hidden=[8, 8, 16]", "base.eval.recognizer_feature_dim=16",
         "base.eval.multimodality_samples=3"))
@@ -186,6 +187,7 @@ def test_sweep_on_the_generation_quality_objective(ray_cluster, tmp_path):
     for trial in trials:
         figures = trial["figures"]
         assert figures["gen_fid"] >= 0 and figures["multi_ratio"] > 0 and 0 <= figures["gen_acc"] <= 1
+        assert 0 < figures["gen_dtw"] < 1  # metres
         assert trial["epochs"] in (2, 4)  # reports at checkpoints only (every 2 epochs in quick.yaml)
     assert any(t["status"] == "stopped early" for t in trials), trials  # ASHA cut at least one at epoch 2
     best = yaml.safe_load((tmp_path / "tune" / "quick" / "best_config.yaml").read_text())
@@ -209,3 +211,36 @@ def test_best_config_stops_at_the_best_epoch_with_the_same_masking_schedule():
     spelled = SignAvatarConfig.model_validate(data).curriculum
     assert spelled.scale_to_run is False and spelled.step == round(500 * 90 / 5000)
     assert [mask_ratio(e, spelled, 25) for e in range(25)] == [mask_ratio(e, full, 90) for e in range(25)]
+
+
+def test_sweep_scores_never_read_the_test_split(tiny_checkpoint, tmp_path):
+    """A trial's quality figures (and the recognizer a sweep trains) come from train and val only:
+    on a copy of the dataset whose test clips are replaced by other motion, they are identical."""
+    import torch
+
+    from signavatar.data.synthetic import generate_corpus
+    from signavatar.evaluation.recognizer_cache import ensure_recognizer
+    from signavatar.model.checkpoint import load_checkpoint
+    from signavatar.motion import arrow_io
+    from signavatar.training.loop import restore_training_state
+    from signavatar.tuning.scores import QualityScores
+
+    tiny = tiny_checkpoint.config
+    small = tiny.eval.model_copy(update={"recognizer_hidden": (8, 8, 16), "recognizer_feature_dim": 16,
+                                         "recognizer_epochs": 2, "multimodality_samples": 2, "diversity_size": 4})
+    clips = generate_corpus(tiny.data.synthetic.model_copy(update={"val_fraction": 0.25, "clips_per_gloss": 12}))
+    assert {c.split for c in clips} == {"train", "val", "test"}
+    rng = np.random.default_rng(0)
+    other = [c.replace(poses=rng.normal(0, 0.5, c.poses.shape).astype(np.float32)) if c.split == "test" else c
+             for c in clips]
+    figures = []
+    for name, dataset_clips in (("real", clips), ("replaced", other)):
+        dataset = str(tmp_path / name)
+        arrow_io.write_dataset(dataset_clips, dataset, shard_size=5)  # shards mix the splits
+        recognizer = str(tmp_path / f"{name}.pt")
+        ensure_recognizer(dataset, recognizer, tiny.data.num_frames, small)
+        state = restore_training_state(load_checkpoint(tiny_checkpoint.checkpoint))
+        state = type(state)(**{**state.__dict__, "config": tiny.model_copy(update={"eval": small})})
+        scores = QualityScores(dataset, recognizer, repeats=2, seed=0).bind(state, None, torch.device("cpu"))
+        figures.append(scores())
+    assert figures[0] == figures[1] and np.isfinite(figures[0]["quality"]) and figures[0]["gen_dtw"] > 0

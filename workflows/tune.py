@@ -15,7 +15,7 @@ import logging
 import sys
 
 from signavatar import storage
-from signavatar.evaluation.run import fit_recognizer
+from signavatar.evaluation.recognizer_cache import ensure_recognizer
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.training.run import train_glosses
 from signavatar.tuning.results import to_markdown, write_results
@@ -41,10 +41,10 @@ def main(argv: list[str] | None = None) -> dict:
     glosses = train_glosses(dataset)
     embeddings = ClipConditioner(base.clip).encode_text(glosses)
     recognizer = None
-    if spec.needs_recognizer:  # gen_acc / gen_fid: one recognizer, trained on Raw train, shared by all trials
+    if spec.needs_recognizer:  # one recognizer, trained on Raw train (or reused from the dataset), shared by all trials
         recognizer = storage.absolute(storage.join(experiment_path(spec), "recognizer.pt"))
         if not storage.exists(recognizer):
-            fit_recognizer(dataset, recognizer, base.data.num_frames, base.eval)
+            ensure_recognizer(dataset, recognizer, base.data.num_frames, base.eval)
     tuner = build_tuner(spec, dataset, glosses, embeddings, resume=args.resume, recognizer=recognizer)
     results = tuner.fit()
     summary = write_results(results, spec, dataset, experiment_path(spec))

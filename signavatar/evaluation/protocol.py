@@ -1,6 +1,6 @@
 """The evaluation protocol (Action2Motion / ACTOR, as the SignAvatar paper uses it), without Ray.
 
-Groups are ``Raw``, ``Rec`` and ``Gen`` for the train and test splits:
+Groups are ``Raw``, ``Rec`` and ``Gen`` for each split present (train, val, test):
 - ``Raw_<split>``: the dataset's clips (resampled to the model's length);
 - ``Rec_<split>``: one reconstruction of each of those clips (z drawn from the clip's posterior);
 - ``Gen_<split>``: one generated clip per real clip of the split, with that clip's gloss (z ~ N(0, T^2 I),
@@ -15,9 +15,11 @@ metric of every group is reported as the mean over the repetitions and its 95% c
 interval ``1.96 * std / sqrt(R)`` (``std`` with ``ddof=0``, as ACTOR computes it).
 
 What does not change between repetitions is computed once per clip (``encode_clips``): the Raw
-clip's recognizer outputs and its posterior (mu, logvar). A repetition (``draw_repetition``) is
-then one batched decoder pass over ``2 N`` latents (N posterior samples, N prior samples) and one
-recognizer pass over the results.
+clip's recognizer outputs, its posterior (mu, logvar) and its joint positions (for the DTW joint
+errors of ``faithfulness``). Repetitions (``draw_repetitions``) are then one stream of decoder and
+recognizer passes over all their latents (per repetition N posterior samples, N prior samples and
+the temperature curve's redraws), ``batch_size`` at a time; every latent comes from its own seed,
+so the figures do not depend on how repetitions are grouped or batched.
 """
 
 from __future__ import annotations
@@ -31,24 +33,26 @@ import numpy as np
 import torch
 
 from signavatar.config import EvalConfig
-from signavatar.evaluation import metrics
+from signavatar.evaluation import faithfulness, metrics
 from signavatar.evaluation.recognizer_training import extract_features
 from signavatar.evaluation.stgcn import STGCN
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
 from signavatar.seeding import latent_seeds
 
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
 METRIC_NAMES = ("acc", "acc_top5", "fid", "div", "multi")
 
 
 @dataclass
 class GroupOutputs:
-    """Recognizer outputs for one group: penultimate features, logits, true labels."""
+    """Recognizer outputs for one group: penultimate features, logits, true labels; and the clips'
+    joint positions (``faithfulness.positions``) where the group is scored for faithfulness."""
 
     features: np.ndarray  # [N, D]
     logits: np.ndarray  # [N, K]
     labels: np.ndarray  # [N] recognizer class indices
+    positions: np.ndarray | None = None  # [N, T, J, 3]
 
 
 @dataclass
@@ -56,7 +60,8 @@ class ClipEncodings:
     """What every repetition needs of the dataset, one row per clip (``encode_clips``).
 
     ``key`` identifies a clip for seeding (``clip_key``); ``mu`` / ``logvar`` are the clip's
-    posterior; ``features`` / ``logits`` are the recognizer's outputs for the Raw clip."""
+    posterior; ``features`` / ``logits`` are the recognizer's outputs for the Raw clip and
+    ``positions`` its joint positions (``faithfulness.positions``)."""
 
     split: np.ndarray  # [N] str
     gloss: np.ndarray  # [N] str
@@ -66,6 +71,7 @@ class ClipEncodings:
     logvar: np.ndarray  # [N, L]
     features: np.ndarray  # [N, D]
     logits: np.ndarray  # [N, K]
+    positions: np.ndarray  # [N, T, J, 3]
 
     @classmethod
     def concatenate(cls, parts: Iterable[Mapping[str, np.ndarray]]) -> ClipEncodings:
@@ -81,7 +87,8 @@ class ClipEncodings:
         return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     def raw_groups(self) -> dict[str, GroupOutputs]:
-        return {f"Raw_{split}": GroupOutputs(self.features[rows], self.logits[rows], self.label[rows])
+        return {f"Raw_{split}": GroupOutputs(self.features[rows], self.logits[rows], self.label[rows],
+                                             self.positions[rows])
                 for split, rows in self.split_rows().items()}
 
     def split_rows(self) -> dict[str, np.ndarray]:
@@ -104,9 +111,10 @@ def clip_key(clip_id: str) -> int:
 
 
 def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],
-                 batch_size: int) -> dict[str, np.ndarray]:
+                 batch_size: int, rest_joints: np.ndarray) -> dict[str, np.ndarray]:
     """The ``ClipEncodings`` columns of ``clips``: Raw 6D features at the model's length go through
-    the recognizer and the encoder (posterior), ``batch_size`` clips per pass."""
+    the recognizer and the encoder (posterior), ``batch_size`` clips per pass, and forward
+    kinematics on ``rest_joints`` (positions)."""
     frames = avatar.config.model.num_frames
     raw = torch.from_numpy(np.stack([c.resample(frames).to_features() for c in clips]))
     glosses = [c.gloss for c in clips]
@@ -126,38 +134,66 @@ def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionCl
         "logvar": torch.cat(logvar).numpy(),
         "features": features,
         "logits": logits,
+        "positions": faithfulness.positions(raw, rest_joints),
     }
 
 
 def decode_and_recognize(avatar: SignAvatar, recognizer: STGCN, z: torch.Tensor, glosses: Sequence[str],
-                         batch_size: int) -> tuple[np.ndarray, np.ndarray]:
+                         batch_size: int, rest_joints: np.ndarray | None = None,
+                         placed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     """Recognizer ``(features, logits)`` of the clips decoded from latents ``z`` [N, L] with their
-    glosses, ``batch_size`` latents per decoder and recognizer pass."""
-    features, logits = [], []
+    glosses, ``batch_size`` latents per decoder and recognizer pass, and the joint positions
+    (``faithfulness.positions`` on ``rest_joints``) of the rows ``placed`` marks (None: no
+    positions), in ``placed``'s order."""
+    features, logits, positions = [], [], []
     for first in range(0, len(z), batch_size):
         part = slice(first, first + batch_size)
         motion = avatar.decode_features(z[part], avatar.text_embeddings(list(glosses[part])))
         f, lg = extract_features(recognizer, motion, batch_size)
         features.append(f)
         logits.append(lg)
-    return np.concatenate(features), np.concatenate(logits)
+        if placed is not None and placed[part].any():
+            positions.append(faithfulness.positions(motion[torch.from_numpy(placed[part])], rest_joints))
+    return np.concatenate(features), np.concatenate(logits), np.concatenate(positions) if positions else None
 
 
-def draw_repetition(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings, seed: int,
-                    batch_size: int) -> dict[str, GroupOutputs]:
-    """The Rec and Gen groups of one repetition seeded ``seed``: per clip one posterior sample
-    ``z = mu + sigma * eps`` and one prior sample ``z ~ N(0, T^2 I)``, decoded with the clip's gloss
-    (``batch_size`` latents per decoder and recognizer pass)."""
+def draw_repetitions(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings, seeds: Sequence[int],
+                     batch_size: int, rest_joints: np.ndarray, temperatures: Sequence[float] = (),
+                     curve_split: str | None = None) -> list[tuple[dict[str, GroupOutputs], dict[float, GroupOutputs]]]:
+    """For each repetition seed: its Rec and Gen groups of every split (per clip one posterior sample
+    ``z = mu + sigma * eps`` and one prior sample ``z ~ N(0, T^2 I)``, decoded with the clip's gloss;
+    with joint positions) and its temperature curve (Gen of ``curve_split`` redrawn with the same
+    prior noise scaled by each of ``temperatures``, ``{T: group}``; empty without a curve). All
+    latents go through one stream of ``batch_size`` passes."""
     mu, logvar = torch.as_tensor(np.array(clips.mu)), torch.as_tensor(np.array(clips.logvar))  # ray hands read-only arrays
-    z = torch.cat([mu + avatar.latents(latent_seeds(clips.key, seed, 0)) * (0.5 * logvar).exp(),
-                   avatar.prior_latents(latent_seeds(clips.key, seed, 1))])
-    features, logits = decode_and_recognize(avatar, recognizer, z, [str(g) for g in clips.gloss] * 2, batch_size)
     n = len(clips.key)
-    out = {}
-    for split, rows in clips.split_rows().items():
-        for group, offset in (("Rec", 0), ("Gen", n)):
-            out[f"{group}_{split}"] = GroupOutputs(features[rows + offset], logits[rows + offset], clips.label[rows])
-    return out
+    curve_rows = clips.split_rows().get(curve_split) if temperatures else None
+    curve_rows = np.zeros(0, np.int64) if curve_rows is None else curve_rows
+    latents, glosses = [], []
+    for seed in seeds:
+        eps = avatar.latents(latent_seeds(clips.key, seed, 1))  # the prior draw's noise (stream 1)
+        latents += [mu + avatar.latents(latent_seeds(clips.key, seed, 0)) * (0.5 * logvar).exp(),
+                    eps * avatar.temperature(), *(eps[curve_rows] * float(t) for t in temperatures)]
+        glosses += [str(g) for g in clips.gloss] * 2 + [str(g) for g in clips.gloss[curve_rows]] * len(temperatures)
+    per_seed = 2 * n + len(curve_rows) * len(temperatures)
+    placed = np.tile(np.arange(per_seed) < 2 * n, len(seeds))
+    features, logits, positions = decode_and_recognize(avatar, recognizer, torch.cat(latents), glosses, batch_size,
+                                                       rest_joints, placed)
+    draws = []
+    for r in range(len(seeds)):
+        offset = r * per_seed
+        drawn = {}
+        for split, rows in clips.split_rows().items():
+            for group, at in (("Rec", 0), ("Gen", n)):
+                where = offset + at + rows
+                drawn[f"{group}_{split}"] = GroupOutputs(features[where], logits[where], clips.label[rows],
+                                                         positions[r * 2 * n + at + rows])
+        curve = {}
+        for k, t in enumerate(temperatures):
+            where = offset + 2 * n + k * len(curve_rows) + np.arange(len(curve_rows))
+            curve[float(t)] = GroupOutputs(features[where], logits[where], clips.label[curve_rows])
+        draws.append((drawn, curve))
+    return draws
 
 
 def score_group(group: GroupOutputs, reference: GroupOutputs, cfg: EvalConfig, seed: int) -> dict:
@@ -190,6 +226,19 @@ def score_repetition(raw: Mapping[str, GroupOutputs], drawn: Mapping[str, GroupO
             for i, (name, group) in enumerate(sorted(groups.items()))}
 
 
+def score_faithfulness(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs]) -> dict[str, dict]:
+    """One repetition's DTW joint errors (``faithfulness``) of every drawn group against the Raw
+    clips of its split: ``{"Rec_test": {"overall": {...}, "per_gloss": {...}}, ...}``."""
+    rows = clips.split_rows()
+    out = {}
+    for name, group in drawn.items():
+        split_rows = rows[name.split("_", 1)[1]]
+        glosses = clips.gloss[split_rows]
+        errors = faithfulness.clip_errors(group.positions, glosses, clips.positions[split_rows], glosses)
+        out[name] = faithfulness.summarize_errors(errors, glosses)
+    return out
+
+
 def confidence_interval(values: Sequence[float]) -> float:
     """Half-width of the 95% confidence interval of the mean: ``1.96 * std / sqrt(R)`` (ACTOR's)."""
     values = np.asarray(values, dtype=np.float64)
@@ -215,6 +264,25 @@ def summarize(repetitions: Sequence[Mapping[str, Mapping]]) -> dict[str, dict]:
                               "std": float(np.std(values)) if finite else math.nan,
                               "values": values}
         out[group] = scores
+    return out
+
+
+def _mean_ci(values: Sequence[float]) -> dict[str, float | None]:
+    values = [float(v) for v in values]
+    if not values or not all(math.isfinite(v) for v in values):
+        return {"mean": None, "ci95": None}
+    return {"mean": float(np.mean(values)), "ci95": confidence_interval(values)}
+
+
+def collect_mean_ci(records: Sequence[Mapping]) -> dict:
+    """Nested ``{name: number}`` records (one per repetition) -> ``{name: {"mean", "ci95"}}`` (None
+    where a repetition's value is not finite)."""
+    out: dict = {}
+    for key, first in records[0].items():
+        if isinstance(first, Mapping):
+            out[key] = collect_mean_ci([r[key] for r in records])
+        else:
+            out[key] = _mean_ci([r[key] for r in records])
     return out
 
 

@@ -2,7 +2,7 @@
 
 A table maps a row name to its metrics. Table I rows are ``<Group>_<split>`` with Group in
 Raw (the dataset itself), Rec (reconstructed through the encoder posterior), Gen (sampled from
-N(0, I)) and split in train/test. Columns: Acc (top-1, higher is better), optional Acc top-5, FID
+N(0, I)) and split in train/val/test. Columns: Acc (top-1, higher is better), optional Acc top-5, FID
 (lower is better, against the Raw reference group), Div and Multi (closer to Raw is better).
 Every value is a ``Stat``: the mean over the evaluation's repetitions and the half-width of its
 95% confidence interval (shown as ``mean±ci``); ``sizes`` records the sample counts actually used
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 GROUPS = ("Raw", "Rec", "Gen")
-SPLITS = ("train", "test")
+SPLITS = ("train", "val", "test")
 METRICS = ("acc", "acc_top5", "fid", "div", "multi")
 _HEADERS = {"acc": "Acc ↑", "acc_top5": "Acc top-5 ↑", "fid": "FID ↓", "div": "Div →", "multi": "Multi →"}
 _DIGITS = {"acc": 3, "acc_top5": 3, "fid": 2, "div": 2, "multi": 2}
@@ -82,7 +82,7 @@ def build_table(results: Mapping[str, Mapping[str, Any]]) -> Table:
 
     Keys must name a known group and split; values may hold ``acc``, ``acc_top5``, ``fid``,
     ``div``, ``multi`` (numbers, (mean, ci95) or ``protocol.summarize`` dicts) and ``sizes`` (dict
-    of ints). Rows are ordered train before test, Raw, Rec, Gen within a split; missing rows are
+    of ints). Rows are ordered train, val, test, Raw, Rec, Gen within a split; missing rows are
     simply absent.
     """
     bad = sorted(set(results) - set(TABLE_ONE_ROWS))
@@ -149,6 +149,25 @@ def ablation_markdown(table: Mapping[str, Table], note: str | None = None) -> st
     rows = [([variant, *reversed(key.split("_", 1))], row, None)
             for variant, rows_ in table.items() for key, row in rows_.items()]
     return _render(["Variant", "Split", "Group"], rows, False, note)
+
+
+def faithfulness_markdown(faithful: Mapping[str, Mapping]) -> str:
+    """The DTW joint errors beside Table I: per drawn group (``Rec_<split>``, ``Gen_<split>``), for
+    body / left hand / right hand, the nearest and the mean real clip of the gloss (metres,
+    mean±CI95; ``protocol.score_faithfulness`` summarised over the repetitions)."""
+    columns = [(part, kind) for part in ("body", "left_hand", "right_hand") for kind in ("nearest", "mean")]
+    lines = ["DTW joint error to the real clips of the same gloss and split (metres, root aligned; "
+             "`signavatar.evaluation.faithfulness`), mean±CI95:", "",
+             "| Split | Group | " + " | ".join(f"{p.replace('_', ' ')} {k}" for p, k in columns) + " |",
+             "|" + "---|" * (2 + len(columns))]
+    order = [f"{g}_{s}" for s in SPLITS for g in GROUPS if f"{g}_{s}" in faithful]
+    for name in order:
+        overall = faithful[name]["overall"]
+        group, split = name.split("_", 1)
+        cells = [_stat(name, overall[f"{p}_{k}"]) if overall[f"{p}_{k}"]["mean"] is not None else None
+                 for p, k in columns]
+        lines.append(f"| {split} | {group} | " + " | ".join("–" if c is None else c.format(4) for c in cells) + " |")
+    return "\n".join(lines) + "\n"
 
 
 def _stat_json(stat: Stat | None) -> dict[str, float | None] | None:

@@ -1,6 +1,7 @@
-"""Evaluation as one call: recognizer (trained on Raw train when missing) -> vocabulary check ->
-clips encoded once and ``eval.repeats`` repetitions scored on Ray Data -> Table I (mean±CI95,
-Markdown + JSON) in the run directory."""
+"""Evaluation as one call: recognizer (trained on Raw train when missing, once per dataset and
+settings: ``recognizer_cache``) -> vocabulary check -> clips encoded once and ``eval.repeats``
+repetitions scored on Ray -> Table I with the DTW joint errors beside it, and the quality report of
+the test split with validation beside it (mean±CI95, Markdown + JSON) in the run directory."""
 
 from __future__ import annotations
 
@@ -13,34 +14,20 @@ import time
 import ray
 
 from signavatar import storage
+from signavatar.body.body_model import resolve_rest_joints
 from signavatar.cluster import cluster_has_gpus
-from signavatar.config import EvalConfig, SignAvatarConfig
+from signavatar.config import SignAvatarConfig
 from signavatar.evaluation import quality
 from signavatar.evaluation.distributed import encode_dataset, evaluator_pool, score_repetitions
-from signavatar.evaluation.protocol import check_vocabulary, summarize
-from signavatar.evaluation.recognizer_training import load_recognizer, save_recognizer, train_recognizer
-from signavatar.evaluation.report import PAPER_TABLE_I, build_table, to_json, to_markdown
+from signavatar.evaluation.protocol import check_vocabulary, collect_mean_ci, summarize
+from signavatar.evaluation.recognizer_cache import ensure_recognizer
+from signavatar.evaluation.recognizer_training import load_recognizer
+from signavatar.evaluation.report import PAPER_TABLE_I, build_table, faithfulness_markdown, to_json, to_markdown
 from signavatar.model.checkpoint import load_checkpoint
 from signavatar.model.pipeline import inference_config
 from signavatar.motion import arrow_io
-from signavatar.training.data import build_feature_set
 
 log = logging.getLogger(__name__)
-
-
-def fit_recognizer(dataset: str, uri: str, num_frames: int, cfg: EvalConfig) -> dict:
-    """Train the ST-GCN on the Raw train clips, save it to ``uri``; returns its figures (with the
-    wall and CPU seconds of this process)."""
-    started, cpu = time.perf_counter(), time.process_time()
-    train = build_feature_set(arrow_io.read_dataset(dataset, split="train"), num_frames)
-    test_clips = [c for c in arrow_io.read_dataset(dataset, split="test") if c.gloss in set(train.glosses)]
-    test = build_feature_set(test_clips, num_frames, train.glosses) if test_clips else None
-    model, history = train_recognizer(train.features.numpy(), train.labels.numpy(), len(train.glosses), cfg,
-                                      val=(test.features.numpy(), test.labels.numpy()) if test else None)
-    save_recognizer(model, train.glosses, uri)
-    last = history[-1]
-    return {"epochs": len(history), "train_acc": last["train_acc"], "test_acc": last.get("val_acc"),
-            "seconds": round(time.perf_counter() - started, 2), "cpu_seconds": round(time.process_time() - cpu, 2)}
 
 
 def _finite(value: float) -> float | None:
@@ -80,55 +67,72 @@ def resolve_recognizer(config: SignAvatarConfig, checkpoint: str) -> str:
     return beside if beside and storage.exists(beside) else storage.join(config.run_dir, "recognizer.pt")
 
 
-def evaluate(config: SignAvatarConfig, dataset: str) -> dict:
+def start_recognizer(config: SignAvatarConfig, dataset: str, target: str) -> ray.ObjectRef:
+    """A Ray task making sure the recognizer of ``dataset`` is at ``target`` (``ensure_recognizer``:
+    reused from the dataset's cache or trained, on a GPU when the cluster has one); its result is the
+    training figures. The demo starts it beside the CVAE's training, which leaves a CPU free."""
+    if not any(row["split"] == "train" for row in arrow_io.read_index(dataset)):
+        raise ValueError(f"no recognizer at {target} and {dataset} has no train clips to train one on "
+                         "(all test, e.g. extract.split=test): give eval.recognizer or the run's eval.checkpoint")
+    task = ray.remote(ensure_recognizer).options(num_gpus=1 if cluster_has_gpus() else 0,
+                                                 num_cpus=config.eval.recognizer_cpus)
+    return task.remote(dataset, target, config.data.num_frames, config.eval)
+
+
+def evaluate(config: SignAvatarConfig, dataset: str, recognizer_job: ray.ObjectRef | None = None) -> dict:
+    """The evaluation of ``config``'s checkpoint on ``dataset`` (module docstring); ``recognizer_job``:
+    a ``start_recognizer`` task already running for this run's recognizer."""
     cfg = config.eval
     checkpoint = cfg.checkpoint or storage.join(config.run_dir, "checkpoint")
     recognizer = resolve_recognizer(config, checkpoint)
     summary: dict = {"checkpoint": checkpoint, "recognizer": recognizer, "dataset": dataset, "repetitions": cfg.repeats}
-    index = arrow_io.read_index(dataset)
-    dataset_glosses = {row["gloss"] for row in index}
+    dataset_glosses = {row["gloss"] for row in arrow_io.read_index(dataset)}
     saved = load_checkpoint(checkpoint)
     check_vocabulary(dataset_glosses, {"checkpoint": saved["glosses"]})
     seconds: dict[str, float] = {}
-    if not storage.exists(recognizer):
-        if not any(row["split"] == "train" for row in index):
-            raise ValueError(f"no recognizer at {recognizer} and {dataset} has no train clips to train one on "
-                             "(all test, e.g. extract.split=test): give eval.recognizer or the run's eval.checkpoint")
-        started = time.perf_counter()
-        gpus = 1 if cluster_has_gpus() else 0
-        task = ray.remote(fit_recognizer).options(num_gpus=gpus, num_cpus=cfg.recognizer_cpus)
-        summary["recognizer_training"] = ray.get(task.remote(dataset, recognizer, config.data.num_frames, cfg))
-        seconds["recognizer_training"] = time.perf_counter() - started
-        log.info("recognizer trained: %s", summary["recognizer_training"])
+    started = time.perf_counter()
+    if recognizer_job is None and not storage.exists(recognizer):
+        recognizer_job = start_recognizer(config, dataset, recognizer)
+    if recognizer_job is not None:
+        summary["recognizer_training"] = ray.get(recognizer_job)
+        seconds["recognizer"] = time.perf_counter() - started
+        log.info("recognizer: %s", summary["recognizer_training"])
     _, classes = load_recognizer(recognizer)
     check_vocabulary(dataset_glosses, {"recognizer": classes})
 
     started = time.perf_counter()
-    pool = evaluator_pool(checkpoint, recognizer, cfg)
+    pool = evaluator_pool(checkpoint, recognizer, cfg, resolve_rest_joints(config.body.model_path, config.body.gender))
     clips = encode_dataset(pool, dataset)
     seconds["encode_clips"] = time.perf_counter() - started  # with the actors' start
     started = time.perf_counter()
-    repetitions, quality_figures, seconds["repetitions_cpu"] = score_repetitions(pool, clips, cfg.repeats)
+    repetitions = score_repetitions(pool, clips, cfg.repeats)
     seconds["repetitions"] = time.perf_counter() - started
+    seconds["repetitions_cpu"] = sum(r["cpu_seconds"] for r in repetitions)
     del pool  # the actors end with their last handle
-    results = summarize(repetitions)
+    results = summarize([r["scores"] for r in repetitions])
+    faithful = {group: collect_mean_ci([r["faithfulness"][group] for r in repetitions])
+                for group in repetitions[0]["faithfulness"]}
     log.info("evaluation: %d clips encoded in %.1f s, %d repetitions in %.1f s (%.1f CPU s in the actors)",
              len(clips.key), seconds["encode_clips"], cfg.repeats, seconds["repetitions"], seconds["repetitions_cpu"])
 
     table = build_table(results)
     paper = PAPER_TABLE_I.get(cfg.paper_dataset) if cfg.paper_dataset else None
     note = f"mean±CI95 over {cfg.repeats} repetitions (fresh Rec/Gen draws and metric subsets in each)."
-    markdown = to_markdown(table, paper=paper, note=note)
+    markdown = to_markdown(table, paper=paper, note=note) + "\n" + faithfulness_markdown(faithful)
     storage.write_text(storage.join(config.run_dir, "evaluation.md"), markdown)
     storage.write_text(storage.join(config.run_dir, "evaluation.json"),
-                       to_json(table, repetitions=cfg.repeats, values=repetition_values(results)))
-    if quality_figures:  # the generation-quality report of the test split
-        summary["quality"] = quality.summarize_quality(quality_figures)
+                       to_json(table, repetitions=cfg.repeats, values=repetition_values(results), faithfulness=faithful))
+    by_split = {split: quality.summarize_quality([r["quality"][split] for r in repetitions])
+                for split in repetitions[0]["quality"]}
+    if by_split:  # the quality report: the first of quality.REPORT_SPLITS present, the others beside it
+        main, *others = by_split
+        summary["quality"] = {**by_split[main], "beside": {split: by_split[split] for split in others}}
         temperature = inference_config(saved["config"]).model.sampling_temperature
         storage.write_text(storage.join(config.run_dir, "quality.md"),
-                           quality.to_markdown(summary["quality"], temperature))
+                           quality.to_markdown(by_split[main], temperature, [by_split[s] for s in others]))
         storage.write_text(storage.join(config.run_dir, "quality.json"), json.dumps(summary["quality"], indent=2))
     summary["groups"] = {name: flat_scores(scores) for name, scores in results.items()}
+    summary["faithfulness"] = {group: figures["overall"] for group, figures in faithful.items()}
     summary["scores"] = results  # as report.build_table takes them (Table II rows are built from these)
     summary["markdown"] = markdown
     summary["sizes"] = {name: scores["sizes"]["n"] for name, scores in results.items()}

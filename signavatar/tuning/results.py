@@ -14,8 +14,8 @@ from signavatar import storage
 from signavatar.config import dump_config, set_path
 from signavatar.tuning.spec import TuneSpec
 
-QUALITY_FIGURES = ("multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_multi", "raw_multi", "gen_acc", "rec_acc",
-                   "raw_acc")
+QUALITY_FIGURES = ("objective", "multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_multi", "raw_multi", "gen_acc",
+                   "rec_acc", "raw_acc", "gen_dtw", "rec_dtw")
 
 
 def _best_report(result, spec: TuneSpec) -> dict[str, Any]:
@@ -55,7 +55,8 @@ def trial_rows(result_grid, spec: TuneSpec) -> list[dict[str, Any]]:
             "trial_id": metrics.get("trial_id", ""),
             "params": {key: result.config.get(key) for key in spec.search_space},
             spec.metric: None if value is None or math.isnan(value) else float(value),
-            **({"figures": {k: best.get(k) for k in QUALITY_FIGURES}} if spec.metric == "quality" else {}),
+            **({"figures": {k: best.get("quality" if k == "objective" else k) for k in QUALITY_FIGURES}}
+               if spec.metric in ("quality", "gen_dtw") else {}),
             "best_epoch": best_epoch,
             "epochs": epochs,
             "status": status,
@@ -86,7 +87,8 @@ def stopped_at(data: dict[str, Any], epochs: int) -> None:
 
 def to_markdown(rows: list[dict[str, Any]], spec: TuneSpec) -> str:
     keys = list(spec.search_space)
-    figures = ["multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_acc"] if spec.metric == "quality" else []
+    figures = ({"quality": ["multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_acc", "gen_dtw"],
+                "gen_dtw": ["objective", "multi_ratio", "fid_ratio", "gen_acc"]}.get(spec.metric, []))
     header = ["trial", *keys, spec.metric, *figures, "best epoch", "epochs", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for row in rows:

@@ -50,7 +50,7 @@ def trial_training_config(spec: TuneSpec, params: dict[str, Any], trial_id: str)
 
 
 def trial_scores(spec: TuneSpec, dataset: str, recognizer: str | None) -> ray_trainer.EpochScores | None:
-    if spec.metric == "quality":
+    if spec.metric in ("quality", "gen_dtw"):
         return QualityScores(dataset, recognizer, spec.quality_repeats, spec.seed)
     if spec.metric in ("gen_acc", "gen_fid"):
         return GenerationScores(recognizer, spec.gen_samples_per_gloss, spec.seed)

@@ -1,6 +1,7 @@
 """What a sweep measures besides the training losses: ``training.ray_trainer.EpochScores`` for the
 generated-clip metrics (``gen_acc`` / ``gen_fid`` against the validation clips) and for the
-generation-quality objective (``quality``, by ``evaluation.quality`` on the test split).
+generation-quality objective (``quality``, by ``evaluation.quality`` on the validation split).
+Sweeps select on validation only: nothing here reads the test split's clips.
 
 Each is a small picklable description (a recognizer's URI, a seed, ...) that travels to the trial's
 rank-0 Train worker and is bound there to the model being trained."""
@@ -12,8 +13,9 @@ from dataclasses import dataclass
 
 import torch
 
+from signavatar.body.body_model import resolve_rest_joints
 from signavatar.evaluation import quality
-from signavatar.evaluation.protocol import SPLITS, generation_metrics
+from signavatar.evaluation.protocol import generation_metrics
 from signavatar.evaluation.recognizer_training import load_recognizer
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
@@ -61,8 +63,9 @@ class GenerationScores:
 
 @dataclass(frozen=True)
 class QualityScores:
-    """``quality`` (the objective) and its parts (``evaluation.quality``): ``repeats`` repetitions of
-    the protocol's draws on the test split of ``dataset``, measured at checkpoints only."""
+    """``quality`` (the objective) and its parts (``evaluation.quality``, DTW joint errors
+    included): ``repeats`` repetitions of the protocol's draws on the validation split of
+    ``dataset`` (train clips give the FID scale; test clips are never read), at checkpoints only."""
 
     dataset: str
     recognizer: str
@@ -74,11 +77,15 @@ class QualityScores:
         model, classes = load_recognizer(self.recognizer, map_location=device)
         avatar = _avatar(state, device)
         index = {g: i for i, g in enumerate(classes)}
-        clips = [c for c in arrow_io.read_dataset(self.dataset) if c.split in SPLITS]
+        clips = [c for split in ("train", "val") for c in arrow_io.read_dataset(self.dataset, split=split)]
+        if not any(c.split == "val" for c in clips):
+            raise ValueError(f"the quality objective needs a val split; {self.dataset} has none "
+                             "(import it with extract.val_groups or extract.val_fraction)")
         cfg = state.config.eval
+        rest = resolve_rest_joints(state.config.body.model_path, state.config.body.gender)
 
         def scores() -> dict[str, float]:
-            figures = quality.measure(avatar, model, clips, index, cfg, self.repeats, self.seed)
+            figures = quality.measure(avatar, model, clips, index, cfg, rest, self.repeats, self.seed, split="val")
             return {"quality": figures.pop("objective"), **figures}
 
         return _evaluated(state, scores)
