@@ -112,6 +112,9 @@ class TrainConfig(Section):
         0.0, ge=0, description="nats per latent dim (batch mean) below which the KL is not penalised (Kingma et al. "
         "2016): keeps the posterior informative instead of collapsing onto the prior")
     grad_clip: float = Field(1.0, gt=0)
+    precision: Literal["fp32", "bf16"] = Field(
+        "fp32", description="bf16: forward and loss under torch.autocast in bfloat16 (weights, optimizer and "
+        "checkpoints stay float32); for GPUs with bf16 units")
     weight_decay: float = Field(
         0.0, ge=0, description="AdamW decoupled weight decay, applied to matrices (Linear and embedding weights) "
         "only, never to biases, LayerNorm parameters or the mu/sigma token vectors")

@@ -173,8 +173,8 @@ class SignAvatarCVAE(nn.Module):
         dim's batch-mean KL below ``free_bits`` nats costs nothing (it is clamped from below before
         the reduction), so the optimiser gains nothing by collapsing a dim onto the prior; ``kl`` is
         always reported unclamped."""
-        rec = F.mse_loss(out["recon"], x)
-        mu, logvar = out["mu"], out["logvar"]
+        rec = F.mse_loss(out["recon"].float(), x)  # float32 even when the forward ran under bf16 autocast
+        mu, logvar = out["mu"].float(), out["logvar"].float()
         kl = kl_divergence(mu, logvar, reduction=reduction)
         penalised = kl
         if free_bits > 0:

@@ -155,8 +155,9 @@ def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch:
     for x, labels in loader:
         x, labels = x.to(device), labels.to(device)
         visible = sample_visible_mask(x.shape[0], x.shape[1], ratio, generator=mask_gen).to(device)
-        out = model(x, embeddings[labels], visible)
-        terms = core.loss_terms(out, x, kl_weight, cfg.train.kl_reduction, cfg.train.free_bits)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16"):
+            out = model(x, embeddings[labels], visible)
+            terms = core.loss_terms(out, x, kl_weight, cfg.train.kl_reduction, cfg.train.free_bits)
         if not torch.isfinite(terms["total"]):
             raise FloatingPointError(f"non-finite loss at epoch {epoch}: {({k: float(v) for k, v in terms.items()})}")
         state.optimizer.zero_grad(set_to_none=True)
