@@ -348,6 +348,15 @@ class HolisticConfig(Section):
     startup_timeout_s: float = Field(120.0, gt=0, description="worker start (imports, model load)")
 
 
+class CorpusPart(Section):
+    """One folder of a landmark corpus stored in several (``extract.input`` as a list), with the
+    settings that differ for it."""
+
+    path: str = Field(description="folder or s3:// prefix")
+    group_size: int | None = Field(None, ge=1, description="split=group on mpdata: this folder's block size; "
+                                                           "None = extract.group_size")
+
+
 class ExtractConfig(Section):
     """Corpus -> motion dataset on Ray Data (``workflows.extract``).
 
@@ -379,9 +388,9 @@ class ExtractConfig(Section):
     source: Literal["video", "mpdata", "gislr", "pose", "auto"] = Field(
         "video", description="video (index + videos) or a landmark corpus layout under `input` (auto = detect it)"
     )
-    input: str | list[str] | None = Field(
+    input: str | list[str | CorpusPart] | None = Field(
         None, description="landmark corpus folder or s3:// prefix (source != video); a list = one corpus stored in "
-                          "several folders (same layout; clip ids must not repeat)")
+                          "several folders (same layout; clip ids must not repeat), each a path or {path, group_size}")
     labels: str | None = Field(None, description="pose: CSV path,gloss[,signer][,split]; None = gloss from the folder")
     corpus_name: str | None = Field(None, description="name in the manifest; None = last part of input / index")
     image_width: int = Field(640, ge=1, description="pixels; frame width of normalised landmarks (mpdata, gislr)")
@@ -454,9 +463,11 @@ class ExtractConfig(Section):
         return self
 
     @property
-    def inputs(self) -> list[str]:
-        """``input`` as a list of folders (empty when unset)."""
-        return [] if self.input is None else [self.input] if isinstance(self.input, str) else list(self.input)
+    def inputs(self) -> list[CorpusPart]:
+        """``input`` as a list of parts (empty when unset), each with its own group size."""
+        given = [] if self.input is None else [self.input] if isinstance(self.input, str) else list(self.input)
+        parts = [CorpusPart(path=p) if isinstance(p, str) else p for p in given]
+        return [p.model_copy(update={"group_size": p.group_size or self.group_size}) for p in parts]
 
     @property
     def landmark_corpus(self) -> bool:

@@ -53,7 +53,7 @@ def sequences():
 
 def extract_config(source: str, root, *extra: str):
     """An import config for ``root`` (a folder, or a list of folders holding one corpus)."""
-    where = f"[{','.join(map(str, root))}]" if isinstance(root, list) else root
+    where = json.dumps([r if isinstance(r, dict) else str(r) for r in root]) if isinstance(root, list) else root
     return load_config(None, [f"extract.source={source}", f"extract.input={where}", "extract.min_videos_per_gloss=1",
                               "extract.split=index", *extra])
 
@@ -303,6 +303,15 @@ def test_train_val_test_by_whole_blocks(sequences, tmp_path):
         tasks_of("mpdata", tmp_path / "mp", *blocks, "extract.test_groups=[1]", "extract.val_groups=[0]")
     with pytest.raises(CorpusLayoutError, match="in both"):
         tasks_of("mpdata", [tmp_path / "mp", tmp_path / "mp"], *blocks)
+    # a folder with blocks of its own size (e.g. letters recorded in one session: blocks of 10)
+    letters = [replace(s, gloss=f"letter-{s.gloss}") for s in sequences]
+    write_mpdata(letters, str(tmp_path / "letters"))
+    _, parts = tasks_of("mpdata", [tmp_path / "mp", {"path": str(tmp_path / "letters"), "group_size": 1}], *blocks,
+                        "extract.test_groups=[1]", "extract.val_groups=[2]")
+    for s in letters:  # sequence n of a letter is its block n
+        assert parts[f"{s.gloss}-{s.name}"].split == {"1": "test", "2": "val"}.get(s.name, "train")
+    for s in sequences:  # the words keep blocks of 2
+        assert parts[f"{s.gloss}-{s.name}"].split == ("test" if int(s.name) // 2 == 1 else "train")
     with pytest.raises(ValueError, match="group_size blocks mpdata"):
         tasks_of("gislr", tmp_path / "gislr", "extract.split=group", "extract.group_size=2")
 

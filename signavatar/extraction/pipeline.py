@@ -219,8 +219,10 @@ def _absolute_paths(config: SignAvatarConfig) -> SignAvatarConfig:
     cfg = config.extract
     paths = {k: storage.absolute(v) for k in ("output", "labels", "index", "videos", "annotations")
              if (v := getattr(cfg, k))}
-    if cfg.input is not None:
-        paths["input"] = [storage.absolute(v) for v in cfg.inputs] if isinstance(cfg.input, list) else storage.absolute(cfg.input)
+    if isinstance(cfg.input, str):
+        paths["input"] = storage.absolute(cfg.input)
+    elif cfg.input is not None:
+        paths["input"] = [part.model_copy(update={"path": storage.absolute(part.path)}) for part in cfg.inputs]
     return config.model_copy(update={"extract": cfg.model_copy(update=paths)})
 
 
@@ -259,7 +261,7 @@ def run_extraction(config: SignAvatarConfig) -> dict:
                         )
     state = output.load_state(cfg.output, remove_orphans=False)
     extra = (
-        {"estimator": "keypoints", "source": corpus["source"], "input": cfg.input, "corpus_sequences": len(tasks)}
+        {"estimator": "keypoints", "source": corpus["source"], "input": corpus["input"], "corpus_sequences": len(tasks)}
         if cfg.landmark_corpus
         else {"estimator": cfg.estimator, "index": cfg.index, "corpus_videos": len(tasks)}
     )

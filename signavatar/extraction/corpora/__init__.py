@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from signavatar import storage
-from signavatar.config import ExtractConfig
+from signavatar.config import CorpusPart, ExtractConfig
 from signavatar.extraction.corpora import gislr, mpdata, mpdata_pack, pose_folder
 from signavatar.extraction.corpora.base import CorpusLayoutError, CorpusReadError, Limits, basename
 from signavatar.extraction.corpus_index import VideoTask, select_and_split
@@ -56,7 +56,7 @@ def resolve_source(cfg: ExtractConfig) -> str:
         raise ValueError(f"extract.source={cfg.source} needs extract.input (the corpus folder or s3:// prefix)")
     if cfg.source != "auto":
         return cfg.source
-    sources = {root: detect_source(root) for root in cfg.inputs}
+    sources = {part.path: detect_source(part.path) for part in cfg.inputs}
     if len(set(sources.values())) > 1:
         raise CorpusLayoutError(f"the folders of extract.input hold different layouts: {sources}")
     return next(iter(sources.values()))
@@ -66,12 +66,13 @@ def _fps(cfg: ExtractConfig, source: str) -> float:
     return cfg.input_fps or DEFAULT_FPS[source]
 
 
-def _list_folder(cfg: ExtractConfig, source: str, root: str) -> list[VideoTask]:
+def _list_folder(cfg: ExtractConfig, source: str, part: CorpusPart) -> list[VideoTask]:
     limits = Limits.from_config(cfg)
+    root = part.path
     if source == "mpdata":
         lister = mpdata_pack.list_pack if mpdata_pack.is_pack(root) else mpdata.list_tree
-        return lister(root, _fps(cfg, source), cfg.group_size, cfg.skip_frames)
-    if cfg.group_size is not None:
+        return lister(root, _fps(cfg, source), part.group_size, cfg.skip_frames)
+    if part.group_size is not None:
         raise ValueError(f"extract.group_size blocks mpdata sequence numbers; {source} corpora group by "
                          f"{'participant_id' if source == 'gislr' else 'the signer column of extract.labels'}")
     if source == "gislr":
@@ -84,12 +85,12 @@ def list_sequences(cfg: ExtractConfig, source: str) -> list[VideoTask]:
     (``frame_start`` = ``skip_frames``); a clip id found in two folders is an error."""
     tasks: list[VideoTask] = []
     where: dict[str, str] = {}
-    for root in cfg.inputs:
-        for task in _list_folder(cfg, source, root):
+    for part in cfg.inputs:
+        for task in _list_folder(cfg, source, part):
             if task.clip_id in where:
-                raise CorpusLayoutError(f"sequence {task.clip_id!r} is in both {where[task.clip_id]} and {root}: the "
-                                        "folders of extract.input must hold different sequences")
-            where[task.clip_id] = root
+                raise CorpusLayoutError(f"sequence {task.clip_id!r} is in both {where[task.clip_id]} and {part.path}: "
+                                        "the folders of extract.input must hold different sequences")
+            where[task.clip_id] = part.path
             tasks.append(task)
     return tasks
 
@@ -122,12 +123,12 @@ def read_sequence(task: VideoTask, cfg: ExtractConfig) -> HolisticLandmarks:
 def corpus_info(cfg: ExtractConfig, source: str) -> dict[str, Any]:
     """What the manifest records about the corpus read (beside its glosses, splits and rule)."""
     info: dict[str, Any] = {
-        "name": cfg.corpus_name or "+".join(basename(root) for root in cfg.inputs),
+        "name": cfg.corpus_name or "+".join(basename(part.path) for part in cfg.inputs),
         "source": source,
-        "input": cfg.input,
+        "input": [part.model_dump() for part in cfg.inputs] if isinstance(cfg.input, list) else cfg.input,
         "skip_frames": cfg.skip_frames,
     }
-    if source == "mpdata" and all(mpdata_pack.is_pack(root) for root in cfg.inputs):
+    if source == "mpdata" and all(mpdata_pack.is_pack(part.path) for part in cfg.inputs):
         info["packed"] = True
     if source in DEFAULT_FPS:
         info.update(image_size=[cfg.image_width, cfg.image_height], fps=_fps(cfg, source))
