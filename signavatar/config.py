@@ -81,8 +81,13 @@ class ModelConfig(Section):
         "word", description="mu/sigma encoder tokens: from the word embedding by a 3-layer MLP (paper), "
         "or two global learned tokens (ACTOR's class-free variant; checkpoints saved before this option)")
     sampling_temperature: float = Field(
-        1.0, gt=0, description="generation draws z ~ N(0, T^2 I); T > 1 widens the prior where training left the "
-        "posteriors narrower or off-centre (reconstruction is unaffected); checkpoints without it: 1")
+        1.0, gt=0, description="generation draws z ~ N(0, T^2 I) (prior standard; gloss: z ~ N(mean_g, T^2 std_g^2)); "
+        "T > 1 widens the prior where training left the posteriors narrower or off-centre (reconstruction is "
+        "unaffected); checkpoints without it: 1")
+    prior: Literal["standard", "gloss"] = Field(
+        "standard", description="what generation samples z from: standard: N(0, I), the paper's; gloss: per gloss, "
+        "a diagonal Gaussian fitted after training to the posteriors of that gloss's training clips (kept in the "
+        "checkpoint; words outside the vocabulary and images fall back to N(0, I))")
 
 
 class CurriculumConfig(Section):

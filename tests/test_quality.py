@@ -121,8 +121,8 @@ def test_sampling_temperature_scales_generation_draws_only():
     cold, hot = tiny_avatar(1.0), tiny_avatar(2.5)
     hot.model.load_state_dict(cold.model.state_dict())
     seeds = [3, 4]
-    torch.testing.assert_close(hot.prior_latents(seeds), 2.5 * cold.prior_latents(seeds))
     cond = cold.gloss_embeddings.expand(2, -1)
+    torch.testing.assert_close(hot.prior_latents(seeds, cond), 2.5 * cold.prior_latents(seeds, cond))
     torch.testing.assert_close(hot.generate_features(cond, seeds), cold.decode_features(2.5 * cold.latents(seeds), cond))
     features = torch.randn(2, 5, 12)
     torch.testing.assert_close(hot.reconstruct_features(features, cond, seeds),
@@ -130,6 +130,34 @@ def test_sampling_temperature_scales_generation_draws_only():
     saved = {"model": ModelConfig(num_frames=5).model_dump(mode="json"), "clip": {"pretrained": "random"}}
     del saved["model"]["sampling_temperature"]  # a checkpoint from before the option
     assert inference_config(saved).model.sampling_temperature == 1.0
+
+
+def test_the_per_gloss_prior_draws_around_each_glosss_training_posteriors():
+    """model.prior=gloss: the fitted Gaussian of a gloss's training posteriors (mean of the means;
+    their variance plus the mean posterior variance); a known gloss draws mean + T * std * eps, any
+    other condition (an unseen word, an image) the standard N(0, T^2 I)."""
+    from signavatar.model.prior import fit_gloss_prior
+
+    avatar = tiny_avatar(1.0)
+    embeddings = torch.nn.functional.normalize(torch.randn(3, 8, generator=torch.Generator().manual_seed(1)), dim=1)
+    features, labels = torch.randn(12, 5, 12), torch.tensor([0] * 6 + [1] * 6)  # gloss 2 has no clip
+    prior = fit_gloss_prior(avatar.model, features, labels, embeddings, batch_size=5)
+    mu, logvar = avatar.model.encode(features[:6], embeddings[[0] * 6])
+    torch.testing.assert_close(prior["mean"][0], mu.mean(0))
+    torch.testing.assert_close(prior["std"][0], (mu.var(0, unbiased=False) + logvar.exp().mean(0)).sqrt())
+    assert torch.equal(prior["mean"][2], torch.zeros(16)) and torch.equal(prior["std"][2], torch.ones(16))
+
+    gloss = SignAvatar(avatar.model, avatar.normalizer, ["a", "b", "c"], embeddings,
+                       avatar.config.model_copy(update={"model": avatar.config.model.model_copy(update={"prior": "gloss"})}),
+                       gloss_prior=prior)
+    eps = torch.randn(3, 16, generator=torch.Generator().manual_seed(2))
+    unseen = torch.randn(1, 8)
+    z = gloss.prior_z(eps, torch.cat([embeddings[:2], unseen]), [1.5, 1.5, 1.5])
+    torch.testing.assert_close(z[:2], prior["mean"][:2] + 1.5 * prior["std"][:2] * eps[:2])
+    torch.testing.assert_close(z[2], 1.5 * eps[2])
+    torch.testing.assert_close(gloss.prior_z(eps[:1], embeddings[:1], 0.0), prior["mean"][:1])  # T = 0: the mean
+    with pytest.raises(ValueError, match="no per-gloss prior"):
+        SignAvatar(gloss.model, gloss.normalizer, gloss.glosses, embeddings, gloss.config).prior_z(eps, embeddings)
 
 
 def test_free_bits_leave_dims_below_the_floor_unpenalised_and_kl_is_reported_unclamped():

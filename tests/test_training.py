@@ -137,3 +137,26 @@ def test_ray_train_two_workers_on_s3_resumes(ray_cluster, s3_bucket):
         state = load_checkpoint(directory)
     assert state["epoch"] == 5
     assert [h["epoch"] for h in state["history"]] == [0, 1, 2, 3, 4]  # nothing lost, nothing repeated
+
+
+def test_checkpoints_keep_the_per_gloss_prior_that_generation_draws_from(tmp_path):
+    """model.prior=gloss: every checkpoint holds the per-gloss Gaussians of the model it saves, and
+    the loaded model generates around them (T = 0: the gloss's mean latent)."""
+    from signavatar.model.pipeline import SignAvatar
+    from signavatar.model.prior import fit_gloss_prior
+
+    config = tiny_config("train.epochs=4", "train.checkpoint_every=2", "model.prior=gloss", "train.kl_weight=1e-3")
+    train = build_feature_set([c for c in corpus(config) if c.split == "train"], config.data.num_frames)
+    emb = embeddings_for(train.glosses)
+    state = train_plain(config, train, emb, checkpoint_dir=str(tmp_path / "ckpt"))
+    saved = load_checkpoint(str(tmp_path / "ckpt"))
+    expected = fit_gloss_prior(state.model, state.normalizer.normalize(train.features), train.labels, emb)
+    for key in ("mean", "std"):
+        torch.testing.assert_close(saved["gloss_prior"][key], expected[key])
+    assert saved["gloss_prior"]["mean"].shape == (len(train.glosses), config.model.latent_dim)
+    avatar = SignAvatar.from_checkpoint(str(tmp_path / "ckpt"))
+    cond = avatar.text_embeddings(train.glosses[:1])
+    mean_motion = avatar.decode_features(saved["gloss_prior"]["mean"][:1], cond)
+    torch.testing.assert_close(avatar.generate_features(cond, [7], temperatures=[0.0]), mean_motion)
+    standard = tiny_config("train.epochs=1")
+    assert "gloss_prior" not in train_plain(standard, train, emb).checkpoint_state()

@@ -161,7 +161,7 @@ def draw_repetitions(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings
                      batch_size: int, rest_joints: np.ndarray, temperatures: Sequence[float] = (),
                      curve_split: str | None = None) -> list[tuple[dict[str, GroupOutputs], dict[float, GroupOutputs]]]:
     """For each repetition seed: its Rec and Gen groups of every split (per clip one posterior sample
-    ``z = mu + sigma * eps`` and one prior sample ``z ~ N(0, T^2 I)``, decoded with the clip's gloss;
+    ``z = mu + sigma * eps`` and one prior sample (``SignAvatar.prior_z``), decoded with the clip's gloss;
     with joint positions) and its temperature curve (Gen of ``curve_split`` redrawn with the same
     prior noise scaled by each of ``temperatures``, ``{T: group}``; empty without a curve). All
     latents go through one stream of ``batch_size`` passes."""
@@ -169,11 +169,13 @@ def draw_repetitions(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings
     n = len(clips.key)
     curve_rows = clips.split_rows().get(curve_split) if temperatures else None
     curve_rows = np.zeros(0, np.int64) if curve_rows is None else curve_rows
+    cond = avatar.text_embeddings([str(g) for g in clips.gloss])
     latents, glosses = [], []
     for seed in seeds:
         eps = avatar.latents(latent_seeds(clips.key, seed, 1))  # the prior draw's noise (stream 1)
         latents += [mu + avatar.latents(latent_seeds(clips.key, seed, 0)) * (0.5 * logvar).exp(),
-                    eps * avatar.temperature(), *(eps[curve_rows] * float(t) for t in temperatures)]
+                    avatar.prior_z(eps, cond),
+                    *(avatar.prior_z(eps[curve_rows], cond[curve_rows], float(t)) for t in temperatures)]
         glosses += [str(g) for g in clips.gloss] * 2 + [str(g) for g in clips.gloss[curve_rows]] * len(temperatures)
     per_seed = 2 * n + len(curve_rows) * len(temperatures)
     placed = np.tile(np.arange(per_seed) < 2 * n, len(seeds))

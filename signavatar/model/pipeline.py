@@ -38,8 +38,10 @@ def inference_config(saved: dict[str, Any]) -> SignAvatarConfig:
 class SignAvatar:
     def __init__(self, model: SignAvatarCVAE, normalizer: FeatureNormalizer, glosses: Sequence[str],
                  gloss_embeddings: torch.Tensor, config: SignAvatarConfig, fps: float = 30.0,
-                 conditioner: ClipConditioner | None = None, device: str | torch.device = "cpu"):
+                 conditioner: ClipConditioner | None = None, device: str | torch.device = "cpu",
+                 gloss_prior: dict[str, torch.Tensor] | None = None):
         self.device = torch.device(device)
+        self.gloss_prior = gloss_prior  # model.prior == "gloss": model.prior.fit_gloss_prior
         self.model = model.to(self.device).eval()
         self.normalizer = normalizer
         self.glosses = list(glosses)
@@ -61,7 +63,7 @@ class SignAvatar:
         model.load_state_dict(state["model"])
         return cls(model, FeatureNormalizer.from_state_dict(state["normalizer"]), state["glosses"], embeddings,
                    config, fps=float(state["fps"]), conditioner=conditioner,
-                   device=device)
+                   device=device, gloss_prior=state.get("gloss_prior"))
 
     @property
     def conditioner(self) -> ClipConditioner:
@@ -154,13 +156,32 @@ class SignAvatar:
         dim = self.config.model.latent_dim
         return torch.stack([torch.randn(dim, generator=torch.Generator().manual_seed(int(s))) for s in seeds])
 
-    def prior_latents(self, seeds: Sequence[int], temperatures: Sequence[float | None] | None = None) -> torch.Tensor:
-        """Generation's draws [B, L]: ``latents(seeds)`` scaled by row i's temperature
-        (``temperature(temperatures[i])``; all the checkpoint's by default)."""
-        z = self.latents(seeds)
-        if temperatures is None:
-            return z * self.temperature()
-        return z * torch.tensor([self.temperature(t) for t in temperatures], dtype=z.dtype)[:, None]
+    def prior_z(self, eps: torch.Tensor, cond: torch.Tensor,
+                temperatures: Sequence[float | None] | float | None = None) -> torch.Tensor:
+        """Generation's latents [B, L] from standard-normal noise ``eps`` [B, L] for conditions
+        ``cond`` [B, C] (``model.prior``): ``T_i * eps_i`` under the standard prior; under the
+        per-gloss prior ``mean_g + T_i * std_g * eps_i`` for a row whose condition is gloss ``g``'s
+        cached embedding, the standard draw for any other (an unseen word, an image). ``T_i``:
+        ``temperature(temperatures[i])``, or one temperature for all rows."""
+        if temperatures is None or isinstance(temperatures, (int, float)):
+            scale = torch.full((len(eps), 1), self.temperature(temperatures), dtype=eps.dtype)
+        else:
+            scale = torch.tensor([self.temperature(t) for t in temperatures], dtype=eps.dtype)[:, None]
+        if self.config.model.prior == "standard":
+            return eps * scale
+        if self.gloss_prior is None:
+            raise ValueError("model.prior is 'gloss' but this model has no per-gloss prior (a checkpoint saved by a "
+                             "training run with that setting holds one)")
+        same = (cond.to(self.device)[:, None, :] == self.gloss_embeddings[None]).all(-1).cpu()  # [B, V]
+        known, index = same.any(1)[:, None], same.float().argmax(1)
+        mean = torch.where(known, self.gloss_prior["mean"][index], 0.0)
+        std = torch.where(known, self.gloss_prior["std"][index], 1.0)
+        return mean + scale * std * eps
+
+    def prior_latents(self, seeds: Sequence[int], cond: torch.Tensor,
+                      temperatures: Sequence[float | None] | None = None) -> torch.Tensor:
+        """Generation's draws [B, L]: ``prior_z`` of ``latents(seeds)`` for conditions ``cond``."""
+        return self.prior_z(self.latents(seeds), cond, temperatures)
 
     @torch.no_grad()
     def posterior(self, features: torch.Tensor, cond: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,9 +203,9 @@ class SignAvatar:
 
     def generate_features(self, cond: torch.Tensor, seeds: Sequence[int], num_frames: int | None = None,
                           temperatures: Sequence[float | None] | None = None) -> torch.Tensor:
-        """One generated clip per row of ``cond`` [B, C], z ~ N(0, T_i^2 I) from ``seeds[i]`` (T_i: see
-        ``prior_latents``): raw 6D [B, T, F]."""
-        return self.decode_features(self.prior_latents(seeds, temperatures), cond, num_frames)
+        """One generated clip per row of ``cond`` [B, C], z from the prior with the noise of
+        ``seeds[i]`` at temperature T_i (``prior_z``): raw 6D [B, T, F]."""
+        return self.decode_features(self.prior_latents(seeds, cond, temperatures), cond, num_frames)
 
     def reconstruct(self, clip: MotionClip, word: str, seed: int = 0) -> MotionClip:
         """Encode the clip (resampled to the model's length) with its word, sample z from the posterior,

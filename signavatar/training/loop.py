@@ -24,6 +24,7 @@ from signavatar.model.curriculum import mask_ratio, sample_visible_mask
 from signavatar.model.cvae import SignAvatarCVAE
 from signavatar.motion.clip import FEATURE_DIM
 from signavatar.model.normalizer import FeatureNormalizer
+from signavatar.model.prior import fit_gloss_prior
 from signavatar.seeding import mask_seed
 from signavatar.training.data import FeatureSet
 
@@ -45,6 +46,14 @@ class TrainingState:
     fps: float = 30.0  # frame rate of generated clips
     epoch: int = 0  # epochs completed
     history: list[dict[str, float]] = field(default_factory=list)
+    gloss_prior: dict[str, torch.Tensor] | None = None  # model.prior == "gloss": model.prior.fit_gloss_prior
+
+    def refresh_gloss_prior(self, train: FeatureSet) -> None:
+        """With ``model.prior: gloss``, fit the per-gloss priors to the current model's posteriors of
+        the training clips (before a checkpoint or a score that generates)."""
+        if self.config.model.prior == "gloss":
+            self.gloss_prior = fit_gloss_prior(unwrap(self.model), self.normalizer.normalize(train.features),
+                                               train.labels, self.gloss_embeddings)
 
     def checkpoint_state(self) -> dict[str, Any]:
         return {
@@ -58,6 +67,7 @@ class TrainingState:
             "feature_dim": FEATURE_DIM,
             "fps": self.fps,
             "history": list(self.history),
+            **({"gloss_prior": self.gloss_prior} if self.gloss_prior is not None else {}),
         }
 
 
@@ -122,6 +132,7 @@ def restore_training_state(checkpoint: dict[str, Any], config: SignAvatarConfig 
         fps=float(checkpoint["fps"]),
         epoch=int(checkpoint["epoch"]),
         history=list(checkpoint.get("history", [])),
+        gloss_prior=checkpoint.get("gloss_prior"),
     )
 
 
@@ -215,6 +226,7 @@ def train_plain(config: SignAvatarConfig, train: FeatureSet, gloss_embeddings: t
     def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
         log_epoch(epoch, metrics, config.train.log_every)
         if checkpoint_dir and checkpoint_due(epoch, config.train):
+            state.refresh_gloss_prior(train)
             save_checkpoint(state.checkpoint_state(), checkpoint_dir)
 
     return run_training(state.model, state, loader, device, on_epoch_end)

@@ -101,6 +101,8 @@ def train_loop_per_worker(loop_config: dict[str, Any]) -> None:
         due = checkpoint_due(epoch, config.train)
         if sparse and not due:
             return  # every rank skips alike: Ray Train pairs the workers' reports in order
+        if rank == 0 and (due or measure is not None):
+            state.refresh_gloss_prior(data)  # what the checkpoint and the scores generate with
         report = {**metrics, "epochs_done": epoch + 1, "workers": workers}
         if val_loader is not None:
             report["val_rec"] = validation_loss(state.model, state, val_loader, device)

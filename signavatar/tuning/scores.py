@@ -30,9 +30,11 @@ def _avatar(state: TrainingState, device: torch.device) -> SignAvatar:
                       fps=state.fps, device=device)
 
 
-def _evaluated(state: TrainingState, scores: Scores) -> Scores:
-    """``scores`` run in eval mode, training mode restored afterwards."""
+def _evaluated(state: TrainingState, avatar: SignAvatar, scores: Scores) -> Scores:
+    """``scores`` run in eval mode with the state's current per-gloss prior, training mode restored
+    afterwards."""
     def run() -> dict[str, float]:
+        avatar.gloss_prior = state.gloss_prior
         state.model.eval()
         try:
             return scores()
@@ -57,8 +59,9 @@ class GenerationScores:
         model, classes = load_recognizer(self.recognizer, map_location=device)
         avatar = _avatar(state, device)
         reference_glosses = [val.glosses[i] for i in val.labels.tolist()]
-        return _evaluated(state, lambda: generation_metrics(avatar, model, classes, val.features, reference_glosses,
-                                                            self.samples_per_gloss, seed=self.seed))
+        return _evaluated(state, avatar, lambda: generation_metrics(avatar, model, classes, val.features,
+                                                                    reference_glosses, self.samples_per_gloss,
+                                                                    seed=self.seed))
 
 
 @dataclass(frozen=True)
@@ -88,4 +91,4 @@ class QualityScores:
             figures = quality.measure(avatar, model, clips, index, cfg, rest, self.repeats, self.seed, split="val")
             return {"quality": figures.pop("objective"), **figures}
 
-        return _evaluated(state, scores)
+        return _evaluated(state, avatar, scores)
