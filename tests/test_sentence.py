@@ -18,6 +18,7 @@ from signavatar.model.sentence import (
     SentenceTooLongError,
     UnknownGlossError,
     compose_sentence,
+    fingerspelled,
     generate_sentences,
     sign_span,
 )
@@ -260,3 +261,28 @@ def test_sentence_errors_name_what_failed(avatar, corpus):
     mine = [s for s in mixed.segments if s.gloss == "mine"][0]
     expected = round(sign_span(given, QCConfig())[0].num_frames * avatar.fps / (given.fps * 1.5))
     assert mine.end - mine.start == expected and mine.end == mixed.num_frames
+
+
+def test_a_fingerspelled_word_is_a_sentence_of_its_letters_with_short_transitions(avatar):
+    """``fingerspelled``: one letter gloss per letter, case folded, joined by the short letter
+    transition; a letter outside the vocabulary is named; only a-z are letters."""
+    from signavatar.model.sentence import FINGERSPELL_TRANSITION_FRAMES
+
+    items = fingerspelled("Bz")
+    assert [i.gloss for i in items] == ["b", "z"]
+    assert {i.transition_frames for i in items} == {FINGERSPELL_TRANSITION_FRAMES}
+    from signavatar.model.pipeline import SignAvatar
+
+    letters = [chr(ord("b") + i) for i in range(len(avatar.glosses))]  # the tiny model's glosses as letters
+    speller = SignAvatar(avatar.model, avatar.normalizer, letters, avatar.gloss_embeddings, avatar.config,
+                         fps=avatar.fps)
+    word = letters[1] + letters[0] + letters[1]
+    spelled = generate_sentences(speller, fingerspelled(word.upper()))[0]
+    transitions = [s for s in spelled.segments if s.kind == "transition"]
+    assert [s.gloss for s in spelled.segments if s.kind == "sign"] == list(word)
+    assert len(transitions) == 2 and all(t.end - t.start == FINGERSPELL_TRANSITION_FRAMES for t in transitions)
+    with pytest.raises(UnknownGlossError, match=r"\['q'\]"):
+        generate_sentences(speller, fingerspelled(letters[0] + "q"))
+    for bad, needle in (("a1", "'1'"), ("jo se", "' '"), ("", "empty"), ("é", "'é'"), ("a" * 33, "at most 32")):
+        with pytest.raises(ValueError, match=needle):
+            fingerspelled(bad)

@@ -66,6 +66,25 @@ def _as_items(glosses: Sequence[str | SentenceGloss]) -> list[SentenceGloss]:
     return items
 
 
+FINGERSPELL_TRANSITION_FRAMES = 4
+"""Frames between two fingerspelled letters: a handshape change, shorter than a change of sign."""
+MAX_FINGERSPELL_LETTERS = 32
+
+
+def fingerspelled(word: str, transition_frames: int = FINGERSPELL_TRANSITION_FRAMES) -> list[SentenceGloss]:
+    """A word spelled with the manual alphabet: one letter gloss per letter (``"Bz"`` -> ``b``,
+    ``z``), joined by short transitions. Only the letters a-z (any case); anything else is an error
+    naming it (spell names without spaces or digits: ASL spells digits with number signs)."""
+    letters = word.strip().lower()
+    bad = sorted({c for c in letters if not ("a" <= c <= "z")})
+    if not letters or bad:
+        raise ValueError(f"fingerspell takes the letters a-z only; got {word!r}"
+                         + (f" with {', '.join(repr(c) for c in bad)}" if bad else " (empty)"))
+    if len(letters) > MAX_FINGERSPELL_LETTERS:
+        raise ValueError(f"fingerspell takes at most {MAX_FINGERSPELL_LETTERS} letters; got {len(letters)}")
+    return [SentenceGloss(letter, transition_frames=transition_frames) for letter in letters]
+
+
 def sign_span(clip: MotionClip, qc: QCConfig, joints: np.ndarray | None = None) -> tuple[MotionClip, dict[str, Any]]:
     """``clip`` cut to its active span by quality control, and a record of it: ``kept`` (frames
     ``[start, end)`` of ``clip``) or, where quality control finds no sign, the whole clip with
