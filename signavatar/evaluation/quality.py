@@ -225,7 +225,7 @@ def to_markdown(summary: Mapping, temperature: float = 1.0, beside: Sequence[Map
                     "gen_acc", "rec_dtw", "gen_dtw")) + " |")
         lines.append("")
     if "temperature_curve" in summary:
-        lines += ["## Sampling temperature (Gen drawn from N(0, T^2 I))", "",
+        lines += ["## Sampling temperature (Gen redrawn at temperature T: the prior's spread scaled by T)", "",
                   "| T | Gen FID | Gen/Rec FID | Gen multi | Gen/Raw multi | Acc Gen | objective |",
                   "|---|---|---|---|---|---|---|"]
         for t, c in summary["temperature_curve"].items():
