@@ -10,8 +10,9 @@ Measured against it, each on the same thread:
 * ``repetition``: one repetition of the protocol, split into its draws (the decoder and recognizer
   passes of Rec, Gen and the temperature curve), Table I's metrics, the DTW joint errors and the
   quality figures;
-* ``sweep_score``: what a sweep trial pays at each checkpoint (``quality.measure`` on the validation
-  split, ``quality_repeats`` of ``tune_configs/quality.yaml``).
+* ``sweep_score``: what a sweep trial pays at each checkpoint (``quality.QualityProxy`` on the
+  validation split, ``quality_repeats`` of ``tune_configs/quality.yaml``; ``sweep_setup``: what it
+  pays once per trial).
 
 The report gives seconds per part and the ratios a reader checks: the whole evaluation (recognizer +
 encode + ``eval.repeats`` repetitions, as one CPU would run them) over the training, and the
@@ -108,8 +109,10 @@ def main(argv: list[str] | None = None) -> dict:
     times["repetition"] = round(sum(repetition.values()), 2)
     sweep = yaml.safe_load((ROOT / "tune_configs" / "quality.yaml").read_text())
     trial_clips = [c for c in clips if c.split in ("train", "val")]
-    times["sweep_score"] = _seconds(lambda: quality.measure(avatar, recognizer, trial_clips, index, cfg, rest,
-                                                            sweep.get("quality_repeats", 1), split="val"))
+    proxies: list[quality.QualityProxy] = []
+    times["sweep_setup"] = _seconds(lambda: proxies.append(
+        quality.QualityProxy(recognizer, trial_clips, index, config.data.num_frames, cfg, rest)))
+    times["sweep_score"] = _seconds(lambda: proxies[0](avatar, sweep.get("quality_repeats", 1)))
 
     one_cpu = times["recognizer"] + times["encode"] + cfg.repeats * times["repetition"]
     actors = max(1, cfg.num_actors)

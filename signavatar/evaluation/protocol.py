@@ -110,32 +110,47 @@ def clip_key(clip_id: str) -> int:
     return zlib.crc32(clip_id.encode())
 
 
-def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],
-                 batch_size: int, rest_joints: np.ndarray) -> dict[str, np.ndarray]:
-    """The ``ClipEncodings`` columns of ``clips``: Raw 6D features at the model's length go through
-    the recognizer and the encoder (posterior), ``batch_size`` clips per pass, and forward
-    kinematics on ``rest_joints`` (positions)."""
-    frames = avatar.config.model.num_frames
-    raw = torch.from_numpy(np.stack([c.resample(frames).to_features() for c in clips]))
+def encode_raw(recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int], num_frames: int,
+               batch_size: int, rest_joints: np.ndarray) -> dict[str, np.ndarray]:
+    """What of ``clips`` does not depend on the CVAE: the Raw 6D features at ``num_frames`` frames
+    through the recognizer, the clips' joint positions, keys and labels (every ``ClipEncodings``
+    column but the posterior), with the model features themselves under ``raw``."""
+    raw = torch.from_numpy(np.stack([c.resample(num_frames).to_features() for c in clips]))
     glosses = [c.gloss for c in clips]
-    mu, logvar = [], []
-    for first in range(0, len(clips), batch_size):
-        part = slice(first, first + batch_size)
-        m, lv = avatar.posterior(raw[part], avatar.text_embeddings(glosses[part]))
-        mu.append(m)
-        logvar.append(lv)
     features, logits = extract_features(recognizer, raw, batch_size)
     return {
         "split": np.array([c.split for c in clips]),
         "gloss": np.array(glosses),
         "label": np.array([class_index[g] for g in glosses], dtype=np.int64),
         "key": np.array([clip_key(c.clip_id) for c in clips], dtype=np.int64),
-        "mu": torch.cat(mu).numpy(),
-        "logvar": torch.cat(logvar).numpy(),
         "features": features,
         "logits": logits,
         "positions": faithfulness.positions(raw, rest_joints),
+        "raw": raw.numpy(),
     }
+
+
+def with_posterior(avatar: SignAvatar, raw: Mapping[str, np.ndarray], batch_size: int) -> ClipEncodings:
+    """``encode_raw``'s columns completed by the CVAE's posterior of every clip (``batch_size``
+    clips per encoder pass)."""
+    features = torch.from_numpy(np.asarray(raw["raw"]))
+    glosses = [str(g) for g in raw["gloss"]]
+    mu, logvar = [], []
+    for first in range(0, len(glosses), batch_size):
+        part = slice(first, first + batch_size)
+        m, lv = avatar.posterior(features[part], avatar.text_embeddings(glosses[part]))
+        mu.append(m)
+        logvar.append(lv)
+    columns = {k: v for k, v in raw.items() if k != "raw"}
+    return ClipEncodings(**columns, mu=torch.cat(mu).numpy(), logvar=torch.cat(logvar).numpy())
+
+
+def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],
+                 batch_size: int, rest_joints: np.ndarray) -> dict[str, np.ndarray]:
+    """The ``ClipEncodings`` columns of ``clips``: Raw 6D features at the model's length go through
+    the recognizer (``encode_raw``) and the encoder (``with_posterior``)."""
+    raw = encode_raw(recognizer, clips, class_index, avatar.config.model.num_frames, batch_size, rest_joints)
+    return with_posterior(avatar, raw, batch_size).columns()
 
 
 def decode_and_recognize(avatar: SignAvatar, recognizer: STGCN, z: torch.Tensor, glosses: Sequence[str],

@@ -36,9 +36,10 @@ from signavatar.evaluation.protocol import (
     GroupOutputs,
     collect_mean_ci,
     draw_repetitions,
-    encode_clips,
+    encode_raw,
     score_faithfulness,
     score_repetition,
+    with_posterior,
 )
 from signavatar.evaluation.stgcn import STGCN
 from signavatar.model.pipeline import SignAvatar
@@ -142,27 +143,37 @@ def score_quality(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs], score
             "temperature_curve": temperatures, "dtw": {g: d["overall"] for g, d in dtw.items()}}
 
 
-def measure(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],
-            cfg: EvalConfig, rest_joints: np.ndarray, repeats: int = 1, seed: int = 0,
-            split: str = "val") -> dict[str, float]:
-    """The overall figures and ``objective`` of a model, averaged over ``repeats`` repetitions of
-    the protocol on ``split`` (train clips only give ``fid_scale``): a sweep's cheap proxy of a full
-    evaluation's quality report. Only ``clips`` are read: a sweep passes train and val."""
-    encoded = ClipEncodings(**encode_clips(avatar, recognizer, clips, class_index, cfg.feature_batch_size,
-                                           rest_joints))
-    scale = fid_scale(encoded, split)
-    rows = encoded.split_rows()
-    if split not in rows:
-        raise ValueError(f"the quality figures need clips of the {split} split")
-    part = encoded.select(rows[split])
-    seeds = [repetition_seed(seed, r) for r in range(repeats)]
-    figures = []
-    for rep_seed, (drawn, _) in zip(seeds, draw_repetitions(avatar, recognizer, part, seeds,
-                                                            cfg.feature_batch_size, rest_joints), strict=True):
-        scores = score_repetition(part.raw_groups(), drawn, cfg, rep_seed)
-        faithful = score_faithfulness(part, drawn)
-        figures.append(overall_figures(scores, scale, split, {g: faithful[f"{g}_{split}"] for g in ("Rec", "Gen")}))
-    return {key: float(np.mean([f[key] for f in figures])) for key in figures[0]}
+class QualityProxy:
+    """A sweep's cheap proxy of a full evaluation's quality report: the overall figures and
+    ``objective`` of a model, averaged over ``repeats`` repetitions of the protocol on ``split``
+    (train clips only give ``fid_scale``). Built once per trial: what does not depend on the model
+    (the recognizer's outputs and the joint positions of the Raw clips, ``fid_scale``) is computed
+    here, so each checkpoint pays only the posterior of the split's clips and the draws. Only
+    ``clips`` are read: a sweep passes train and val."""
+
+    def __init__(self, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],
+                 num_frames: int, cfg: EvalConfig, rest_joints: np.ndarray, split: str = "val"):
+        raw = encode_raw(recognizer, clips, class_index, num_frames, cfg.feature_batch_size, rest_joints)
+        rows = np.flatnonzero(raw["split"] == split)
+        if not len(rows):
+            raise ValueError(f"the quality figures need clips of the {split} split")
+        train = np.flatnonzero(raw["split"] == "train")
+        self.scale = metrics.fid(raw["features"][train], raw["features"][rows]) if len(train) else math.nan
+        self.raw = {k: v[rows] for k, v in raw.items()}
+        self.recognizer, self.cfg, self.rest_joints, self.split = recognizer, cfg, rest_joints, split
+
+    def __call__(self, avatar: SignAvatar, repeats: int = 1, seed: int = 0) -> dict[str, float]:
+        part = with_posterior(avatar, self.raw, self.cfg.feature_batch_size)
+        seeds = [repetition_seed(seed, r) for r in range(repeats)]
+        figures = []
+        for rep_seed, (drawn, _) in zip(seeds, draw_repetitions(avatar, self.recognizer, part, seeds,
+                                                                self.cfg.feature_batch_size, self.rest_joints),
+                                        strict=True):
+            scores = score_repetition(part.raw_groups(), drawn, self.cfg, rep_seed)
+            faithful = score_faithfulness(part, drawn)
+            figures.append(overall_figures(scores, self.scale, self.split,
+                                           {g: faithful[f"{g}_{self.split}"] for g in ("Rec", "Gen")}))
+        return {key: float(np.mean([f[key] for f in figures])) for key in figures[0]}
 
 
 def summarize_quality(records: Sequence[Mapping]) -> dict:

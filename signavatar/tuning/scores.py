@@ -84,11 +84,11 @@ class QualityScores:
         if not any(c.split == "val" for c in clips):
             raise ValueError(f"the quality objective needs a val split; {self.dataset} has none "
                              "(import it with extract.val_groups or extract.val_fraction)")
-        cfg = state.config.eval
         rest = resolve_rest_joints(state.config.body.model_path, state.config.body.gender)
+        proxy = quality.QualityProxy(model, clips, index, state.config.data.num_frames, state.config.eval, rest)
 
         def scores() -> dict[str, float]:
-            figures = quality.measure(avatar, model, clips, index, cfg, rest, self.repeats, self.seed, split="val")
+            figures = proxy(avatar, self.repeats, self.seed)
             return {"quality": figures.pop("objective"), **figures}
 
         return _evaluated(state, avatar, scores)
