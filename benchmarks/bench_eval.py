@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> dict:
     times["recognizer"] = _seconds(lambda: train_on_dataset(args.dataset, str(work / "recognizer.pt"),
                                                             config.data.num_frames, cfg))
     avatar = SignAvatar.from_checkpoint(str(work / "checkpoint"), device="cpu")
-    recognizer, classes = load_recognizer(str(work / "recognizer.pt"))
+    recognizer, classes = load_recognizer(str(work / "recognizer.pt"), precision=cfg.recognizer_precision)
     index = {g: i for i, g in enumerate(classes)}
     rest = resolve_rest_joints(config.body.model_path, config.body.gender)
     scored = [c for c in clips if c.split in protocol.SPLITS]

@@ -44,7 +44,8 @@ class Evaluator:
         device = torch_device()
         torch.set_num_threads(max(int(self.cfg.cpus_per_actor), 1))
         self.avatar = SignAvatar.from_checkpoint(checkpoint, device=device)
-        self.recognizer, classes = load_recognizer(recognizer, map_location=device)
+        self.recognizer, classes = load_recognizer(recognizer, map_location=device,
+                                                   precision=self.cfg.recognizer_precision)
         self.class_index = {g: i for i, g in enumerate(classes)}
         self.rest_joints = np.array(rest_joints)  # a writable copy of the object-store array
 

@@ -126,15 +126,18 @@ def extract_features(
     model: STGCN, x: np.ndarray | torch.Tensor, batch_size: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """``(features [N, feature_dim], logits [N, num_classes])`` as float32 numpy, in eval mode,
-    batched on the model's device. The model's train/eval mode is restored afterwards."""
+    batched on the model's device, under autocast to the model's ``inference_dtype`` when it has
+    one. The model's train/eval mode is restored afterwards."""
     x = _as_inputs(x)
     device = next(model.parameters()).device
+    dtype = getattr(model, "inference_dtype", None)
     was_training = model.training
     model.eval()
     feats, logits = [], []
     try:
         for first in range(0, x.shape[0], batch_size):
-            out, f = model.forward_with_features(x[first : first + batch_size].to(device))
+            with torch.autocast(device.type, dtype=dtype or torch.bfloat16, enabled=dtype is not None):
+                out, f = model.forward_with_features(x[first : first + batch_size].to(device))
             logits.append(out.float().cpu())
             feats.append(f.float().cpu())
     finally:
@@ -161,8 +164,22 @@ def save_recognizer(model: STGCN, class_names: list[str], uri: str) -> None:
     log.info("saved recognizer (%d classes) to %s", model.num_classes, uri)
 
 
-def load_recognizer(uri: str, map_location: str | torch.device = "cpu") -> tuple[STGCN, list[str]]:
-    """``(model in eval mode, class names)`` from a checkpoint written by ``save_recognizer``."""
+def inference_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    """The autocast dtype ``extract_features`` runs a recognizer in: None (fp32), or bfloat16 where
+    ``precision`` asks for it and the device computes it natively."""
+    if precision != "bf16":
+        return None
+    native = torch.cuda.is_bf16_supported() if device.type == "cuda" else torch.ops.mkldnn._is_mkldnn_bf16_supported()
+    if not native:
+        log.warning("eval.recognizer_precision=bf16 but %s has no native bfloat16: the recognizer runs in fp32", device)
+        return None
+    return torch.bfloat16
+
+
+def load_recognizer(uri: str, map_location: str | torch.device = "cpu",
+                    precision: str = "fp32") -> tuple[STGCN, list[str]]:
+    """``(model in eval mode, class names)`` from a checkpoint written by ``save_recognizer``;
+    ``precision`` sets the model's ``inference_dtype`` (``inference_dtype``)."""
     checkpoint = torch.load(io.BytesIO(storage.read_bytes(uri)), map_location=map_location, weights_only=True)
     if not isinstance(checkpoint, dict) or checkpoint.get("format") != CHECKPOINT_FORMAT:
         found = checkpoint.get("format") if isinstance(checkpoint, dict) else type(checkpoint).__name__
@@ -171,6 +188,7 @@ def load_recognizer(uri: str, map_location: str | torch.device = "cpu") -> tuple
     model = STGCN(**config)
     model.load_state_dict(checkpoint["state_dict"])
     model.to(map_location).eval()
+    model.inference_dtype = inference_dtype(precision, torch.device(map_location))
     class_names = list(checkpoint["class_names"])
     if len(class_names) != model.num_classes:
         raise ValueError(f"{uri}: {len(class_names)} class names for {model.num_classes} classes")

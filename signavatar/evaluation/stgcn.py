@@ -180,6 +180,7 @@ class STGCN(nn.Module):
             temporal_kernel=temporal_kernel,
         )
         self.num_classes = num_classes
+        self.inference_dtype: torch.dtype | None = None  # autocast dtype of extract_features (load_recognizer)
         self.in_channels = in_channels
         self.num_frames = num_frames
         self.feature_dim = feature_dim

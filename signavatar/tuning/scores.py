@@ -56,7 +56,8 @@ class GenerationScores:
     def bind(self, state: TrainingState, val: FeatureSet | None, device: torch.device) -> Scores:
         if val is None:
             raise ValueError("gen_acc / gen_fid need validation clips; the trial has none")
-        model, classes = load_recognizer(self.recognizer, map_location=device)
+        model, classes = load_recognizer(self.recognizer, map_location=device,
+                                         precision=state.config.eval.recognizer_precision)
         avatar = _avatar(state, device)
         reference_glosses = [val.glosses[i] for i in val.labels.tolist()]
         return _evaluated(state, avatar, lambda: generation_metrics(avatar, model, classes, val.features,
@@ -77,7 +78,8 @@ class QualityScores:
     at_checkpoints_only: bool = True
 
     def bind(self, state: TrainingState, val: FeatureSet | None, device: torch.device) -> Scores:
-        model, classes = load_recognizer(self.recognizer, map_location=device)
+        model, classes = load_recognizer(self.recognizer, map_location=device,
+                                         precision=state.config.eval.recognizer_precision)
         avatar = _avatar(state, device)
         index = {g: i for i, g in enumerate(classes)}
         clips = [c for split in ("train", "val") for c in arrow_io.read_dataset(self.dataset, split=split)]
