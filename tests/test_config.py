@@ -47,3 +47,21 @@ def test_the_frame_count_is_set_once_under_either_key(key):
     assert demo.model.num_frames == 25
     with pytest.raises(ConfigError, match=r"model.num_frames \(30\) must equal data.num_frames \(20\)"):
         load_config(None, ["model.num_frames=30", "data.num_frames=20"])
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_config_loads_and_round_trips(path, tmp_path):
+    """A shipped config is a valid config (no key in the wrong section), and dumping it loses nothing."""
+    cfg = load_config(str(path))
+    (tmp_path / "again.yaml").write_text(dump_config(cfg))
+    assert load_config(str(tmp_path / "again.yaml")) == cfg
+
+
+def test_the_demo_protocol_is_whole_blocks():
+    """configs/demo.yaml: words by recording blocks of 30, letters by blocks of 10, block 1 validation,
+    block 2 test; the full-corpus config keeps the same validation and test blocks."""
+    demo = load_config(str(ROOT / "configs" / "demo.yaml")).extract
+    full = load_config(str(ROOT / "configs" / "asl_mpdata_full.yaml")).extract
+    assert [p.group_size for p in demo.inputs] == [30, 10]
+    for cfg in (demo, full):
+        assert (cfg.split, cfg.val_groups, cfg.test_groups) == ("group", ["1"], ["2"])
