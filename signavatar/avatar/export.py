@@ -16,6 +16,7 @@ import io
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 import numpy as np
 
@@ -62,9 +63,11 @@ def export_clip(clip: MotionClip, fmt: str, rest_joints: np.ndarray = DEFAULT_RE
     return pose_bytes(clip, rest_joints)
 
 
-def avatar_glb(rest_joints: np.ndarray = DEFAULT_REST_JOINTS) -> bytes:
-    """The avatar alone, bound at its rest pose, without animation (what the viewer animates)."""
-    return glb_bytes(load_avatar(rest_joints))
+@lru_cache(maxsize=1)
+def avatar_glb() -> bytes:
+    """The avatar alone on the built-in rest skeleton, bound at its rest pose, without animation but
+    with its retargeting parameters (what the viewer animates); built once per process."""
+    return glb_bytes(load_avatar(DEFAULT_REST_JOINTS))
 
 
 def export_payload(clips: Sequence[MotionClip], fmt: str) -> tuple[bytes, str, str]:

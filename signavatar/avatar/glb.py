@@ -8,7 +8,9 @@ What is in the file:
   frames are the world axes at rest, as in SMPL-X (y up, z forward, metres);
 * the skinned mesh (13,718 vertices: positions, normals, the avatar's colours as ``COLOR_0``, four
   bone influences per vertex) bound at the avatar's rest pose, with one material;
-* without a clip, nothing else (the viewer's avatar); with one, an animation named after the clip:
+* without a clip, no animation, and ``asset.extras.retarget``: what the browser viewer needs to
+  retarget clips onto the avatar itself (``retarget.retarget_parameters``); with one, an animation
+  named after the clip:
   every bone's rotation (and the root's translation) at every frame of the clip, interpolated
   linearly (``input`` in seconds at the clip's frame rate);
 * ``asset.copyright`` and ``asset.extras.licences``: the licences of the avatar's assets;
@@ -26,7 +28,7 @@ import torch
 
 from signavatar.avatar.anny_body import ASSET_LICENCES, COPYRIGHT
 from signavatar.avatar.appearance import vertex_colors
-from signavatar.avatar.retarget import AvatarMotion
+from signavatar.avatar.retarget import AvatarMotion, retarget_parameters
 from signavatar.avatar.rig import Avatar
 from signavatar.avatar.skinning import vertex_normals
 from signavatar.body.rotations import matrix_to_quaternion
@@ -143,7 +145,9 @@ def glb_bytes(avatar: Avatar, clip: MotionClip | None = None, motion: AvatarMoti
                                                                     "metallicFactor": 0.0, "roughnessFactor": 0.8}}],
         "skins": [{"name": "avatar", "joints": list(range(num_bones)), "inverseBindMatrices": ibm, "skeleton": 0}],
     }
-    if motion is not None:
+    if motion is None:
+        document["asset"]["extras"]["retarget"] = retarget_parameters(avatar)
+    else:
         if clip is None:
             raise ValueError("an animated .glb needs the clip its motion comes from")
         document["asset"]["extras"]["clip"] = _clip_extras(clip)

@@ -28,7 +28,7 @@ import torch
 
 from signavatar.avatar.rig import SIDES, Avatar, load_avatar, local_rotations
 from signavatar.body.joints import joint_index
-from signavatar.body.rotations import axis_angle_to_matrix
+from signavatar.body.rotations import axis_angle_to_matrix, matrix_to_quaternion
 from signavatar.body.skeleton import forward_kinematics
 from signavatar.motion.clip import MotionClip
 
@@ -118,3 +118,28 @@ def retarget(clip: MotionClip, avatar: Avatar | None = None) -> AvatarMotion:
         world[:, clavicle] = world[:, scapula] = aim @ world[:, clavicle]
     local, heads = _pose(avatar, world, root)
     return AvatarMotion(local=local, root=root, world=world, heads=heads, fps=clip.fps)
+
+
+def retarget_parameters(avatar: Avatar) -> dict:
+    """Everything ``retarget`` uses besides the clip, as JSON-ready lists: the browser viewer
+    (``viewer/src/retarget.js``) retargets with these the same way. Quaternions are ``(x, y, z, w)``."""
+    body = avatar.body
+
+    def index(name: str) -> int:
+        return body.bone(name)
+
+    wxyz = matrix_to_quaternion(torch.from_numpy(avatar.alignment)).numpy()
+    rounded = lambda a: np.round(np.asarray(a, np.float64), 7).tolist()  # noqa: E731
+    return {
+        "parents": list(body.parents),
+        "heads": rounded(body.heads),
+        "drivers": avatar.drivers.tolist(),
+        "alignment": rounded(np.concatenate([wxyz[:, 1:], wxyz[:, :1]], axis=1)),
+        "root_offset": rounded(body.heads[0] - avatar.rest_joints[0]),
+        "twist": [{"bone": index(b), "own": index(o), "next": index(n),
+                   "axis": rounded((body.heads[index(n)] - body.heads[index(o)])
+                                   / np.linalg.norm(body.heads[index(n)] - body.heads[index(o)]))}
+                  for b, (o, n) in _TWIST.items()],
+        "aim": [{"clavicle": index(c), "scapula": index(s), "shoulder": index(h), "joint": j}
+                for c, s, h, j in _AIM.values()],
+    }
