@@ -76,7 +76,7 @@ def test_demo_on_the_real_corpus(ray_cluster, tmp_path):
     assert quality["overall"]["multi_ratio"]["mean"] > 0 and len(quality["per_gloss"]) == 15
     assert set(quality["temperature_curve"]) == {"1", "1.5", "2", "3"}
     sheet = Image.open(summary["quality_sheet"]["still"])
-    assert sheet.size == (6 * 160, 15 * 180)  # per gloss: two real sessions + four samples
+    assert sheet.size == (6 * demo.SHEET_PANEL[0], 15 * demo.SHEET_PANEL[1])  # per gloss: two real sessions + four samples
     assert Path(summary["quality_sheet"]["animation"]).stat().st_size > 10_000
     for preview in summary["previews"].values():
         assert Path(preview).stat().st_size > 1000

@@ -186,6 +186,36 @@ def test_hands_and_fingers_are_drawn_with_their_own_colours():
     assert sum(n > 3 for n in near) >= 4
 
 
+def _skin(image: np.ndarray) -> np.ndarray:
+    """Pixels of the avatar's skin, lit lighter or darker (warm: red over green over blue)."""
+    r, g, b = np.moveaxis(image.astype(int), -1, 0)
+    return (r > 110) & (r - g > 12) & (g - b > 8) & (r - b < 120)
+
+
+def test_avatar_preview_draws_the_signer_and_a_close_up_of_each_hand(tmp_path):
+    """The default body is the avatar: its right sleeve (reddish) on the image's left, the left one
+    (bluish) on the right; the hands view shows each hand, large, in its own half in every frame."""
+    clip = signing_clip(frames=6)
+    preview = Preview([clip], size=(360, 200), views=("front", "hands"))
+    assert preview.mode == "avatar"
+    for k in (0, 5):
+        frame = preview.frame(k)
+        Image.fromarray(frame).save(tmp_path / f"avatar_{k}.png")
+        left, top, right, bottom = preview.view_box(0, 0)
+        front = frame[top:bottom, left:right].astype(int)
+        reddish = (front[..., 0] - front[..., 2] > 40) & ~_skin(front)
+        bluish = front[..., 2] - front[..., 0] > 30
+        assert reddish.sum() > 100 and bluish.sum() > 100 and _skin(front).sum() > 100
+        assert np.nonzero(reddish)[1].mean() < np.nonzero(bluish)[1].mean()
+        left, top, right, bottom = preview.view_box(0, 1)
+        hands = frame[top:bottom, left:right]
+        half = hands.shape[1] // 2
+        for tile in (hands[:, :half], hands[:, half:]):
+            assert _skin(tile).mean() > 0.1  # a hand fills a good part of its tile
+    skin_front = _skin(preview.frame(0)[slice(*preview.view_box(0, 0)[1::2]), slice(*preview.view_box(0, 0)[::2])])
+    assert skin_front.mean() < 0.1  # the body view shows the hands small
+
+
 def test_side_by_side_panels_and_mixed_lengths_and_rates(tmp_path):
     reference = signing_clip(frames=12, clip_id="ref")
     reconstruction = signing_clip(frames=8, clip_id="rec")  # ends early: holds its last frame

@@ -1,10 +1,12 @@
 """How faithfully the avatar follows an SMPL-X clip: the bones of its posed skeleton against the
 same bones of the SMPL-X forward-kinematics skeleton (on the rest skeleton the avatar was fitted to).
 
-Bones compared, each side: the arm bones (collar, upper arm, forearm and hand: wrist -> middle
-finger base) and the 15 finger bones (three per finger; the last one ends at the finger's tip: on
-the avatar the tip of its mesh, on SMPL-X the fitter's tip marker, ``TIP_RATIO`` of the middle
-bone beyond the distal joint). A bone's direction error is the angle between the two unit vectors.
+Bones compared, each side: the arm bones (upper arm, forearm and hand: wrist -> middle finger base)
+and the 15 finger bones (three per finger; the last one ends at the finger's tip: on the avatar the
+tip of its mesh, on SMPL-X the fitter's tip marker, ``TIP_RATIO`` of the middle bone beyond the
+distal joint); and, apart, the collar bone (shoulder girdle), which the retargeting aims at SMPL-X's
+shoulder rather than along SMPL-X's collar. A bone's direction error is the angle between the two
+unit vectors.
 Wrist positions are compared in the body frame both share (the avatar is scaled to SMPL-X's arm
 length and its shoulders placed on SMPL-X's, ``signavatar.avatar.rig``).
 """
@@ -21,8 +23,9 @@ from signavatar.body.joints import joint_index
 from signavatar.extraction.estimators.markers import TIP_RATIO
 from signavatar.motion.clip import MotionClip
 
-_ARM_STARTS = ("clavicle", "upperarm01", "lowerarm01", "wrist")
-ARM_SEGMENTS: tuple[Segment, ...] = tuple(s for s in SEGMENTS if s.avatar[0].split(".")[0] in _ARM_STARTS)
+ARM_SEGMENTS: tuple[Segment, ...] = tuple(s for s in SEGMENTS if s.avatar[0].split(".")[0] in
+                                         ("upperarm01", "lowerarm01", "wrist"))
+COLLAR_SEGMENTS: tuple[Segment, ...] = tuple(s for s in SEGMENTS if s.avatar[0].startswith("clavicle"))
 FINGER_SEGMENTS: tuple[Segment, ...] = tuple(s for s in SEGMENTS if s.avatar[0].startswith("finger"))
 
 
@@ -55,18 +58,19 @@ def angles_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def fidelity(clips: Sequence[MotionClip], avatar: Avatar | None = None) -> dict[str, float | int]:
-    """Direction errors (degrees; mean and 95th percentile over every frame and bone) of the arm
-    bones and of the finger bones, and wrist position errors (metres; mean and max), over ``clips``."""
+    """Direction errors (degrees; mean and 95th percentile over every frame and bone) of the arm,
+    finger and collar bones, and wrist position errors (metres; mean and max), over ``clips``."""
     avatar = load_avatar() if avatar is None else avatar
-    arm, finger, wrist = [], [], []
+    arm, finger, collar, wrist = [], [], [], []
     wrists = [(avatar.body.bone(f"wrist.{s}"), joint_index(f"{side}_wrist")) for s, side in SIDES.items()]
     for clip in clips:
         motion = retarget(clip, avatar)
         positions, rotations = smplx_kinematics(clip, avatar.rest_joints)
         arm.append(angles_deg(*bone_vectors(ARM_SEGMENTS, motion, positions, rotations, avatar)).ravel())
         finger.append(angles_deg(*bone_vectors(FINGER_SEGMENTS, motion, positions, rotations, avatar)).ravel())
+        collar.append(angles_deg(*bone_vectors(COLLAR_SEGMENTS, motion, positions, rotations, avatar)).ravel())
         wrist += [np.linalg.norm(motion.heads[:, bone] - positions[:, joint], axis=-1) for bone, joint in wrists]
-    arm_deg, finger_deg, wrist_m = (np.concatenate(x) for x in (arm, finger, wrist))
+    arm_deg, finger_deg, collar_deg, wrist_m = (np.concatenate(x) for x in (arm, finger, collar, wrist))
     return {
         "clips": len(clips),
         "frames": int(sum(c.num_frames for c in clips)),
@@ -76,6 +80,8 @@ def fidelity(clips: Sequence[MotionClip], avatar: Avatar | None = None) -> dict[
         "arm_p95_deg": float(np.percentile(arm_deg, 95)),
         "finger_mean_deg": float(finger_deg.mean()),
         "finger_p95_deg": float(np.percentile(finger_deg, 95)),
+        "collar_mean_deg": float(collar_deg.mean()),
+        "collar_p95_deg": float(np.percentile(collar_deg, 95)),
         "wrist_mean_m": float(wrist_m.mean()),
         "wrist_max_m": float(wrist_m.max()),
     }
