@@ -3,8 +3,8 @@ vs generation, as in the paper's Fig. 1).
 
 Layout: every clip gets a ``size = (width, height)`` panel, panels left to right. A panel has a
 title strip (its label), its views left to right (``front``, ``side``, ``hands``: a close-up of
-each hand; see ``camera``), and a footer with the view names, the colour key and the clip's own
-frame counter. All panels share one
+each hand; see ``camera``), and a footer with the view names (the colour key of the signer's right
+and left after the first) and the clip's own frame counter. All panels share one
 pixels-per-metre scale per view, so bodies compare at the same size; each panel is centred on its
 own clip, so differing global translations do not push a body out of frame.
 
@@ -187,11 +187,11 @@ class Preview:
                 draw.text((vx + 4, footer_y), view, fill=FAINT_COLOR, font=self._small_font, anchor="lm")
                 if v:
                     draw.line([vx, self._title_h + 4, vx, height - self._footer_h - 4], fill=RULE_COLOR)
-            if self.mode != "smplx":  # colour key (the avatar's sleeves), left of the frame counter
-                key_x = x0 + width - 4 - draw.textlength("0000/0000", font=self._small_font)
-                draw.text((key_x, footer_y), "left", fill=LEFT_COLOR, font=self._small_font, anchor="rm")
-                key_x -= draw.textlength("left ", font=self._small_font)
-                draw.text((key_x, footer_y), "right", fill=RIGHT_COLOR, font=self._small_font, anchor="rm")
+            if self.mode != "smplx":  # colour key (the avatar's sleeves), after the first view's name
+                key_x = x0 + 4 + draw.textlength(f"{self.views[0]}  ", font=self._small_font)
+                draw.text((key_x, footer_y), "right", fill=RIGHT_COLOR, font=self._small_font, anchor="lm")
+                key_x += draw.textlength("right ", font=self._small_font)
+                draw.text((key_x, footer_y), "left", fill=LEFT_COLOR, font=self._small_font, anchor="lm")
             if p:
                 draw.line([x0, 0, x0, height], fill=FAINT_COLOR)
         return image
