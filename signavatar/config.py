@@ -29,6 +29,9 @@ class Section(BaseModel):
 class BodyConfig(Section):
     model_path: str | None = Field(None, description="dir or s3:// prefix with SMPLX_{NEUTRAL,MALE,FEMALE}.npz")
     gender: Literal["neutral", "male", "female"] = "neutral"
+    preview: Literal["auto", "avatar", "skeleton", "smplx"] = Field(
+        "auto", description="body drawn in previews and sheets: the free avatar mesh, the stick figure, or the "
+                            "SMPL-X mesh (needs model_path); auto: smplx with model_path, else avatar")
 
 
 class SyntheticCorpusConfig(Section):

@@ -103,12 +103,13 @@ def test_fit_truncated_pose_file_is_one_line(capsys, files, shared_data):
 
 @pytest.mark.parametrize("command", [
     ["fit", "missing.pose"], ["landmarks", "missing.mp4"], ["render", "missing.npz"],
+    ["export", "missing.npz", "--format", "glb"],
     ["generate", "drink", "--url", "http://127.0.0.1:9"], ["reconstruct", "missing.npz", "--gloss", "drink",
                                                            "--url", "http://127.0.0.1:9"]])
 def test_out_is_checked_before_any_work(capsys, files, command):
     """An --out under a regular file: named at once, before the input is read, a worker started
     or a server asked (none of which exists here)."""
-    suffix = {"fit": ".npz", "landmarks": ".pose", "render": ".mp4"}.get(command[0], ".npz")
+    suffix = {"fit": ".npz", "landmarks": ".pose", "render": ".mp4", "export": ".glb"}.get(command[0], ".npz")
     out = str(files / "file.txt" / f"out{suffix}")
     one_line_error(capsys, [*command, "--out", out], 2, "--out", "file.txt is not a directory")
     one_line_error(capsys, [*command, "--out", str(files / "out.txt")], 2, "--out", "use a file name ending in")

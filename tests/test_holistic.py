@@ -176,6 +176,17 @@ def test_fitted_clip_forward_kinematics_lands_on_the_world_landmarks(real):
     assert mean_distance([(w, joints[:, joint_index(f"{side}_wrist")]) for w, side in zip(hand_wrists, ("left", "right"))]) < 0.03
 
 
+def test_the_avatars_pose_export_draws_mediapipes_own_connections(worker):
+    """``signavatar.avatar.pose`` writes MediaPipe's topology without MediaPipe in its environment:
+    the same pairs the worker reports from MediaPipe itself."""
+    from signavatar.avatar.pose import TOPOLOGY
+
+    worker.start()  # (a no-op once running)
+    reported = worker.hello["topology"]
+    for component, pairs in TOPOLOGY.items():
+        assert [tuple(p) for p in reported[component]] == pairs, component
+
+
 def test_a_new_video_starts_with_fresh_tracking(worker, real, video_path):
     """The worker is reused across videos; the same frames give the same landmarks again."""
     again = video_landmarks(video_path, worker, chunk_frames=7)

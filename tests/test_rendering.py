@@ -1,4 +1,5 @@
-"""Preview rendering: cameras, skeleton and mesh views, the rasteriser, mp4/gif files, the CLI."""
+"""Preview rendering: cameras, skeleton, avatar and SMPL-X mesh views, the hands close-up, the
+rasteriser and its shading, mp4/gif files, the CLI."""
 
 from __future__ import annotations
 
@@ -91,24 +92,44 @@ def test_rasterizer_covers_pixel_centres_once_and_keeps_the_nearest_face():
     xy = np.array([[2, 3], [10, 3], [10, 9], [2, 9], [6, 0], [14, 0], [14, 12], [6, 12]], np.float32)
     depth = np.array([0, 0, 0, 0, 1, 1, 1, 1], np.float32)
     far, near = [[0, 1, 2], [0, 2, 3]], [[4, 5, 6], [4, 6, 7]]
-    colors = np.array([[200, 0, 0], [200, 0, 0], [0, 0, 200], [0, 0, 200]], np.uint8)
-    for faces, face_colors in ((far + near, colors), (near + far, colors[::-1])):
-        image = rasterize(xy, depth, np.array(faces), face_colors, 16, 12, (255, 255, 255))
-        red = (image == (200, 0, 0)).all(-1)
-        blue = (image == (0, 0, 200)).all(-1)
-        assert red.sum() == 4 * 6  # columns 2..5 of rows 3..8: the far square's uncovered part
-        assert blue.sum() == 8 * 12  # columns 6..13, every row (clipped to the image)
-        assert not red[:, 6:].any()
+    for faces, near_ids in ((far + near, {2, 3}), (near + far, {0, 1})):
+        owner, zbuffer = rasterize(xy, depth, np.array(faces), 16, 12)
+        far_px = (owner >= 0) & ~np.isin(owner, list(near_ids))
+        near_px = np.isin(owner, list(near_ids))
+        assert far_px.sum() == 4 * 6  # columns 2..5 of rows 3..8: the far square's uncovered part
+        assert near_px.sum() == 8 * 12  # columns 6..13, every row (clipped to the image)
+        assert not far_px[:, 6:].any()
+        assert (zbuffer[near_px] == 1).all() and (zbuffer[far_px] == 0).all() and np.isneginf(zbuffer[owner < 0]).all()
 
 
-def test_rasterizer_clips_to_the_image_and_skips_degenerate_faces():
+def test_rasterizer_clips_to_the_image_and_skips_degenerate_and_back_faces():
     # a triangle far larger than the image, and a nearer zero-area one (collinear corners)
     xy = np.array([[-50, -50], [200, -50], [-50, 200], [1, 1], [5, 5], [9, 9]], np.float32)
     depth = np.array([0, 0, 0, 1, 1, 1], np.float32)
-    colors = np.array([[7, 7, 7], [9, 9, 9]], np.uint8)
-    image = rasterize(xy, depth, np.array([[0, 1, 2], [3, 4, 5]]), colors, 8, 6, (0, 0, 0))
-    assert image.shape == (6, 8, 3)
-    assert (image == 7).all()
+    owner, _ = rasterize(xy, depth, np.array([[0, 1, 2], [3, 4, 5]]), 8, 6)
+    assert owner.shape == (6, 8) and (owner == 0).all()
+    # the big triangle winds clockwise on screen (y down): it faces away when only front faces count
+    owner, _ = rasterize(xy, depth, np.array([[0, 1, 2]]), 8, 6, front_only=True)
+    assert (owner == -1).all()
+    owner, _ = rasterize(xy, depth, np.array([[0, 2, 1]]), 8, 6, front_only=True)
+    assert (owner == 0).all()
+
+
+def test_shading_interpolates_vertex_colours_and_outlines_depth_steps():
+    from signavatar.rendering.mesh_view import interpolate, outline
+
+    # one square of two triangles, black on the left edge and white on the right
+    xy = np.array([[0, 0], [10, 0], [10, 10], [0, 10]], np.float32)
+    faces = np.array([[0, 1, 2], [0, 2, 3]])
+    owner, zbuffer = rasterize(xy, np.zeros(4, np.float32), faces, 10, 10)
+    values = np.array([[0.0], [255.0], [255.0], [0.0]], np.float32)
+    image = interpolate(owner, xy, faces, values)[..., 0]
+    np.testing.assert_allclose(image[5], 25.5 * (np.arange(10) + 0.5), atol=1e-3)  # linear in x, both triangles
+    # a nearer block in the middle: outlined on its border only (and the square on the image's edge)
+    zbuffer[3:7, 3:7] = 0.5
+    edge = outline(zbuffer, step_m=0.1)
+    assert edge[3, 3:7].all() and edge[3:7, 3].all() and not edge[4:6, 4:6].any()
+    assert not edge[1:9, 1:3].any()
 
 
 # ----------------------------------------------------------------------------------------- videos
@@ -153,7 +174,7 @@ def test_frames_change_when_the_clip_moves_and_only_the_counter_changes_when_it_
 
 def test_hands_and_fingers_are_drawn_with_their_own_colours():
     clip = signing_clip(frames=2)
-    preview = Preview([clip], size=(240, 180), views=("front",))
+    preview = Preview([clip], size=(240, 180), views=("front",), body="skeleton")
     frame = preview.frame(1).astype(int)
     red, blue = frame[..., 0] - frame[..., 2], frame[..., 2] - frame[..., 0]
     right_arm, left_arm = red > 80, blue > 60  # vermillion / blue, allowing anti-aliasing and depth fading
@@ -163,6 +184,36 @@ def test_hands_and_fingers_are_drawn_with_their_own_colours():
     # finger bones: pixels close to at least four of the five finger colours
     near = [(np.abs(frame - colour).sum(-1) < 40).sum() for colour in FINGER_COLORS]
     assert sum(n > 3 for n in near) >= 4
+
+
+def _skin(image: np.ndarray) -> np.ndarray:
+    """Pixels of the avatar's skin, lit lighter or darker (warm: red over green over blue)."""
+    r, g, b = np.moveaxis(image.astype(int), -1, 0)
+    return (r > 110) & (r - g > 12) & (g - b > 8) & (r - b < 120)
+
+
+def test_avatar_preview_draws_the_signer_and_a_close_up_of_each_hand(tmp_path):
+    """The default body is the avatar: its right sleeve (reddish) on the image's left, the left one
+    (bluish) on the right; the hands view shows each hand, large, in its own half in every frame."""
+    clip = signing_clip(frames=6)
+    preview = Preview([clip], size=(360, 200), views=("front", "hands"))
+    assert preview.mode == "avatar"
+    for k in (0, 5):
+        frame = preview.frame(k)
+        Image.fromarray(frame).save(tmp_path / f"avatar_{k}.png")
+        left, top, right, bottom = preview.view_box(0, 0)
+        front = frame[top:bottom, left:right].astype(int)
+        reddish = (front[..., 0] - front[..., 2] > 40) & ~_skin(front)
+        bluish = front[..., 2] - front[..., 0] > 30
+        assert reddish.sum() > 100 and bluish.sum() > 100 and _skin(front).sum() > 100
+        assert np.nonzero(reddish)[1].mean() < np.nonzero(bluish)[1].mean()
+        left, top, right, bottom = preview.view_box(0, 1)
+        hands = frame[top:bottom, left:right]
+        half = hands.shape[1] // 2
+        for tile in (hands[:, :half], hands[:, half:]):
+            assert _skin(tile).mean() > 0.1  # a hand fills a good part of its tile
+    skin_front = _skin(preview.frame(0)[slice(*preview.view_box(0, 0)[1::2]), slice(*preview.view_box(0, 0)[::2])])
+    assert skin_front.mean() < 0.1  # the body view shows the hands small
 
 
 def test_side_by_side_panels_and_mixed_lengths_and_rates(tmp_path):
@@ -186,7 +237,7 @@ def test_mesh_preview_with_a_synthetic_smplx_model(tmp_path):
     clip = signing_clip(frames=3)
     out = tmp_path / "mesh.mp4"
     preview = render_preview([clip], out, body_model_path=str(model_dir), size=(64, 48))
-    assert preview.mode == "mesh"
+    assert preview.mode == "smplx"  # a model path: the SMPL-X mesh, as before the avatar
     frames = decode_with_av(out)
     assert len(frames) == 3 and frames[0].shape == (48, 64, 3)
     left, top, right, bottom = preview.view_box(0, 0)
@@ -212,6 +263,10 @@ def test_bad_arguments_are_rejected_with_clear_errors(tmp_path):
         Preview([clip], labels=["a", "b"])
     with pytest.raises(FileNotFoundError, match="SMPL-X model file not found"):
         Preview([clip], body_model_path=str(tmp_path / "nowhere"))
+    with pytest.raises(ValueError, match="body 'smplx' needs the SMPL-X model files"):
+        Preview([clip], body="smplx")
+    with pytest.raises(ValueError, match="unknown body 'robot'"):
+        Preview([clip], body="robot")
 
 
 # ------------------------------------------------------------------------------------------- CLI

@@ -198,6 +198,70 @@ def test_generate_npz_zip_and_image(url, tiny_checkpoint):
                        == clip_from_npz_bytes(second.read(n)).poses.tobytes() for n in names)
 
 
+def glb_document(data: bytes) -> dict:
+    """The JSON chunk of a .glb."""
+    assert data[:4] == b"glTF"
+    length = int.from_bytes(data[12:16], "little")
+    return json.loads(data[20:20 + length])
+
+
+def test_generate_avatar_formats_as_json_multipart_and_sentences(url, tiny_checkpoint, tmp_path):
+    """format=glb|bvh|pose: the avatar's files of the clips the JSON answer holds, under server-chosen
+    names with safe content types; several samples as a zip; sentences too."""
+    from bvh import Bvh
+
+    from signavatar.extraction.pose_files import read_pose_file
+
+    a, b, _ = tiny_checkpoint.glosses
+    shown = generate(url, text=a, seed=3).json()["clips"][0]
+    glb = generate(url, text=a, seed=3, format="glb")
+    assert glb.status_code == 200, glb.text
+    assert glb.headers["content-type"] == "model/gltf-binary"
+    assert glb.headers["content-disposition"] == 'attachment; filename="signavatar.glb"'
+    assert glb.headers["x-content-type-options"] == "nosniff"
+    document = glb_document(glb.content)
+    assert document["asset"]["extras"]["clip"]["frames"] == shown["num_frames"] == 16
+    assert len(document["animations"][0]["channels"]) == len(document["skins"][0]["joints"]) + 1
+
+    bvh = generate(url, text=a, seed=3, format="bvh")
+    assert bvh.headers["content-type"] == "application/octet-stream"
+    assert bvh.headers["content-disposition"] == 'attachment; filename="signavatar.bvh"'
+    parsed = Bvh(bvh.text)
+    assert parsed.nframes == 16 and parsed.frame_time == pytest.approx(1 / shown["fps"], abs=1e-6)
+    # the root's position channels: the rest pelvis plus the clip's translation
+    rest_pelvis = requests.get(f"{url}/skeleton", timeout=30).json()["rest_joints"][0]
+    np.testing.assert_allclose([[float(v) for v in f[:3]] for f in parsed.frames],
+                               np.asarray(shown["trans"]) + rest_pelvis, atol=2e-6)
+
+    pose = generate(url, text=a, seed=3, format="pose")
+    assert pose.headers["content-disposition"] == 'attachment; filename="signavatar.pose"'
+    (tmp_path / "a.pose").write_bytes(pose.content)
+    assert read_pose_file(str(tmp_path / "a.pose")).num_frames == 16
+
+    # an image, two samples: a zip of one file per sample, named by the server
+    form = {"seed": "5", "num_samples": "2", "format": "glb"}
+    image = requests.post(f"{url}/generate", files={"image": ("a\"b.png", png_bytes(), "image/png")}, data=form,
+                          timeout=120)
+    assert image.status_code == 200, image.text
+    assert image.headers["content-type"] == "application/zip"
+    assert image.headers["content-disposition"] == 'attachment; filename="signavatar-glb.zip"'
+    with zipfile.ZipFile(io.BytesIO(image.content)) as archive:
+        assert archive.namelist() == ["sample-1.glb", "sample-2.glb"]
+        assert all("animations" in glb_document(archive.read(n)) for n in archive.namelist())
+
+    # a sentence, and a reconstruction
+    sentence = generate(url, glosses=[a, b], seed=3)
+    frames = sentence.json()["clips"][0]["num_frames"]
+    assert Bvh(generate(url, glosses=[a, b], seed=3, format="bvh").text).nframes == frames
+    extras = glb_document(generate(url, glosses=[a, b], seed=3, format="glb").content)["asset"]["extras"]["clip"]
+    assert [s["kind"] for s in extras["segments"]] == ["sign", "transition", "sign"]
+    reconstruct = {"files": {"file": ("c.npz", clip_to_npz_bytes(random_clip(frames=6)))}, "timeout": 60}
+    as_json = requests.post(f"{url}/reconstruct", data={"gloss": a}, **reconstruct).json()["clip"]
+    upload = requests.post(f"{url}/reconstruct", data={"gloss": a, "format": "bvh"}, **reconstruct)
+    assert upload.status_code == 200, upload.text
+    assert Bvh(upload.text).nframes == as_json["num_frames"]
+
+
 def test_reconstruct_npz_and_json_clips(url, tiny_checkpoint):
     gloss = tiny_checkpoint.glosses[2]
     clip = random_clip("upload", frames=30, gloss=gloss)
@@ -242,7 +306,7 @@ BAD_REQUESTS = {
     "num_samples too large": (lambda u: generate(u, text="drink", num_samples=17), 422, ["num_samples", "1..16"]),
     "num_samples zero": (lambda u: generate(u, text="drink", num_samples=0), 422, ["num_samples"]),
     "num_frames too large": (lambda u: generate(u, text="drink", num_frames=601), 422, ["num_frames"]),
-    "unknown format": (lambda u: generate(u, text="drink", format="bvh"), 422, ["format"]),
+    "unknown format": (lambda u: generate(u, text="drink", format="fbx"), 422, ["format"]),
     "malformed json": (lambda u: requests.post(f"{u}/generate", data=b"{", timeout=30,
                                                headers={"content-type": "application/json"}), 400, ["JSON"]),
     "json not an object": (lambda u: requests.post(f"{u}/generate", json=["drink"], timeout=30), 422, ["dictionary"]),

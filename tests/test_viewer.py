@@ -1,9 +1,11 @@
-"""The browser viewer (``viewer/``, served at ``/`` by the Serve ingress): the ``/skeleton`` route
-against the body layer, the browser's forward kinematics against Python's, the page without its
-bundle, and the page itself in headless Chromium (the first gloss plays on load, type a gloss,
-watch it play, pause, scrub, switch samples, download, sign an image, reconstruct an uploaded clip
-and an uploaded video, build a sentence from the gloss chips, have the app sign it and follow its
-current gloss).
+"""The browser viewer (``viewer/``, served at ``/`` by the Serve ingress): the ``/skeleton`` and
+``/avatar.glb`` routes against the body and avatar layers, the browser's forward kinematics and
+retargeting against Python's, the page without its bundle, and the page itself in headless
+Chromium (the first gloss plays on load with the avatar, type a gloss, watch it play, pause,
+scrub, switch samples, download it as .npz, .glb, .bvh and .pose, switch to the skeleton, frame
+the hands, sign an image, reconstruct an uploaded clip and an uploaded video, build a sentence
+from the gloss chips, have the app sign it and follow its current gloss, load its .glb in three.js's
+GLTFLoader and play it).
 The app runs with test_serving's stand-in video estimator, so video uploads are answered.
 
 Needs ``make viewer`` (the bundle and viewer/node_modules) and, for the browser test, Debian's
@@ -15,6 +17,7 @@ import json
 import logging
 import shutil
 import subprocess
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +37,20 @@ VIEWER = REPO / "viewer"
 CHROMIUM = Path("/usr/bin/chromium")
 NODE = shutil.which("node")
 BROWSER_TIMEOUT_S = 240
+
+
+def run_in_node(tmp_path: Path, inputs: dict, script: str):
+    """Run ``script`` (ES module code, in viewer/, reading ``inputs`` from the JSON file in
+    ``process.argv[1]``) in node and return the JSON it prints."""
+    (tmp_path / "input.json").write_text(json.dumps(inputs))
+    result = subprocess.run([NODE, "--input-type=module", "-e", script, str(tmp_path / "input.json")], cwd=VIEWER,
+                            capture_output=True, text=True, timeout=60, check=True)
+    return json.loads(result.stdout)
+
+
+def clip_input(clip) -> dict:
+    """A clip as viewer/src/clip.js holds it."""
+    return {"numFrames": clip.num_frames, "poses": clip.poses.ravel().tolist(), "trans": clip.trans.ravel().tolist()}
 
 
 def _needs(*what: str) -> None:
@@ -80,24 +97,63 @@ def test_browser_forward_kinematics_matches_the_body_layer(url, tmp_path):
 
     clip = random_clip("fk", frames=5)
     skeleton = requests.get(f"{url}/skeleton", timeout=30).json()
-    (tmp_path / "input.json").write_text(json.dumps({
-        "skeleton": skeleton,
-        "clip": {"numFrames": clip.num_frames, "poses": clip.poses.ravel().tolist(), "trans": clip.trans.ravel().tolist()},
-    }))
-    script = (
+    positions = run_in_node(tmp_path, {"skeleton": skeleton, "clip": clip_input(clip)}, (
         "import { readFileSync } from 'node:fs';"
         "import { forwardKinematics } from './src/kinematics.js';"
         "const { skeleton, clip } = JSON.parse(readFileSync(process.argv[1], 'utf8'));"
         "const { positions } = forwardKinematics(clip, skeleton);"
         "console.log(JSON.stringify(Array.from(positions)));"
-    )
-    result = subprocess.run([NODE, "--input-type=module", "-e", script, str(tmp_path / "input.json")], cwd=VIEWER,
-                            capture_output=True, text=True, timeout=60, check=True)
-    browser = np.asarray(json.loads(result.stdout)).reshape(clip.num_frames, 55, 3)
+    ))
+    browser = np.asarray(positions).reshape(clip.num_frames, 55, 3)
     python = forward_kinematics_axis_angle(torch.from_numpy(clip.poses), skeleton["rest_joints"],
                                            trans=torch.from_numpy(clip.trans)).numpy()
     assert np.abs(python - python[:, :1]).max() > 0.5  # a posed skeleton, not a point
     np.testing.assert_allclose(browser, python, atol=1e-4)
+
+
+def avatar_document(data: bytes) -> dict:
+    assert data[:4] == b"glTF"
+    return json.loads(data[20:20 + int.from_bytes(data[12:16], "little")])
+
+
+def test_avatar_route_serves_the_avatar_layers_glb(url):
+    from signavatar.avatar.export import avatar_glb
+
+    response = requests.get(f"{url}/avatar.glb", timeout=60)
+    assert response.status_code == 200 and response.headers["content-type"] == "model/gltf-binary"
+    assert response.content == avatar_glb()  # the built-in rest skeleton's avatar, built once per process
+    document = avatar_document(response.content)
+    assert "animations" not in document and len(document["skins"][0]["joints"]) == 104
+    assert set(document["asset"]["extras"]["retarget"]) >= {"drivers", "alignment", "heads", "parents", "aim", "twist"}
+    assert "/avatar.glb" in requests.get(f"{url}/openapi.json", timeout=30).json()["paths"]
+
+
+def test_browser_retargeting_matches_the_avatar_layer(url, tmp_path):
+    """viewer/src/retarget.js (run in node, with the parameters GET /avatar.glb carries) against
+    ``signavatar.avatar.retarget`` on a signing clip: the same bone rotations and root path."""
+    _needs("node")
+    from signavatar.avatar.retarget import retarget
+    from signavatar.body.rotations import matrix_to_quaternion
+    from tests.support.clips import random_clip
+
+    clip = random_clip("signing", frames=6)
+    clip.poses *= 0.5  # large but plausible joint turns
+    params = avatar_document(requests.get(f"{url}/avatar.glb", timeout=60).content)["asset"]["extras"]["retarget"]
+    skeleton = requests.get(f"{url}/skeleton", timeout=30).json()
+    browser = run_in_node(tmp_path, {"skeleton": skeleton, "params": params, "clip": clip_input(clip)}, (
+        "import { readFileSync } from 'node:fs';"
+        "import { retarget } from './src/retarget.js';"
+        "const { skeleton, params, clip } = JSON.parse(readFileSync(process.argv[1], 'utf8'));"
+        "const { local, root } = retarget(clip, skeleton, params);"
+        "console.log(JSON.stringify({ local: Array.from(local), root: Array.from(root) }));"
+    ))
+    motion = retarget(clip)
+    wxyz = matrix_to_quaternion(torch.from_numpy(motion.local)).numpy()
+    python = np.concatenate([wxyz[..., 1:], wxyz[..., :1]], axis=-1)
+    cos = np.abs((python * np.asarray(browser["local"]).reshape(python.shape)).sum(-1))
+    assert np.degrees(2 * np.arccos(np.clip(cos.min(), 0, 1))) < 0.1  # the same rotation (q and -q alike)
+    assert np.abs(motion.local - np.eye(3)).max() > 0.5  # a posed avatar, not the rest pose
+    np.testing.assert_allclose(np.asarray(browser["root"]).reshape(-1, 3), motion.root, atol=1e-5)
 
 
 def test_browser_reads_the_segments_of_a_sentence_from_npz_and_json(tmp_path):
@@ -174,6 +230,12 @@ def _pixels_near(path: Path, color: tuple[int, int, int], tolerance: int = 60) -
     return int((np.abs(pixels - np.array(color)).max(axis=-1) < tolerance).sum())
 
 
+def _skin_pixels(path: Path) -> int:
+    """Pixels of the avatar's skin (lit: lighter or darker, always warm: red over green over blue)."""
+    r, g, b = np.moveaxis(np.asarray(Image.open(path).convert("RGB"), dtype=np.int16), -1, 0)
+    return int(((r > 110) & (r - g > 12) & (g - b > 8) & (r - b < 120)).sum())
+
+
 def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     _needs("node", "bundle", "chromium")
     from signavatar.config import SyntheticCorpusConfig
@@ -212,8 +274,15 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     assert steps["playing"]["first"]["frame"] != steps["playing"]["second"]["frame"]
     frame_a, frame_b = tmp_path / "frame-a.png", tmp_path / "frame-b.png"
     assert _changed_pixels(frame_a, frame_b) > 100
-    # the skeleton is drawn in the previews' colours (lit, so compared loosely)
-    assert _pixels_near(frame_a, RIGHT_COLOR) > 50 and _pixels_near(frame_a, LEFT_COLOR) > 50
+    # the avatar is drawn (its skin); with the switch, the skeleton in the previews' colours (lit,
+    # so compared loosely); the hands close-up fills the view with the hands
+    avatar, skeleton = tmp_path / "avatar.png", tmp_path / "skeleton.png"
+    assert _skin_pixels(avatar) > 2000 and _changed_pixels(avatar, skeleton) > 2000
+    assert _pixels_near(skeleton, RIGHT_COLOR) > 50 and _pixels_near(skeleton, LEFT_COLOR) > 50
+    assert _pixels_near(avatar, RIGHT_COLOR) < 50  # no skeleton over the avatar
+    assert _skin_pixels(tmp_path / "avatar-hands.png") > 3 * _skin_pixels(avatar)
+    assert _changed_pixels(tmp_path / "skeleton.png", tmp_path / "skeleton-hands.png") > 2000
+    assert steps["switches"] == {"skeleton": "false", "hands": "true", "labels": [f"{gloss} · sample 2/2"]}
 
     # paused on the scrubbed first frame; switching samples keeps the frame and changes the pose
     paused = steps["paused"]
@@ -221,8 +290,12 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     assert paused["button"] == "Play" and paused["pressed"] == "2" and paused["labels"] == [f"{gloss} · sample 2/2"]
     assert _changed_pixels(tmp_path / "sample-1-frame-1.png", tmp_path / "sample-2-frame-1.png") > 100
 
-    # the download is the /generate npz output (two samples: a zip of npz files) of what is shown
+    # the downloads are the /generate outputs of what is shown (two samples: zips of one file each)
     assert steps["download"]["name"].endswith(".zip")
+    for fmt in ("glb", "bvh", "pose"):
+        assert steps["download"][fmt]["name"] == f"signavatar-{fmt}.zip"
+        with zipfile.ZipFile(steps["download"][fmt]["path"]) as archive:
+            assert archive.namelist() == [f"sample-1.{fmt}", f"sample-2.{fmt}"]
     downloaded = clips_from_payload(Path(steps["download"]["path"]).read_bytes(), "application/zip")
     shown = requests.post(f"{url}/generate", json={"text": gloss, "num_samples": 2, "seed": seed}, timeout=60)
     np.testing.assert_allclose(np.stack([c.poses for c in downloaded]),
@@ -260,3 +333,26 @@ def test_viewer_in_headless_chromium(url, tiny_checkpoint, tmp_path):
     playing = shown["playing"]
     assert len({p["frame"] for p in playing}) > 3  # it plays
     assert all(p["caption"] == expected_caption(p["frame"]) for p in playing), playing
+
+    # the sentence's .glb in three.js's GLTFLoader: one skinned mesh of 104 bones, its animation
+    # (every bone's rotation and the root's translation) as long as the sentence, and played
+    loaded = steps["gltfLoader"]
+    fps = answer.json()["clips"][0]["fps"]
+    assert loaded["name"] == "signavatar.glb" and "CC0" in loaded["copyright"]
+    assert (loaded["skinned"], loaded["bones"], loaded["animations"], loaded["tracks"]) == (1, 104, 1, 105)
+    assert loaded["duration"] == pytest.approx((segments[-1].end - 1) / fps, abs=1e-4)
+    # played by an AnimationMixer, the bones take the file's own key frames (q or -q)
+    glb = (tmp_path / "sentence.glb").read_bytes()
+    document = avatar_document(glb)
+    blob = glb[28 + int.from_bytes(glb[12:16], "little"):]
+
+    def keyframes(bone: int) -> np.ndarray:
+        accessor = document["accessors"][document["animations"][0]["samplers"][bone]["output"]]
+        view = document["bufferViews"][accessor["bufferView"]]
+        return np.frombuffer(blob, np.float32, accessor["count"] * 4, view["byteOffset"]).reshape(-1, 4)
+
+    for frame, played in ((0, loaded["first"]), (loaded["frame"], loaded["middle"])):
+        played = np.asarray(played).reshape(-1, 4)
+        stored = np.stack([keyframes(b)[frame] for b in range(len(played))])
+        assert np.abs(np.abs((played * stored).sum(-1)) - 1).max() < 1e-5
+    assert np.abs(np.asarray(loaded["first"]) - loaded["middle"]).max() > 1e-3  # and they move

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from signavatar import storage
-from signavatar.config import dump_config
+from signavatar.config import SignAvatarConfig, dump_config
 from signavatar.evaluation.protocol import generation_separability
 from signavatar.evaluation.run import evaluate, resolve_recognizer, start_recognizer
 from signavatar.model.pipeline import SignAvatar
@@ -34,13 +34,17 @@ from workflows.common import init_ray, parse_args, resolve_dataset, run_main
 from workflows.logs import setup_logging
 
 DEMO_CONFIG = str(Path(__file__).resolve().parents[1] / "configs" / "demo.yaml")
+PREVIEW_VIEWS = ("front", "side", "hands")  # previews: real | reconstruction | generation
+SHEET_VIEWS, SHEET_PANEL = ("front", "hands"), (240, 180)  # the quality sheet's panels
 log = logging.getLogger("workflows.demo")
 
 
-def render_quality_sheet(avatar: SignAvatar, clips: list[MotionClip], glosses: list[str], run_dir: str,
+def render_quality_sheet(avatar: SignAvatar, clips: list[MotionClip], glosses: list[str], config: SignAvatarConfig,
                          real_word: str, samples: int = 4) -> dict[str, str]:
     """One row per gloss: a real clip of each split (on the real corpus, a recording block each)
-    beside ``samples`` generated clips."""
+    beside ``samples`` generated clips; each panel the body from the front and a close-up of the
+    hands."""
+    run_dir = config.run_dir
     real: dict[str, dict[str, MotionClip]] = {split: {} for split in ("train", "val", "test")}
     for clip in clips:
         if clip.split in real:
@@ -56,7 +60,8 @@ def render_quality_sheet(avatar: SignAvatar, clips: list[MotionClip], glosses: l
                        *(f"{gloss}: sample {i + 1}" for i in range(samples))])
     paths = {"animation": storage.join(run_dir, "previews", "quality_sheet.gif"),
              "still": storage.join(run_dir, "previews", "quality_sheet.png")}
-    render_sheet(rows, labels, paths["animation"], still_path=paths["still"], size=(160, 180))
+    render_sheet(rows, labels, paths["animation"], still_path=paths["still"], size=SHEET_PANEL, views=SHEET_VIEWS,
+                 body=config.body.preview, body_model_path=config.body.model_path, gender=config.body.gender)
     return paths
 
 
@@ -104,10 +109,10 @@ def main(argv: list[str] | None = None) -> dict:
         path = storage.join(config.run_dir, "previews", f"{gloss}.mp4")
         render_preview(clips, path, labels=[f"{gloss}: real" if corpus_is_real else f"{gloss}: reference",
                                             "reconstruction", "generation"],
-                       body_model_path=config.body.model_path, gender=config.body.gender,
-                       gif_path=path.removesuffix(".mp4") + ".gif")
+                       body_model_path=config.body.model_path, gender=config.body.gender, body=config.body.preview,
+                       views=PREVIEW_VIEWS, gif_path=path.removesuffix(".mp4") + ".gif")
         previews[gloss] = path
-    sheet = render_quality_sheet(avatar, dataset_clips, training["glosses"], config.run_dir,
+    sheet = render_quality_sheet(avatar, dataset_clips, training["glosses"], config,
                                  "real" if corpus_is_real else "reference")
     lap("render")
 

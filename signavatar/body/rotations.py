@@ -56,7 +56,7 @@ def _sqrt_positive(x: torch.Tensor) -> torch.Tensor:
     return torch.where(positive, torch.sqrt(torch.where(positive, x, torch.ones_like(x))), torch.zeros_like(x))
 
 
-def _matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
+def matrix_to_quaternion(matrix: torch.Tensor) -> torch.Tensor:
     """Unit quaternion ``(w, x, y, z)`` with ``w >= 0``; ``[..., 3, 3] -> [..., 4]``.
 
     Shepperd's method: each of the four candidate formulas divides by one of ``2|w|, 2|x|, 2|y|,
@@ -115,7 +115,7 @@ def _quaternion_to_axis_angle(quat: torch.Tensor) -> torch.Tensor:
 def matrix_to_axis_angle(matrix: torch.Tensor) -> torch.Tensor:
     """``[..., 3, 3] -> [..., 3]``; the angle is in ``[0, pi]`` (at exactly ``pi`` either sign of
     the axis is a valid answer)."""
-    return _quaternion_to_axis_angle(_matrix_to_quaternion(matrix))
+    return _quaternion_to_axis_angle(matrix_to_quaternion(matrix))
 
 
 def matrix_to_rot6d(matrix: torch.Tensor) -> torch.Tensor:

@@ -87,6 +87,23 @@ def npz_decoded_bytes(data: bytes, name: str = "<npz>") -> int:
         raise UnreadableNpz(f"{name}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
 
 
+def npz_num_frames(data: bytes, name: str = "<npz>") -> int:
+    """The frame count ``T`` of an npz's ``poses [T, 165]``, from its ``.npy`` header alone (no
+    array is decompressed beyond the header)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open("poses.npy") as member:
+            major, _ = np.lib.format.read_magic(member)
+            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
+            shape, _, _ = read_header(member)
+    except KeyError:
+        raise ValueError(f"{name}: missing key 'poses'") from None
+    except _UNREADABLE as exc:
+        raise UnreadableNpz(f"{name}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+    if len(shape) != 2:
+        raise ValueError(f"{name}: 'poses' has shape {shape}; expected [T, {NUM_JOINTS * 3}]")
+    return int(shape[0])
+
+
 def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:

@@ -1,5 +1,6 @@
-"""Preview videos of motion clips: the FK skeleton or the posed SMPL-X mesh, front and side views,
-one clip or several side by side, as mp4 or gif (``signavatar render``)."""
+"""Preview videos of motion clips: the free avatar (default), the FK skeleton or the posed SMPL-X
+mesh, front and side views and a close-up of each hand, one clip or several side by side, as mp4 or
+gif (``signavatar render``), and quality sheets of rows of them."""
 
 from signavatar.rendering.camera import VIEWS, OrthoCamera, fit_cameras
 from signavatar.rendering.mesh_view import MeshSequence, pose_mesh, rasterize

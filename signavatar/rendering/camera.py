@@ -8,6 +8,10 @@ direction from the subject to the camera (depth grows toward the camera, so near
   hand (+x) appears on the image's right, as when facing a person (not a mirror image).
 * ``side``: the camera stands at the signer's right (-x) and looks across; the signer faces the
   image's right.
+* ``hands``: a close-up from the front of each hand, the signer's right hand in the left half of
+  the view and the left hand in the right half (as ``front`` shows them); each half follows its
+  hand from frame to frame (``track_cameras``) at one scale, so handshapes read at any hand
+  position and compare across frames and panels.
 """
 
 from __future__ import annotations
@@ -20,7 +24,10 @@ VIEWS: dict[str, tuple[tuple[float, float, float], ...]] = {
     # name: (image right, image up, toward the camera)
     "front": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
     "side": ((0.0, 0.0, 1.0), (0.0, 1.0, 0.0), (-1.0, 0.0, 0.0)),
+    "hands": ((1.0, 0.0, 0.0), (0.0, 1.0, 0.0), (0.0, 0.0, 1.0)),
 }
+TRACKING_VIEWS = ("hands",)
+"""Views whose cameras follow their points frame by frame (``track_cameras``), not ``fit_cameras``."""
 
 
 def check_views(views: tuple[str, ...] | list[str]) -> tuple[str, ...]:
@@ -89,3 +96,17 @@ def fit_cameras(
         ]
         for view in views
     ]
+
+
+def track_cameras(point_sets: list[np.ndarray], view: str, width: int, height: int, margin_m: float = 0.02,
+                  pad_px: int = 2) -> list[list[OrthoCamera]]:
+    """Cameras ``[set][frame]`` for point sets ``[T, N, 3]`` (e.g. one hand's points of a clip):
+    each frame's camera is centred on that frame's points; all share one pixels-per-metre scale,
+    the largest at which every set fits in every frame (with ``margin_m`` around it)."""
+    axes = np.asarray(VIEWS[view], dtype=np.float32)[:2]
+    planes = [np.asarray(points, dtype=np.float32) @ axes.T for points in point_sets]  # [T, N, 2] each
+    extents = np.concatenate([(p.max(1) - p.min(1)).reshape(-1, 2) for p in planes]) + 2 * margin_m
+    usable = np.array([max(width - 2 * pad_px, 1), max(height - 2 * pad_px, 1)], dtype=np.float32)
+    scale = float(np.min(usable / np.maximum(extents, 1e-6)))
+    return [[OrthoCamera(view, tuple(float(c) for c in (lo + hi) / 2.0), scale, width, height)
+             for lo, hi in zip(p.min(1), p.max(1))] for p in planes]

@@ -1,10 +1,13 @@
 """``signavatar render``: preview videos of AMASS-style ``.npz`` clips.
 
     signavatar render clip.npz [more.npz ...] --out clip.mp4 [--gif] [--labels a,b]
-                      [--body-model DIR] [--gender neutral] [--size 480x360] [--views front,side]
+                      [--body avatar|skeleton|smplx] [--body-model DIR] [--gender neutral]
+                      [--size 480x360] [--views front,side,hands]
 
 Several clips render side by side (e.g. reference, reconstruction, generation). ``--gif`` also
-writes the same frames as a GIF beside ``--out``. Paths may be local or ``s3://``.
+writes the same frames as a GIF beside ``--out``. Paths may be local or ``s3://``. The body is the
+free avatar by default, the SMPL-X mesh with ``--body-model`` (or ``--body smplx``), the stick
+figure with ``--body skeleton``; ``hands`` adds a close-up of each hand.
 
 Sizes are capped before anything is drawn (a frame is held in memory uncompressed, a GIF keeps
 every frame at one byte per pixel until it is written): a panel side at ``MAX_PANEL_SIDE``, the
@@ -22,7 +25,7 @@ from signavatar.body.body_model import GENDERS
 from signavatar.commands import CommandError, check_out
 from signavatar.motion.amass import load_npz
 from signavatar.motion.clip import MotionClip
-from signavatar.rendering.preview import render_preview
+from signavatar.rendering.preview import BODIES, render_preview
 from signavatar.rendering.video_writer import FORMATS
 
 log = logging.getLogger("signavatar.render")
@@ -74,10 +77,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", required=True, help="output .mp4 or .gif")
     parser.add_argument("--gif", action="store_true", help="also write a .gif beside --out")
     parser.add_argument("--labels", type=_names, help="comma-separated panel titles, one per clip")
-    parser.add_argument("--body-model", help="SMPL-X model folder or s3:// prefix: render the mesh, not the skeleton")
+    parser.add_argument("--body", choices=BODIES, default="auto",
+                        help="avatar (the free avatar mesh), smplx (needs --body-model), skeleton (stick figure); "
+                             "auto (default): smplx with --body-model, else avatar")
+    parser.add_argument("--body-model", help="SMPL-X model folder or s3:// prefix: render the SMPL-X mesh")
     parser.add_argument("--gender", default="neutral", choices=GENDERS, help="SMPL-X model file with --body-model")
     parser.add_argument("--size", type=_size, default=(480, 360), help="one panel's WIDTHxHEIGHT (default 480x360)")
-    parser.add_argument("--views", type=_names, default=["front", "side"], help="comma-separated, of front,side")
+    parser.add_argument("--views", type=_names, default=["front", "side"],
+                        help="comma-separated, of front,side,hands (hands: a close-up of each hand)")
     return parser
 
 
@@ -92,7 +99,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _check_output_size(clips, args.size, gif=args.gif or args.out.lower().endswith(".gif"))
     try:
         render_preview(clips, args.out, labels=args.labels, body_model_path=args.body_model, size=args.size,
-                       views=args.views, gender=args.gender, gif_path=gif_path)
+                       views=args.views, gender=args.gender, gif_path=gif_path, body=args.body)
     except ValueError as exc:  # labels, views, odd sizes: the arguments did not fit the clips
         raise CommandError(str(exc)) from None
     return 0

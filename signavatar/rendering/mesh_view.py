@@ -1,10 +1,15 @@
-"""The mesh preview: SMPL-X vertices posed by the ``smplx`` model, rasterised on the CPU.
+"""The mesh previews: a posed mesh (the free avatar, or SMPL-X posed by the ``smplx`` model)
+rasterised on the CPU.
 
 The rasteriser is a small vectorised numpy scanline z-buffer (headless, no OpenGL): each triangle
 is cut into pixel rows, each row into the pixels whose centres it covers (half-open on both axes,
 so triangles sharing an edge never both claim a pixel), depth is interpolated on the triangle's
-plane and the nearest fragment wins per pixel. Shading is flat: one colour per face from a
-two-sided Lambert term (faces are lit whichever way they wind) plus ambient light.
+plane and the nearest fragment wins per pixel. Shading is smooth: every vertex is lit through its
+normal (the area-weighted normals of the faces around it) by a key light above and left of the
+camera and a weaker fill from the right, and the colours are interpolated across each triangle
+from the three corners of the pixel's winning face. Where the depth jumps between neighbouring
+pixels (a finger in front of the palm, the body's silhouette) the nearer side is drawn darker, so
+overlapping fingers read as separate shapes.
 """
 
 from __future__ import annotations
@@ -14,31 +19,44 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from signavatar.body.joints import joint_index
+from signavatar.avatar.appearance import SKIN, hand_vertices, part, vertex_colors
+from signavatar.avatar.retarget import retarget
+from signavatar.avatar.rig import load_avatar
+from signavatar.avatar.skinning import skin, vertex_normals
+from signavatar.body.joints import LEFT_HAND, RIGHT_HAND, joint_index
 from signavatar.motion.clip import MotionClip
 from signavatar.rendering.camera import VIEWS, OrthoCamera
 from signavatar.rendering.skeleton_view import FRAMING_JOINTS
 
 Color = tuple[int, int, int]
 
-SKIN_COLOR: Color = (205, 170, 145)
-_AMBIENT = 0.3
+_KEY, _FILL, _AMBIENT = 0.62, 0.22, 0.3
+OUTLINE_DEPTH_M = 0.01
+"""A depth step larger than this between neighbouring pixels draws an outline on the nearer side."""
+OUTLINE_SHADE = 0.55
 # Triangles are rasterised in groups whose bounding boxes hold at most this many pixels, which
 # bounds the memory of one vectorised pass.
 _MAX_BOX_PIXELS_PER_PASS = 1 << 21
-# Vertices skinned mostly to these joints frame the view: the skeleton's upper body plus the face.
+# SMPL-X vertices skinned mostly to these joints frame the view: the skeleton's upper body plus the face.
 _FRAMING_OWNERS = sorted(set(FRAMING_JOINTS) | {joint_index(n) for n in ("jaw", "left_eye_smplhf", "right_eye_smplhf")})
 _FRAMING_VERTEX_STRIDE = 4  # a subset of those vertices is enough to find the bounding box
 
 
 @dataclass(frozen=True)
 class MeshSequence:
-    """Posed geometry of one clip: vertices ``[T, V, 3]`` and faces ``[F, 3]`` of the mesh, and
-    the indices of the upper-body vertices that frame the view."""
+    """Posed geometry of one clip: vertices ``[T, V, 3]``, their unit normals ``[T, V, 3]``, faces
+    ``[F, 3]`` (counter-clockwise seen from outside), vertex colours ``[V, 3]`` uint8, the indices
+    of the upper-body vertices that frame the view and of the vertices of the signer's right and
+    left hand (``hands``); ``closed``: a closed surface, whose faces turned away from the camera
+    are hidden anyway and are skipped."""
 
     vertices: np.ndarray
+    normals: np.ndarray
     faces: np.ndarray
+    colors: np.ndarray
     framing_vertices: np.ndarray
+    hands: tuple[np.ndarray, np.ndarray]
+    closed: bool
 
     @property
     def num_frames(self) -> int:
@@ -46,6 +64,21 @@ class MeshSequence:
 
     def framing_points(self) -> np.ndarray:
         return self.vertices[:, self.framing_vertices].reshape(-1, 3)
+
+    def hand_points(self, hand: int) -> np.ndarray:
+        """``[T, N, 3]`` points of hand ``hand`` (0: the signer's right, 1: left)."""
+        return self.vertices[:, self.hands[hand]]
+
+
+def avatar_mesh(clip: MotionClip) -> MeshSequence:
+    """The free avatar (``signavatar.avatar``) following ``clip``."""
+    avatar = load_avatar()
+    body = avatar.body
+    upper = np.array([part(name) != "trousers" for name in body.bone_names])
+    framing = np.flatnonzero(upper[body.skin_bones[:, 0]])[::_FRAMING_VERTEX_STRIDE]
+    vertices = skin(avatar, retarget(clip, avatar))
+    return MeshSequence(vertices, vertex_normals(vertices, body.faces), body.faces, vertex_colors(body), framing,
+                        (hand_vertices(body, "R"), hand_vertices(body, "L")), closed=True)
 
 
 def pose_mesh(model: torch.nn.Module, clip: MotionClip, batch_frames: int = 64) -> MeshSequence:
@@ -72,52 +105,55 @@ def pose_mesh(model: torch.nn.Module, clip: MotionClip, batch_frames: int = 64) 
     faces = np.asarray(model.faces, dtype=np.int64).reshape(-1, 3)
     owner = model.lbs_weights.argmax(dim=1).numpy()
     framing = np.flatnonzero(np.isin(owner, _FRAMING_OWNERS))[::_FRAMING_VERTEX_STRIDE]
-    return MeshSequence(np.concatenate(vertices).astype(np.float32), faces, framing)
+    hands = tuple(np.flatnonzero(np.isin(owner, [joint_index(f"{side}_wrist"), *range(span.start, span.stop)]))
+                  for side, span in (("right", RIGHT_HAND), ("left", LEFT_HAND)))
+    colors = np.tile(np.array(SKIN, np.uint8), (owner.size, 1))
+    vertices = np.concatenate(vertices).astype(np.float32)
+    return MeshSequence(vertices, vertex_normals(vertices, faces), faces, colors, framing, hands, closed=False)
 
 
-def flat_shade(vertices: np.ndarray, faces: np.ndarray, view: str, base: Color = SKIN_COLOR) -> np.ndarray:
-    """Per-face colours ``[F, 3]`` uint8 for a light above and slightly left of the camera."""
+def shade_vertices(normals: np.ndarray, colors: np.ndarray, view: str) -> np.ndarray:
+    """Lit colours ``[V, 3]`` float of vertices with unit ``normals`` and base ``colors``: ambient,
+    a key light above and left of the camera, a fill light from the right. Normals facing away
+    from the camera are turned toward it (open edges of a mesh show their inside lit too)."""
     right, up, toward = (np.asarray(a, dtype=np.float32) for a in VIEWS[view])
-    light = toward + 0.6 * up - 0.3 * right
-    light /= np.linalg.norm(light)
-    tri = vertices[faces]
-    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
-    norms = np.linalg.norm(normals, axis=1)
-    cosine = np.abs(normals @ light) / np.maximum(norms, 1e-12)
-    intensity = _AMBIENT + (1.0 - _AMBIENT) * cosine
-    return np.clip(intensity[:, None] * np.asarray(base, dtype=np.float32), 0, 255).astype(np.uint8)
+    key = toward + 0.6 * up - 0.3 * right
+    fill = toward + 0.1 * up + 0.8 * right
+    normals = np.where((normals @ toward)[:, None] < 0, -normals, normals)
+    light = (_AMBIENT + _KEY * np.clip(normals @ (key / np.linalg.norm(key)), 0, 1)
+             + _FILL * np.clip(normals @ (fill / np.linalg.norm(fill)), 0, 1))
+    return light[:, None] * colors.astype(np.float32)
 
 
-def rasterize(
-    xy: np.ndarray,
-    depth: np.ndarray,
-    faces: np.ndarray,
-    face_colors: np.ndarray,
-    width: int,
-    height: int,
-    background: Color,
-) -> np.ndarray:
+def rasterize(xy: np.ndarray, depth: np.ndarray, faces: np.ndarray, width: int, height: int,
+              front_only: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Z-buffer rasterisation of triangles ``faces [F, 3]`` over vertices at pixel positions
-    ``xy [V, 2]`` with ``depth [V]`` (larger = nearer). Returns an ``[height, width, 3]`` uint8
-    image; pixel ``(i, j)`` is covered by a triangle when its centre ``(j + 0.5, i + 0.5)`` is."""
-    tri = xy[faces].astype(np.float64)  # [F, 3, 2]
-    z = depth[faces].astype(np.float64)
-    ex1, ey1 = tri[:, 1, 0] - tri[:, 0, 0], tri[:, 1, 1] - tri[:, 0, 1]
-    ex2, ey2 = tri[:, 2, 0] - tri[:, 0, 0], tri[:, 2, 1] - tri[:, 0, 1]
-    area2 = ex1 * ey2 - ex2 * ey1
-    row_lo = np.maximum(np.ceil(tri[:, :, 1].min(1) - 0.5), 0).astype(np.int64)
-    row_hi = np.minimum(np.ceil(tri[:, :, 1].max(1) - 0.5) - 1, height - 1).astype(np.int64)
-    col_lo = np.maximum(np.ceil(tri[:, :, 0].min(1) - 0.5), 0)
-    col_hi = np.minimum(np.ceil(tri[:, :, 0].max(1) - 0.5) - 1, width - 1)
-    keep = np.flatnonzero((np.abs(area2) > 1e-12) & (row_hi >= row_lo) & (col_hi >= col_lo))
+    ``xy [V, 2]`` with ``depth [V]`` (larger = nearer). Returns ``(face [H, W], depth [H, W])``:
+    the index of the face seen at each pixel (-1: none) and its depth (-inf: none); pixel
+    ``(i, j)`` is covered by a triangle when its centre ``(j + 0.5, i + 0.5)`` is. ``front_only``
+    skips faces turned away from the camera (counter-clockwise ones face it)."""
+    x, y = xy[:, 0].astype(np.float64), xy[:, 1].astype(np.float64)
+    corner = faces.T
+    x0, x1, x2 = x[corner[0]], x[corner[1]], x[corner[2]]
+    y0, y1, y2 = y[corner[0]], y[corner[1]], y[corner[2]]
+    ex1, ey1, ex2, ey2 = x1 - x0, y1 - y0, x2 - x0, y2 - y0
+    area2 = ex1 * ey2 - ex2 * ey1  # pixel y grows downward: faces toward the camera have area2 < 0
+    row_lo = np.maximum(np.ceil(np.minimum(np.minimum(y0, y1), y2) - 0.5), 0).astype(np.int64)
+    row_hi = np.minimum(np.ceil(np.maximum(np.maximum(y0, y1), y2) - 0.5) - 1, height - 1).astype(np.int64)
+    col_lo = np.maximum(np.ceil(np.minimum(np.minimum(x0, x1), x2) - 0.5), 0)
+    col_hi = np.minimum(np.ceil(np.maximum(np.maximum(x0, x1), x2) - 0.5) - 1, width - 1)
+    visible = area2 < -1e-12 if front_only else np.abs(area2) > 1e-12
+    keep = np.flatnonzero(visible & (row_hi >= row_lo) & (col_hi >= col_lo))
+    tri = np.stack([np.stack([x0[keep], y0[keep]], 1), np.stack([x1[keep], y1[keep]], 1),
+                    np.stack([x2[keep], y2[keep]], 1)], axis=1)  # [K, 3, 2]
+    z = depth[faces[keep]].astype(np.float64)
+    ex1, ey1, ex2, ey2 = ex1[keep], ey1[keep], ex2[keep], ey2[keep]
 
     # each triangle's depth plane: z = z0 + dz/dx (x - x0) + dz/dy (y - y0)
     a = area2[keep]
-    dz1, dz2 = z[keep, 1] - z[keep, 0], z[keep, 2] - z[keep, 0]
-    plane = np.stack(
-        [z[keep, 0], (dz1 * ey2[keep] - dz2 * ey1[keep]) / a, (ex1[keep] * dz2 - ex2[keep] * dz1) / a], axis=1
-    )
-    tri, row_lo, row_hi = tri[keep], row_lo[keep], row_hi[keep]
+    dz1, dz2 = z[:, 1] - z[:, 0], z[:, 2] - z[:, 0]
+    plane = np.stack([z[:, 0], (dz1 * ey2 - dz2 * ey1) / a, (ex1 * dz2 - ex2 * dz1) / a], axis=1)
+    row_lo, row_hi = row_lo[keep], row_hi[keep]
 
     zbuffer = np.full(height * width, -np.inf)
     owner = np.full(height * width, -1, dtype=np.int64)
@@ -130,12 +166,9 @@ def rasterize(
         np.maximum.at(zbuffer, pixel, frag_depth)
         won = frag_depth >= zbuffer[pixel]  # exact ties: any of the tied faces may win
         owner[pixel[won]] = group[face[won]]
-
-    image = np.empty((height * width, 3), dtype=np.uint8)
-    image[:] = background
     covered = owner >= 0
-    image[covered] = face_colors[keep[owner[covered]]]
-    return image.reshape(height, width, 3)
+    owner[covered] = keep[owner[covered]]
+    return owner.reshape(height, width), zbuffer.reshape(height, width)
 
 
 def _fragments(
@@ -170,9 +203,39 @@ def _fragments(
     return row_pixel[row_of] + step, row_depth[row_of] + p[row_of, 1] * step, face[row_of]
 
 
+def interpolate(owner: np.ndarray, xy: np.ndarray, faces: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """``[H, W, C]`` per-vertex ``values [V, C]`` interpolated (barycentric, at pixel centres)
+    across the face seen at each pixel (``owner [H, W]`` from ``rasterize``); 0 where none."""
+    height, width = owner.shape
+    out = np.zeros((height * width, values.shape[1]), np.float32)
+    pixel = np.flatnonzero(owner.reshape(-1) >= 0)
+    corner = faces[owner.reshape(-1)[pixel]].T  # [3, N]
+    (ax, bx, cx), (ay, by, cy) = (xy[corner, k].astype(np.float64) for k in (0, 1))
+    px, py = pixel % width + 0.5 - cx, pixel // width + 0.5 - cy
+    denom = (by - cy) * (ax - cx) + (cx - bx) * (ay - cy)
+    denom = np.where(np.abs(denom) < 1e-12, 1e-12, denom)
+    la = np.clip(((by - cy) * px + (cx - bx) * py) / denom, 0.0, 1.0)
+    lb = np.clip(((cy - ay) * px + (ax - cx) * py) / denom, 0.0, 1.0 - la)
+    out[pixel] = (la[:, None] * values[corner[0]] + lb[:, None] * values[corner[1]]
+                  + (1.0 - la - lb)[:, None] * values[corner[2]])
+    return out.reshape(height, width, values.shape[1])
+
+
+def outline(depth: np.ndarray, step_m: float = OUTLINE_DEPTH_M) -> np.ndarray:
+    """``[H, W]`` bool: covered pixels with a 4-neighbour more than ``step_m`` farther (or empty)."""
+    padded = np.pad(depth, 1, constant_values=-np.inf)
+    edge = np.zeros(depth.shape, bool)
+    for dy, dx in ((0, 1), (2, 1), (1, 0), (1, 2)):
+        edge |= padded[dy : dy + depth.shape[0], dx : dx + depth.shape[1]] < depth - step_m
+    return edge & np.isfinite(depth)
+
+
 def draw_mesh(camera: OrthoCamera, sequence: MeshSequence, frame: int, background: Color) -> np.ndarray:
     """Frame ``frame`` of ``sequence`` as an ``[H, W, 3]`` uint8 image."""
-    vertices = sequence.vertices[frame]
-    xy, depth = camera.project(vertices)
-    colors = flat_shade(vertices, sequence.faces, camera.view)
-    return rasterize(xy, depth, sequence.faces, colors, camera.width, camera.height, background)
+    xy, depth = camera.project(sequence.vertices[frame])
+    owner, zbuffer = rasterize(xy, depth, sequence.faces, camera.width, camera.height, front_only=sequence.closed)
+    lit = shade_vertices(sequence.normals[frame], sequence.colors, camera.view)
+    image = interpolate(owner, xy, sequence.faces, lit)
+    image[outline(zbuffer)] *= OUTLINE_SHADE
+    image[owner < 0] = background
+    return np.clip(image, 0, 255).astype(np.uint8)

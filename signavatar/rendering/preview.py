@@ -2,8 +2,9 @@
 vs generation, as in the paper's Fig. 1).
 
 Layout: every clip gets a ``size = (width, height)`` panel, panels left to right. A panel has a
-title strip (its label), its views left to right (``front``, ``side``; see ``camera``), and a
-footer with the view names, the colour key and the clip's own frame counter. All panels share one
+title strip (its label), its views left to right (``front``, ``side``, ``hands``: a close-up of
+each hand; see ``camera``), and a footer with the view names (the colour key of the signer's right
+and left after the first) and the clip's own frame counter. All panels share one
 pixels-per-metre scale per view, so bodies compare at the same size; each panel is centred on its
 own clip, so differing global translations do not push a body out of frame.
 
@@ -11,8 +12,10 @@ Clips may differ in length and frame rate: the video runs at the first clip's fp
 the longest clip lasts, each panel shows its clip's frame nearest in time and holds the last frame
 once its clip has ended.
 
-Without an SMPL-X model the body is the forward-kinematics skeleton on the built-in rest skeleton;
-with ``body_model_path`` it is the posed SMPL-X mesh.
+The body (``body``): ``avatar``, the free avatar mesh (``signavatar.avatar``); ``smplx``, the SMPL-X
+mesh posed by the licensed model files at ``body_model_path``; ``skeleton``, the forward-kinematics
+stick figure on the built-in rest skeleton; ``auto`` (the default), ``smplx`` when a model path is
+given and ``avatar`` otherwise.
 """
 
 from __future__ import annotations
@@ -28,8 +31,8 @@ from signavatar import storage
 from signavatar.body.body_model import load_body_model
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS
 from signavatar.motion.clip import MotionClip
-from signavatar.rendering.camera import OrthoCamera, check_views, fit_cameras
-from signavatar.rendering.mesh_view import MeshSequence, draw_mesh, pose_mesh
+from signavatar.rendering.camera import TRACKING_VIEWS, OrthoCamera, check_views, fit_cameras, track_cameras
+from signavatar.rendering.mesh_view import MeshSequence, avatar_mesh, draw_mesh, pose_mesh
 from signavatar.rendering.skeleton_view import (
     LEFT_COLOR,
     RIGHT_COLOR,
@@ -47,8 +50,23 @@ FAINT_COLOR = (140, 140, 140)
 RULE_COLOR = (200, 200, 195)
 MIN_PANEL_SIDE = 32
 SKELETON_SUPERSAMPLE = 2  # skeletons are drawn at 2x and box-filtered down (anti-aliased lines)
+MESH_SUPERSAMPLE = 2  # meshes too (smooth silhouettes and finger outlines)
 _SKELETON_MARGIN_M = 0.12  # covers the head disk and line widths around the framing joints
 _MESH_MARGIN_M = 0.03  # mesh framing already uses surface vertices
+_HAND_MARGIN_M = {"skeleton": 0.025, "mesh": 0.012}  # around a hand's joints / its surface
+BODIES = ("auto", "avatar", "smplx", "skeleton")
+
+
+def resolve_body(body: str, body_model_path: str | None) -> str:
+    """``avatar``, ``smplx`` or ``skeleton`` for a ``body`` choice (``auto``: ``smplx`` with a model
+    path, else ``avatar``); ``smplx`` needs the model path."""
+    if body not in BODIES:
+        raise ValueError(f"unknown body {body!r}; expected one of {', '.join(BODIES)}")
+    if body == "auto":
+        return "smplx" if body_model_path else "avatar"
+    if body == "smplx" and not body_model_path:
+        raise ValueError("body 'smplx' needs the SMPL-X model files: give their folder (body model path)")
+    return body
 
 
 def _check_size(size: Sequence[int]) -> tuple[int, int]:
@@ -79,11 +97,11 @@ class Preview:
     Args:
         clips: one or more clips, one panel each.
         labels: panel titles (default: ``"gloss (clip_id)"``).
-        body_model_path: SMPL-X model folder or ``s3://`` prefix: draw the posed mesh; None:
-            draw the skeleton.
+        body_model_path: SMPL-X model folder or ``s3://`` prefix (for ``body="smplx"``).
         size: ``(width, height)`` of one panel in pixels (even numbers).
-        views: any of ``"front"``, ``"side"``, in panel order.
+        views: any of ``"front"``, ``"side"``, ``"hands"``, in panel order.
         gender: which SMPL-X model file to use with ``body_model_path``.
+        body: ``auto``, ``avatar``, ``smplx`` or ``skeleton`` (module doc).
     """
 
     def __init__(
@@ -94,6 +112,7 @@ class Preview:
         size: Sequence[int] = (480, 360),
         views: Sequence[str] = ("front", "side"),
         gender: str = "neutral",
+        body: str = "auto",
     ) -> None:
         clips = list(clips)
         if not clips:
@@ -122,21 +141,30 @@ class Preview:
         self._title_font = ImageFont.load_default(size=max(8, round(self._title_h * 0.62)))
         self._small_font = ImageFont.load_default(size=max(7, round(self._footer_h * 0.7)))
 
-        self.mode = "skeleton" if body_model_path is None else "mesh"
-        if body_model_path is None:
+        self.mode = resolve_body(body, body_model_path)
+        if self.mode == "skeleton":
             self._geometry: list[SkeletonSequence | MeshSequence] = [
                 skeleton_sequence(c, DEFAULT_REST_JOINTS) for c in clips
             ]
             margin = _SKELETON_MARGIN_M
+        elif self.mode == "avatar":
+            self._geometry = [avatar_mesh(c) for c in clips]
+            margin = _MESH_MARGIN_M
         else:
             model = load_body_model(body_model_path, gender=gender)
             self._geometry = [pose_mesh(model, c) for c in clips]
             margin = _MESH_MARGIN_M
         points = [g.framing_points() for g in self._geometry]
-        # cameras[view][panel]
-        self._cameras: list[list[OrthoCamera]] = fit_cameras(
-            points, self.views, self._view_w, self._view_h, margin_m=margin
-        )
+        framed = tuple(v for v in self.views if v not in TRACKING_VIEWS)
+        # cameras[view][panel] of the framed views; None for a tracking view
+        fitted = iter(fit_cameras(points, framed, self._view_w, self._view_h, margin_m=margin) if framed else [])
+        self._cameras: list[list[OrthoCamera] | None] = [None if v in TRACKING_VIEWS else next(fitted)
+                                                         for v in self.views]
+        # the hands view: cameras[2 * panel + hand][frame], each hand in half of the view, one scale
+        self._hand_w = self._view_w // 2
+        hand_margin = _HAND_MARGIN_M["skeleton" if self.mode == "skeleton" else "mesh"]
+        self._hand_cameras = track_cameras([g.hand_points(hand) for g in self._geometry for hand in (0, 1)], "hands",
+                                           self._hand_w, self._view_h, margin_m=hand_margin) if "hands" in self.views else []
         self._static = self._static_layer()
 
     def view_box(self, panel: int, view: int) -> tuple[int, int, int, int]:
@@ -159,20 +187,30 @@ class Preview:
                 draw.text((vx + 4, footer_y), view, fill=FAINT_COLOR, font=self._small_font, anchor="lm")
                 if v:
                     draw.line([vx, self._title_h + 4, vx, height - self._footer_h - 4], fill=RULE_COLOR)
-            if self.mode == "skeleton":  # colour key, left of the frame counter
-                key_x = x0 + width - 4 - draw.textlength("0000/0000", font=self._small_font)
-                draw.text((key_x, footer_y), "left", fill=LEFT_COLOR, font=self._small_font, anchor="rm")
-                key_x -= draw.textlength("left ", font=self._small_font)
-                draw.text((key_x, footer_y), "right", fill=RIGHT_COLOR, font=self._small_font, anchor="rm")
+            if self.mode != "smplx":  # colour key (the avatar's sleeves), after the first view's name
+                key_x = x0 + 4 + draw.textlength(f"{self.views[0]}  ", font=self._small_font)
+                draw.text((key_x, footer_y), "right", fill=RIGHT_COLOR, font=self._small_font, anchor="lm")
+                key_x += draw.textlength("right ", font=self._small_font)
+                draw.text((key_x, footer_y), "left", fill=LEFT_COLOR, font=self._small_font, anchor="lm")
             if p:
                 draw.line([x0, 0, x0, height], fill=FAINT_COLOR)
         return image
 
     def _draw_view(self, panel: int, view: int, frame: int) -> Image.Image:
-        camera = self._cameras[view][panel]
+        cameras = self._cameras[view]
+        if cameras is None:  # the hands view: two tiles, the signer's right hand first
+            image = Image.new("RGB", (self._view_w, self._view_h), BACKGROUND)
+            for hand in (0, 1):
+                image.paste(self._draw(self._hand_cameras[2 * panel + hand][frame], panel, frame), (hand * self._hand_w, 0))
+            ImageDraw.Draw(image).line([self._hand_w, 4, self._hand_w, self._view_h - 4], fill=RULE_COLOR)
+            return image
+        return self._draw(cameras[panel], panel, frame)
+
+    def _draw(self, camera: OrthoCamera, panel: int, frame: int) -> Image.Image:
         geometry = self._geometry[panel]
         if isinstance(geometry, MeshSequence):
-            return Image.fromarray(draw_mesh(camera, geometry, frame, BACKGROUND))
+            big = camera.scaled(MESH_SUPERSAMPLE)
+            return Image.fromarray(draw_mesh(big, geometry, frame, BACKGROUND)).reduce(MESH_SUPERSAMPLE)
         big = camera.scaled(SKELETON_SUPERSAMPLE)
         image = Image.new("RGB", (big.width, big.height), BACKGROUND)
         draw_skeleton(image, big, geometry, frame, BACKGROUND)
@@ -220,12 +258,14 @@ def render_preview(
     views: Sequence[str] = ("front", "side"),
     gender: str = "neutral",
     gif_path: str | Path | None = None,
+    body: str = "auto",
 ) -> Preview:
     """Render ``clips`` side by side into ``out_path`` (``.mp4`` or ``.gif``, local or ``s3://``),
     and the same frames into ``gif_path`` when given. See ``Preview`` for the arguments."""
     for path in (out_path, gif_path):
         if path is not None:
             output_format(str(path))  # fail on a bad suffix before rendering anything
-    preview = Preview(clips, labels=labels, body_model_path=body_model_path, size=size, views=views, gender=gender)
+    preview = Preview(clips, labels=labels, body_model_path=body_model_path, size=size, views=views, gender=gender,
+                      body=body)
     preview.write([out_path] if gif_path is None else [out_path, gif_path])
     return preview

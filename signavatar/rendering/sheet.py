@@ -25,16 +25,19 @@ log = logging.getLogger(__name__)
 
 def render_sheet(rows: Sequence[Sequence[MotionClip]], labels: Sequence[Sequence[str]], out_path: str,
                  still_path: str | None = None, size: Sequence[int] = (200, 220),
-                 views: Sequence[str] = ("front",)) -> tuple[int, int]:
+                 views: Sequence[str] = ("front",), body: str = "auto", body_model_path: str | None = None,
+                 gender: str = "neutral") -> tuple[int, int]:
     """Render ``rows`` of clips (each row with its panel ``labels``) into ``out_path`` (``.mp4`` or
     ``.gif``, local or ``s3://``) and its middle frame into ``still_path`` (``.png``); every row has
-    the same number of panels. Returns the sheet's ``(width, height)``."""
+    the same number of panels. ``body``, ``body_model_path`` and ``gender`` choose the body as in
+    ``Preview``. Returns the sheet's ``(width, height)``."""
     output_format(out_path)  # a bad suffix fails before anything is rendered
     if not rows or len({len(r) for r in rows}) != 1:
         raise ValueError(f"a sheet needs rows of equal length, got {[len(r) for r in rows]}")
     if len(labels) != len(rows):
         raise ValueError(f"got {len(labels)} label rows for {len(rows)} rows")
-    previews = [Preview(clips, labels=row_labels, size=size, views=views) for clips, row_labels in zip(rows, labels)]
+    previews = [Preview(clips, labels=row_labels, size=size, views=views, body=body, body_model_path=body_model_path,
+                        gender=gender) for clips, row_labels in zip(rows, labels)]
     width, height = previews[0].size[0], sum(p.size[1] for p in previews)
     num_frames = max(p.num_frames for p in previews)
     writer = open_writer(out_path, previews[0].fps, (width, height))

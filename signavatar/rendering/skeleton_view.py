@@ -53,6 +53,12 @@ FRAMING_JOINTS: tuple[int, ...] = tuple(
 )
 
 
+HAND_JOINTS: tuple[list[int], list[int]] = tuple(  # type: ignore[assignment]
+    [joint_index(f"{side}_wrist"), *range(span.start, span.stop)] for side, span in (("right", RIGHT_HAND), ("left", LEFT_HAND))
+)
+"""Wrist and finger joints of the signer's right and left hand."""
+
+
 @dataclass(frozen=True)
 class Bone:
     parent: int
@@ -98,6 +104,10 @@ class SkeletonSequence:
 
     def framing_points(self) -> np.ndarray:
         return np.concatenate([self.joints[:, FRAMING_JOINTS].reshape(-1, 3), self.head_center], axis=0)
+
+    def hand_points(self, hand: int) -> np.ndarray:
+        """``[T, 16, 3]`` wrist and finger joints of hand ``hand`` (0: the signer's right, 1: left)."""
+        return self.joints[:, HAND_JOINTS[hand]]
 
 
 def skeleton_sequence(clip: MotionClip, rest_joints: np.ndarray) -> SkeletonSequence:

@@ -51,6 +51,8 @@ from ray.serve.handle import DeploymentHandle
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 
+from signavatar.avatar.export import FORMATS as AVATAR_FORMATS
+from signavatar.avatar.export import export_payload
 from signavatar.config import ServeConfig, split_factory_spec
 from signavatar.model.sentence import SentenceGloss, SentenceTooLongError, UnknownGlossError
 from signavatar.motion.clip import MotionClip
@@ -370,7 +372,7 @@ class SignAvatarIngress:
             else:
                 raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send application/json with "
                                            "'text' or multipart/form-data with an 'image' file")
-            return self._clips_response(clips, options.format, options.gender, single=False)
+            return await self._clips_response(clips, options.format, options.gender, single=False)
 
     async def _sentence(self, request: Request, data: GenerateRequest) -> list[MotionClip]:
         """``data.glosses`` (or the words of ``data.text``) signed as one clip per sample; glosses
@@ -442,13 +444,17 @@ class SignAvatarIngress:
             else:
                 result = await self._decoded(partial(limits.parse_clip, data, kind, name, self.config),
                                              lambda clip: self._reconstruct(request, clip, gloss, options.seed))
-            return self._clips_response([result], options.format, options.gender, single=True)
+            return await self._clips_response([result], options.format, options.gender, single=True)
 
     async def _reconstruct(self, request: Request, clip: MotionClip, gloss: str, seed: int) -> MotionClip:
         return await self._call(request, self.model.reconstruct.remote(clip, gloss, seed), "model")
 
     @staticmethod
-    def _clips_response(clips: list[MotionClip], fmt: str, gender: str, single: bool) -> Response:
+    async def _clips_response(clips: list[MotionClip], fmt: str, gender: str, single: bool) -> Response:
+        if fmt in AVATAR_FORMATS:  # the avatar's formats; file names are the server's (avatar.export), never user text
+            content, media_type, name = await asyncio.to_thread(export_payload, clips, fmt)
+            return Response(content, media_type=media_type, headers={"content-disposition": f'attachment; filename="{name}"',
+                                                                     "x-content-type-options": "nosniff"})
         if fmt == "npz":
             content, media_type, disposition = clips_to_npz_payload(clips, gender)
             return Response(content, media_type=media_type, headers={"content-disposition": disposition})

@@ -12,7 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 Gender = Literal["neutral", "male", "female"]
 MAX_TEMPERATURE = 5.0  # the quality report's temperature curve goes to 3; past that, motion falls apart
-OutputFormat = Literal["json", "npz"]
+OutputFormat = Literal["json", "npz", "glb", "bvh", "pose"]
+_FORMAT_HELP = ("json: clips in the body; npz: AMASS .npz; glb: the avatar animated by the clip (glTF 2.0 binary); "
+                "bvh: the SMPL-X skeleton animation; pose: MediaPipe Holistic keypoints (pose-format); "
+                "several clips come as a .zip")
 
 
 class _Strict(BaseModel):
@@ -25,7 +28,7 @@ class GenerateOptions(_Strict):
     num_frames: int | None = Field(None, ge=2, description="frames per clip; default: the model's length")
     temperature: float | None = Field(None, ge=0, le=MAX_TEMPERATURE, description="T of the draws z ~ N(0, T^2 I): "
                                       "higher varies more, 0 is the mean motion; default: the checkpoint's")
-    format: OutputFormat = Field("json", description="json: clips in the body; npz: AMASS .npz (.zip if several)")
+    format: OutputFormat = Field("json", description=_FORMAT_HELP)
     gender: Gender = Field("neutral", description="body model named in the .npz output")
 
 
@@ -84,7 +87,7 @@ class ReconstructOptions(_Strict):
 
     gloss: str = Field(..., description="the word signed in the upload (conditions the CVAE)")
     seed: int = Field(0, ge=0, lt=2**63, description="seed of the posterior sample")
-    format: OutputFormat = "json"
+    format: OutputFormat = Field("json", description=_FORMAT_HELP)
     gender: Gender = "neutral"
 
 

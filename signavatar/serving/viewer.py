@@ -1,5 +1,6 @@
 """The browser viewer on the Serve ingress: the page at ``GET /``, its bundle under ``/static/``,
-and ``GET /skeleton``, what the page's forward kinematics and drawing need from the body layer;
+``GET /skeleton``, what the page's forward kinematics and drawing need from the body layer, and
+``GET /avatar.glb``, the avatar it animates (skinned mesh, rig and retargeting parameters);
 and the API docs at ``GET /docs`` (Swagger UI, whose assets the same build copies from npm's
 ``swagger-ui-dist`` into ``static/docs/``, so the page works offline).
 
@@ -12,6 +13,7 @@ request, so building it does not need a restart.
 
 from __future__ import annotations
 
+import asyncio
 from functools import lru_cache
 from pathlib import Path
 
@@ -22,6 +24,7 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from pydantic import BaseModel, Field
 
+from signavatar.avatar.export import FORMATS, avatar_glb
 from signavatar.body.joints import JOINT_NAMES, PARENTS, joint_index
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS
 from signavatar.rendering import skeleton_view
@@ -157,3 +160,9 @@ def add_viewer_routes(api: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     @api.get("/skeleton", response_model=SkeletonResponse, summary="rest skeleton and bones for the viewer")
     async def skeleton() -> SkeletonResponse:
         return skeleton_payload()
+
+    @api.get("/avatar.glb", summary="the viewer's avatar: skinned mesh, rig and retargeting parameters (glTF 2.0)",
+             response_class=Response, responses={200: {"content": {FORMATS["glb"].media_type: {}}}})
+    async def avatar() -> Response:
+        data = await asyncio.to_thread(avatar_glb)  # built once per process (about a second), then cached
+        return Response(data, media_type=FORMATS["glb"].media_type, headers={"cache-control": "no-cache"})

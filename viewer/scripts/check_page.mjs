@@ -4,15 +4,22 @@
 //   node scripts/check_page.mjs '{"url", "gloss", "seed", "image": "a.png", "clip": "a.npz", "video": "a.mp4",
 //                                  "sentence": [gloss, ...],
 //                                  "outDir", "chromium": "/usr/bin/chromium"}'
+//   node scripts/check_page.mjs '{"url", "outDir", "fpsSeconds": 5}'   # frame rate only (benchmarks)
 //
 // `sentence`: the glosses clicked into a sentence, signed with one sample. Screenshots and the
-// downloaded file are written to outDir. Chromium runs with networking extras off: the machine
-// may have no network, and Chromium would otherwise keep trying.
+// downloaded files are written to outDir. Each downloaded .glb is also loaded by three.js's
+// GLTFLoader in the page and played by an AnimationMixer (a small bundle of our own, built here
+// with esbuild and added to the page). With `fpsSeconds`, the page plays the first gloss and the
+// frames it draws per second are counted with the avatar, then with the skeleton. Chromium runs
+// with networking extras off: the machine may have no network, and Chromium would otherwise keep
+// trying.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 
+import { build } from 'esbuild';
 import { chromium } from 'playwright-core';
 
 const CHROMIUM_FLAGS = [
@@ -24,6 +31,38 @@ const TIMEOUT_MS = 60_000;
 const FRAME_GAP_MS = 300;
 
 const args = JSON.parse(process.argv[2]);
+class Done extends Error {} // the checks asked for have all run
+const here = path.dirname(fileURLToPath(import.meta.url));
+
+/** A page script defining window.checkGlb(bytes): what GLTFLoader makes of a .glb, and its animation played. */
+async function glbCheckerScript() {
+  const contents = `
+    import { AnimationMixer } from 'three';
+    import { GLTFLoader } from 'three/addons/loaders/GLTFLoader.js';
+    window.checkGlb = async (base64) => {
+      const bytes = Uint8Array.from(atob(base64), (c) => c.charCodeAt(0));
+      const gltf = await new GLTFLoader().parseAsync(bytes.buffer, '');
+      const skins = [];
+      gltf.scene.traverse((o) => { if (o.isSkinnedMesh) skins.push(o.skeleton.bones); });
+      const [animation] = gltf.animations;
+      const result = { skinned: skins.length, bones: skins[0]?.length ?? 0, animations: gltf.animations.length,
+        copyright: gltf.asset.copyright ?? null };
+      if (!animation) return result;
+      const mixer = new AnimationMixer(gltf.scene);
+      mixer.clipAction(animation).play();
+      const pose = (t) => {
+        mixer.setTime(t);
+        return skins[0].flatMap((bone) => bone.quaternion.toArray());
+      };
+      const { times } = animation.tracks[0];
+      const frame = Math.floor(times.length / 2);
+      return { ...result, duration: animation.duration, tracks: animation.tracks.length, frame,
+        first: pose(times[0]), middle: pose(times[frame]) };
+    };`;
+  const out = await build({ stdin: { contents, resolveDir: path.resolve(here, '..'), loader: 'js' }, bundle: true,
+    format: 'iife', write: false, logLevel: 'warning' });
+  return out.outputFiles[0].text;
+}
 const executablePath = args.chromium ?? '/usr/bin/chromium';
 const shot = (name) => path.join(args.outDir, name);
 const report = { problems: [], steps: {} };
@@ -81,6 +120,24 @@ try {
     timelineShown: await page.locator('#timeline').isVisible(),
   };
 
+  if (args.fpsSeconds) { // the frame rate with the avatar, then with the skeleton, the first gloss playing
+    const fps = () => page.evaluate((seconds) => new Promise((resolve) => {
+      let frames = 0;
+      const start = performance.now();
+      const count = (now) => {
+        frames += 1;
+        if (now - start < seconds * 1000) requestAnimationFrame(count);
+        else resolve(frames / ((now - start) / 1000));
+      };
+      requestAnimationFrame(count);
+    }), args.fpsSeconds);
+    report.fps = { avatar: await fps() };
+    await page.click('#show-skeleton');
+    report.fps.skeleton = await fps();
+    await stage.screenshot({ path: shot('fps-skeleton.png') });
+    throw new Done();
+  }
+
   // 2. type a gloss, two samples: the animation plays (two screenshots differ)
   await page.fill('#text', args.gloss);
   await page.fill('#num-samples', '2');
@@ -115,12 +172,40 @@ try {
   };
   await page.click('#play');
 
-  // 4. download the npz of what is shown
-  const [download] = await Promise.all([page.waitForEvent('download'), page.click('#download')]);
-  await download.saveAs(shot('download.bin'));
-  report.steps.download = { name: download.suggestedFilename(), path: shot('download.bin') };
-  await page.waitForSelector('#stage[data-state="ready"]');
+  // 4. download what is shown in every format; load the .glb with GLTFLoader and play it
+  report.steps.download = {};
+  await page.addScriptTag({ content: await glbCheckerScript() });
+  for (const format of ['npz', 'glb', 'bvh', 'pose']) {
+    const [download] = await Promise.all([page.waitForEvent('download'),
+      page.click(`#downloads button[data-format="${format}"]`)]);
+    const file = shot(`download-${format}.bin`);
+    await download.saveAs(file);
+    report.steps.download[format] = { name: download.suggestedFilename(), path: file };
+    await page.waitForSelector('#stage[data-state="ready"]');
+  }
+  report.steps.download.path = report.steps.download.npz.path; // (what the npz checks read)
+  report.steps.download.name = report.steps.download.npz.name;
   await page.screenshot({ path: shot('page-generate.png') });
+
+  // 4b. the skeleton switch and the hands close-up
+  await page.waitForTimeout(FRAME_GAP_MS);
+  await page.click('#play'); // paused: the switches change the picture, not the frame
+  const after = async (click, name) => {
+    if (click) await page.click(click);
+    await page.waitForTimeout(FRAME_GAP_MS);
+    await stage.screenshot({ path: shot(name) });
+  };
+  await after(null, 'avatar.png');
+  await after('#show-skeleton', 'skeleton.png');
+  await after('#hands-view', 'skeleton-hands.png');
+  await after('#show-skeleton', 'avatar-hands.png');
+  report.steps.switches = {
+    skeleton: await page.locator('#show-skeleton').getAttribute('aria-pressed'),
+    hands: await page.locator('#hands-view').getAttribute('aria-pressed'),
+    labels: await page.locator('.figure-label').allTextContents(),
+  };
+  await page.click('#hands-view');
+  await page.click('#play');
 
   // 5. an image instead of a word
   await page.setInputFiles('#image-input', args.image);
@@ -178,8 +263,17 @@ try {
   }
   Object.assign(report.steps.sentence, { playing, blocks });
   await page.screenshot({ path: shot('page-sentence.png') });
+
+  // 9. the sentence's .glb (one sample: one file) in GLTFLoader, its animation played
+  const [download] = await Promise.all([page.waitForEvent('download'),
+    page.click('#downloads button[data-format="glb"]')]);
+  await download.saveAs(shot('sentence.glb'));
+  await page.waitForSelector('#stage[data-state="ready"]');
+  const glb = (await readFile(shot('sentence.glb'))).toString('base64');
+  report.steps.gltfLoader = { name: download.suggestedFilename(),
+    ...await page.evaluate((bytes) => window.checkGlb(bytes), glb) };
 } catch (error) {
-  report.problems.push(`check failed: ${error.message}`);
+  if (!(error instanceof Done)) report.problems.push(`check failed: ${error.message}`);
 } finally {
   await context.close();
   await rm(userDataDir, { recursive: true, force: true });

@@ -33,6 +33,10 @@ export async function getJSON(path) {
   return (await send(path)).json();
 }
 
+export async function getBytes(path) {
+  return (await send(path)).arrayBuffer();
+}
+
 /**
  * POST /generate. `input` is {text}, {glosses: [...]} (a signed sentence: one clip per sample,
  * with its segments) or {image: File}; `options` are GenerateOptions fields (num_samples, seed,

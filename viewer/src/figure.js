@@ -1,14 +1,13 @@
 // One animated skeleton in the scene, drawn like the offline previews
 // (signavatar.rendering.skeleton_view, via GET /skeleton): bones as cylinders in the previews'
 // colours and thicknesses, joints as small spheres, a head sphere with eyes and nose. Legs are
-// left out, as there.
+// left out, as there. The avatar (avatar.js) follows the same forward kinematics; its hands are
+// where this skeleton's are, so both frame the hands close-up alike (handBounds).
 
 import {
-  Box3, CylinderGeometry, Group, Mesh, MeshStandardMaterial, Quaternion, SphereGeometry, Vector3,
+  CylinderGeometry, Group, Mesh, MeshStandardMaterial, Quaternion, SphereGeometry, Vector3,
 } from 'three';
-import { CSS2DObject } from 'three/addons/renderers/CSS2DRenderer.js';
-
-import { forwardKinematics } from './kinematics.js';
+import { boxOver, forwardKinematics } from './kinematics.js';
 
 const UNIT_CYLINDER = new CylinderGeometry(1, 1, 1, 12);
 const UNIT_SPHERE = new SphereGeometry(1, 20, 14);
@@ -16,6 +15,8 @@ const UP = new Vector3(0, 1, 0);
 const JOINT_SCALE = 0.65; // joint sphere radius / bone thickness
 const FEATURE_RADIUS_M = 0.012; // eyes and nose
 const LABEL_ABOVE_HEAD_M = 0.07;
+const HAND_MARGIN_M = 0.05; // around the hand joints: finger tips and the hand's surface
+const RAISED_M = 0.2; // a hand whose wrist never rises this far above the pelvis rests: not framed
 
 const materials = new Map();
 function material(color) {
@@ -60,17 +61,10 @@ export class SkeletonFigure {
       return { which, mesh };
     });
     this.group.add(this.head);
-
-    const element = document.createElement('div');
-    element.className = 'figure-label';
-    this.labelElement = element;
-    this.label = new CSS2DObject(element);
-    this.group.add(this.label);
-  }
-
-  /** The text shown above the head. */
-  setLabel(text) {
-    this.labelElement.textContent = text;
+    this.top = new Vector3(); // where the label goes: above the head
+    const joints = (side) => skeleton.joint_names.map((name, j) => [name, j])
+      .filter(([name]) => new RegExp(`^${side}_(wrist|index|middle|ring|pinky|thumb)`).test(name)).map(([, j]) => j);
+    this.hands = [joints('left'), joints('right')]; // each starts with its wrist (SMPL-X order)
   }
 
   setClip(clip) {
@@ -82,15 +76,30 @@ export class SkeletonFigure {
 
   /** World-space box around the figure over all frames (for framing the camera). */
   bounds() {
-    const box = new Box3();
-    const p = new Vector3();
-    for (let t = 0; t < this.clip.numFrames; t += 1) {
-      for (const { index } of this.joints) box.expandByPoint(p.fromArray(this.positions, (t * this.numJoints + index) * 3));
-    }
+    const box = boxOver(this.positions, this.numJoints, this.joints.map(({ index }) => index), this.clip.numFrames);
     const { head } = this.skeleton;
     box.expandByScalar(head.radius_m);
     box.max.y += head.center_offset[1] + LABEL_ABOVE_HEAD_M;
     return box.translate(this.group.position);
+  }
+
+  /** The height of the floor grid: under the figure (legs are not drawn). */
+  floor() {
+    return this.bounds().min.y;
+  }
+
+  /** World-space box around the signing hands over all frames (the hands close-up): both, or the
+   *  one that signs while the other rests (its wrist never raised above the pelvis). */
+  handBounds() {
+    const raised = this.hands.filter(([wrist]) => {
+      for (let t = 0; t < this.clip.numFrames; t += 1) {
+        const k = t * this.numJoints;
+        if (this.positions[(k + wrist) * 3 + 1] - this.positions[k * 3 + 1] > RAISED_M) return true;
+      }
+      return false;
+    });
+    const box = boxOver(this.positions, this.numJoints, (raised.length ? raised : this.hands).flat(), this.clip.numFrames);
+    return box.expandByScalar(HAND_MARGIN_M).translate(this.group.position);
   }
 
   point(j, out) {
@@ -125,6 +134,6 @@ export class SkeletonFigure {
         mesh.position.copy(centre).addScaledVector(eye.normalize(), head.radius_m);
       }
     }
-    this.label.position.copy(centre).y += head.radius_m + LABEL_ABOVE_HEAD_M;
+    this.top.copy(centre).add(this.group.position).y += head.radius_m + LABEL_ABOVE_HEAD_M;
   }
 }

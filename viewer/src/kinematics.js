@@ -2,7 +2,7 @@
 // recursion as signavatar.body.skeleton.forward_kinematics:
 //   G_0 = R_0, p_0 = rest_0 + trans;  G_j = G_parent R_j,  p_j = p_parent + G_parent (rest_j - rest_parent).
 
-import { Quaternion, Vector3 } from 'three';
+import { Box3, Quaternion, Vector3 } from 'three';
 
 /**
  * Joint positions and global rotations of every frame of `clip`.
@@ -44,4 +44,13 @@ export function forwardKinematics(clip, skeleton) {
     }
   }
   return { positions, rotations };
+}
+
+/** The box around points `indices` of flat per-frame positions `points` [T * N * 3] over all T frames. */
+export function boxOver(points, numPoints, indices, numFrames, box = new Box3()) {
+  const p = new Vector3();
+  for (let t = 0; t < numFrames; t += 1) {
+    for (const i of indices) box.expandByPoint(p.fromArray(points, (t * numPoints + i) * 3));
+  }
+  return box;
 }

@@ -1,10 +1,12 @@
-// The viewer page: type a word (or drop an image) and watch the generated sign; click known glosses
+// The viewer page: type a word (or drop an image) and watch the avatar sign it; click known glosses
 // to build a sentence and watch it signed, the current gloss under the avatar and the signs on the
-// timeline; upload a video or a motion clip and watch its reconstruction beside it. The first
-// known gloss plays on load. `#stage[data-state]` says where the page is: starting, idle,
-// loading, ready (an animation is on stage) or error.
+// timeline; upload a video or a motion clip and watch its reconstruction beside it; switch to the
+// skeleton, frame the hands, download what is shown as .npz, .glb, .bvh or .pose. The first known
+// gloss plays on load. `#stage[data-state]` says where the page is: starting, idle, loading, ready
+// (an animation is on stage) or error.
 
-import { ApiError, attachmentName, generate, getJSON, reconstruct } from './api.js';
+import { ApiError, attachmentName, generate, getBytes, getJSON, reconstruct } from './api.js';
+import { parseAvatar } from './avatar.js';
 import { clipFromFile, clipFromJSON, segmentAt } from './clip.js';
 import { frameAt, Player } from './player.js';
 import { Stage } from './stage.js';
@@ -20,7 +22,9 @@ const ui = {
   numSamples: $('num-samples'),
   seed: $('seed'),
   imageInput: $('image-input'),
-  download: $('download'),
+  downloads: [...document.querySelectorAll('#downloads button')],
+  showSkeleton: $('show-skeleton'),
+  handsView: $('hands-view'),
   uploadInput: $('upload-input'),
   uploadName: $('upload-name'),
   uploadGloss: $('upload-gloss'),
@@ -35,7 +39,8 @@ const ui = {
   clearSentence: $('clear-sentence'),
   caption: $('caption'),
   timeline: $('timeline'),
-  buttons: [$('generate'), $('reconstruct'), $('download'), $('sign-sentence'), $('clear-sentence')],
+  buttons: [$('generate'), $('reconstruct'), $('sign-sentence'), $('clear-sentence'),
+    ...document.querySelectorAll('#downloads button')],
 };
 
 let stage = null;
@@ -43,8 +48,8 @@ let player = null;
 let primary = null; // the clip the timeline follows (the first one on stage)
 let current = null; // index of its segment shown in the caption and the timeline
 const sentence = []; // glosses clicked so far
-// What is on stage (and what Download fetches again as npz): {kind: 'generate', input, options,
-// clips} or {kind: 'reconstruct', file, gloss, seed}.
+// What is on stage (and what a download button fetches again in its format): {kind: 'generate',
+// input, options, clips} or {kind: 'reconstruct', file, gloss, seed}.
 let shown = null;
 let upload = null; // the file chosen for reconstruction
 
@@ -56,9 +61,9 @@ function setStatus(message, isError = false) {
 function setState(state) {
   ui.stage.dataset.state = state;
   const busy = state === 'loading' || state === 'starting';
-  const unusable = { [ui.download.id]: !shown, [ui.signSentence.id]: !sentence.length,
-    [ui.clearSentence.id]: !sentence.length };
-  ui.buttons.forEach((button) => { button.disabled = busy || Boolean(unusable[button.id]); });
+  const unusable = (button) => (button.dataset.format ? !shown
+    : button === ui.signSentence || button === ui.clearSentence ? !sentence.length : false);
+  ui.buttons.forEach((button) => { button.disabled = busy || unusable(button); });
 }
 
 /** Run an action, reporting progress and failures in the status line. */
@@ -278,15 +283,16 @@ function syncVideo(time) {
 
 // --- download ----------------------------------------------------------------------------------
 
-async function fetchNpz() {
-  if (shown.kind === 'generate') return generate(shown.input, { ...shown.options, format: 'npz' });
-  return reconstruct(shown.file, { gloss: shown.gloss, seed: shown.seed, format: 'npz' });
+/** What is on stage, in `format` (npz, glb, bvh or pose), from the server (the same request again). */
+async function fetchShown(format) {
+  if (shown.kind === 'generate') return generate(shown.input, { ...shown.options, format });
+  return reconstruct(shown.file, { gloss: shown.gloss, seed: shown.seed, format });
 }
 
-function runDownload() {
-  return act('preparing the download…', async () => {
-    const response = await fetchNpz();
-    const name = attachmentName(response, 'signavatar.npz');
+function runDownload(format) {
+  return act(`preparing the .${format} download…`, async () => {
+    const response = await fetchShown(format);
+    const name = attachmentName(response, `signavatar.${format}`);
     const url = URL.createObjectURL(await response.blob());
     const link = Object.assign(document.createElement('a'), { href: url, download: name });
     document.body.append(link);
@@ -335,7 +341,14 @@ function wire() {
     if (ui.imageInput.files[0]) runGenerate({ image: ui.imageInput.files[0] });
     ui.imageInput.value = '';
   });
-  ui.download.addEventListener('click', runDownload);
+  for (const button of ui.downloads) button.addEventListener('click', () => runDownload(button.dataset.format));
+  const toggle = (button, apply) => button.addEventListener('click', () => {
+    const on = button.getAttribute('aria-pressed') !== 'true';
+    button.setAttribute('aria-pressed', String(on));
+    apply(on);
+  });
+  toggle(ui.showSkeleton, (on) => stage.setBody(on ? 'skeleton' : 'avatar'));
+  toggle(ui.handsView, (on) => stage.setCloseUp(on));
   ui.signSentence.addEventListener('click', runSentence);
   ui.clearSentence.addEventListener('click', () => {
     sentence.length = 0;
@@ -363,12 +376,18 @@ function wire() {
 
 async function start() {
   setState('starting');
-  const [skeleton, glosses] = await Promise.allSettled([getJSON('skeleton'), getJSON('glosses')]);
+  const [skeleton, glosses, avatar] = await Promise.allSettled([getJSON('skeleton'), getJSON('glosses'),
+    getBytes('avatar.glb').then(parseAvatar)]);
   if (skeleton.status === 'rejected') throw skeleton.reason;
   try {
-    stage = new Stage($('canvas-host'), skeleton.value);
+    stage = new Stage($('canvas-host'), skeleton.value, avatar.status === 'fulfilled' ? avatar.value : null);
   } catch (error) {
     throw new Error(`this browser cannot draw 3D (WebGL): ${error.message}`);
+  }
+  if (avatar.status === 'rejected') { // the skeleton still works
+    console.warn(`no avatar: ${avatar.reason.message}`);
+    ui.showSkeleton.setAttribute('aria-pressed', 'true');
+    ui.showSkeleton.disabled = true;
   }
   player = new Player({
     button: $('play'),
