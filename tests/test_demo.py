@@ -83,7 +83,7 @@ def test_demo_on_the_real_corpus(ray_cluster, tmp_path):
     assert 0 < quality["overall"]["gen_dtw"]["mean"] < 0.5  # metres
     assert set(quality["temperature_curve"]) == {"1", "1.5", "2", "3"}
     sheet = Image.open(summary["quality_sheet"]["still"])
-    assert sheet.size == (7 * demo.SHEET_PANEL[0], 32 * demo.SHEET_PANEL[1])  # per gloss: a real clip of each block + four samples
+    assert sheet.size == (5 * demo.SHEET_PANEL[0], 32 * demo.SHEET_PANEL[1])  # per gloss: train, test, 3 samples
     assert Path(summary["quality_sheet"]["animation"]).stat().st_size > 10_000
     for preview in summary["previews"].values():
         assert Path(preview).stat().st_size > 1000

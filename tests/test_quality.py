@@ -199,3 +199,6 @@ def test_preview_sheet_stacks_one_row_per_gloss(tmp_path):
     with pytest.raises(ValueError, match="equal length"):
         render_sheet([rows[0], rows[1][:2]], labels, str(tmp_path / "bad.gif"))
     assert math.isfinite(float(still.mean()))
+    render_sheet(rows, labels, str(tmp_path / "every_other.gif"), size=(64, 80), frame_step=2)
+    with Image.open(tmp_path / "every_other.gif") as gif:  # frames 0, 2, .. 8 at half the rate: the same speed
+        assert gif.n_frames == 5 and gif.info["duration"] == pytest.approx(2 * 1000 / rows[0][0].fps, abs=10)

@@ -40,12 +40,12 @@ log = logging.getLogger("workflows.demo")
 
 
 def render_quality_sheet(avatar: SignAvatar, clips: list[MotionClip], glosses: list[str], config: SignAvatarConfig,
-                         real_word: str, samples: int = 4) -> dict[str, str]:
-    """One row per gloss: a real clip of each split (on the real corpus, a recording block each)
-    beside ``samples`` generated clips; each panel the body from the front and a close-up of the
-    hands."""
+                         real_word: str, samples: int = 3) -> dict[str, str]:
+    """One row per gloss: a real clip of the train and of the test split (on the real corpus, two
+    recording blocks) beside ``samples`` generated clips; each panel the body from the front and a
+    close-up of the hands, every other frame (32 rows of avatar meshes)."""
     run_dir = config.run_dir
-    real: dict[str, dict[str, MotionClip]] = {split: {} for split in ("train", "val", "test")}
+    real: dict[str, dict[str, MotionClip]] = {split: {} for split in ("train", "test")}
     for clip in clips:
         if clip.split in real:
             real[clip.split].setdefault(clip.gloss, clip)
@@ -61,7 +61,8 @@ def render_quality_sheet(avatar: SignAvatar, clips: list[MotionClip], glosses: l
     paths = {"animation": storage.join(run_dir, "previews", "quality_sheet.gif"),
              "still": storage.join(run_dir, "previews", "quality_sheet.png")}
     render_sheet(rows, labels, paths["animation"], still_path=paths["still"], size=SHEET_PANEL, views=SHEET_VIEWS,
-                 body=config.body.preview, body_model_path=config.body.model_path, gender=config.body.gender)
+                 body=config.body.preview, body_model_path=config.body.model_path, gender=config.body.gender,
+                 frame_step=2)
     return paths
 
 
