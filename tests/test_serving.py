@@ -241,7 +241,7 @@ BAD_REQUESTS = {
                                                          data={"temperature": "nan"}, timeout=30), 422, ["temperature"]),
     "num_samples too large": (lambda u: generate(u, text="drink", num_samples=17), 422, ["num_samples", "1..16"]),
     "num_samples zero": (lambda u: generate(u, text="drink", num_samples=0), 422, ["num_samples"]),
-    "num_frames too large": (lambda u: generate(u, text="drink", num_frames=601), 422, ["num_frames"]),
+    "num_frames too large": (lambda u: generate(u, text="drink", num_frames=1201), 422, ["num_frames", "1200"]),
     "unknown format": (lambda u: generate(u, text="drink", format="bvh"), 422, ["format"]),
     "malformed json": (lambda u: requests.post(f"{u}/generate", data=b"{", timeout=30,
                                                headers={"content-type": "application/json"}), 400, ["JSON"]),
@@ -377,8 +377,8 @@ def test_sentence_route_one_clip_with_segments_and_its_errors(url, tiny_checkpoi
     assert body["error"] == "invalid_input"
     clip_path = generate(url, glosses=[a, "zebra"], allow_unknown=True)
     assert [s["gloss"] for s in clip_path.json()["clips"][0]["segments"] if s["kind"] == "sign"] == [a, "zebra"]
-    # longer than the server's frame limit (600): 12 signs, each held 60 frames
-    assert_error(generate(url, glosses=[a, b, c] * 4, hold_frames=60), 413, "max_num_frames", "600")
+    # longer than the server's frame limit (1200): 12 signs, each held 120 frames
+    assert_error(generate(url, glosses=[a, b, c] * 4, hold_frames=120), 413, "max_num_frames", "1200")
     assert_error(generate(url, glosses=[a], speed=9), 422, "speed")
     assert_error(generate(url, glosses=[a, {"gloss": b, "hold_frames": -1}]), 422, "hold_frames")
     assert_error(generate(url, glosses=[a] * 33), 422, "glosses", "32")
