@@ -30,7 +30,6 @@ Without ``--checkpoint`` a demo-sized model is trained for 2 epochs in a temp di
 from __future__ import annotations
 
 import argparse
-import http.client
 import json
 import os
 import re
@@ -45,55 +44,18 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-import yaml
 
-from benchmarks.bench_serve import free_port, train_demo_sized_checkpoint
+from benchmarks.bench_serve import train_demo_sized_checkpoint
+from benchmarks.http_client import Client, json_request
+from benchmarks.serve_app import deploy_local, free_port
 from benchmarks.timing import summary
 
-REPO = Path(__file__).resolve().parents[1]
 PHASES = ("slow_bodies", "uploads", "json_bodies", "cost", "errors")
 MIB = 1024 * 1024
 BOUNDARY = "signavatar-bench-boundary-7c1f0e4b"
 
 
 # --- clients ------------------------------------------------------------------------------------
-
-class Client:
-    """One keep-alive HTTP connection (reopened after the server closes it)."""
-
-    def __init__(self, port: int, timeout: float = 120.0) -> None:
-        self.port, self.timeout = port, timeout
-        self.conn: http.client.HTTPConnection | None = None
-
-    def request(self, method: str, path: str, body: bytes | Iterator[bytes] | None = None,
-                headers: dict[str, str] | None = None) -> tuple[int, bytes, float]:
-        """(status, body, seconds); status 0 when the connection failed."""
-        start = time.perf_counter()
-        for attempt in range(2):  # a keep-alive connection the server closed meanwhile: once more, fresh
-            if self.conn is None:
-                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
-            try:
-                self.conn.request(method, path, body=body, headers=headers or {})
-                response = self.conn.getresponse()
-                data = response.read()
-                if response.will_close:
-                    self.close()
-                return response.status, data, time.perf_counter() - start
-            except (OSError, http.client.HTTPException):
-                self.close()
-                if attempt or not isinstance(body, (bytes, type(None))):
-                    return 0, b"", time.perf_counter() - start
-        raise AssertionError("unreachable")
-
-    def close(self) -> None:
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
-
-
-def json_request(client: Client, path: str, payload: dict) -> tuple[int, bytes, float]:
-    return client.request("POST", path, json.dumps(payload).encode(), {"content-type": "application/json"})
-
 
 def stats(latencies: list[float], statuses: list[int], wall_s: float | None = None) -> dict:
     ms = np.asarray(latencies or [0.0]) * 1000
@@ -394,18 +356,15 @@ def main(argv: list[str] | None = None) -> dict:
     import ray
     from ray import serve
 
-    from signavatar.serving.app import INGRESS_DEPLOYMENT, build_app
+    from signavatar.serving.app import INGRESS_DEPLOYMENT
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or train_demo_sized_checkpoint(os.path.join(tmp, "checkpoint"))
-        local = yaml.safe_load((REPO / "serve_configs" / "local.yaml").read_text())
-        serve_args = {**local["applications"][0]["args"], "checkpoint": checkpoint, "video_estimator": None}
         port = free_port()
         ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
         results: dict = {}
         try:
-            serve.start(http_options={**local["http_options"], "port": port})
-            serve.run(build_app(serve_args), name="signavatar", route_prefix="/")
+            serve_args = deploy_local(port, checkpoint=checkpoint, video_estimator=None)
             glosses = json.loads(Client(port).request("GET", "/glosses")[1])["glosses"]
             normal_load(port, glosses, clients=2, per_client=10)  # warm up
             pid = replica_pid(INGRESS_DEPLOYMENT)

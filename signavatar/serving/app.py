@@ -9,9 +9,10 @@ Deployments (names used in serve configs' ``deployments:`` overrides):
   ``model_in_ingress`` (serve_configs/local.yaml): then the replica holds ``SignAvatarModel``'s
   object itself and calls it without a handle hop (one process less per request on one machine;
   the model's batching and worker thread unchanged), and there is no ``SignAvatarModel`` deployment.
-- ``SignAvatarModel``: the checkpoint (+ CLIP). Generation requests arriving together are
-  grouped by ``@serve.batch`` and share one conditioning step (``engine.generate_jobs``); model
-  work runs on one worker thread so the replica keeps accepting requests meanwhile. A sentence
+- ``SignAvatarModel``: the checkpoint (+ CLIP). Generation requests that arrive while the model is
+  busy share its next call (``batching.Batcher``: no wait when it is idle) and one conditioning
+  step (``engine.generate_jobs``); model work runs on one worker thread so the replica keeps
+  accepting requests meanwhile. A sentence
   (``{"glosses": [...]}``) is one call of its own (``engine.generate_sentence``).
 - ``VideoEstimator`` (only with ``video_estimator`` set): video -> motion clip.
 
@@ -34,6 +35,7 @@ import asyncio
 import contextlib
 import inspect
 import json
+import time
 import logging
 import uuid
 from collections import Counter
@@ -57,7 +59,8 @@ from signavatar.model.sentence import SentenceGloss, SentenceTooLongError, Unkno
 from signavatar.model.vocabulary import resolve_gloss, unknown_words_message
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.payload import clips_to_json_payload, clips_to_npz_payload, safe_stem
-from signavatar.serving import admission, bodies, limits
+from signavatar.serving import admission, bodies, limits, timing
+from signavatar.serving.batching import Batcher, Timing
 from signavatar.serving.engine import GenerationJob, SentenceJob, generate_jobs, generate_sentence, load_avatar
 from signavatar.serving.errors import (
     BadRequest,
@@ -129,8 +132,8 @@ class SignAvatarModel:
         self.config = ServeConfig.model_validate(config)
         self.avatar = load_avatar(self.config)
         self.worker = _WorkerThread()
-        self._generate_batch.set_max_batch_size(self.config.max_batch_size)
-        self._generate_batch.set_batch_wait_timeout_s(self.config.batch_wait_timeout_s)
+        self.batcher = Batcher(partial(self.worker.run, generate_jobs, self.avatar), self.config.max_batch_size,
+                               self.config.batch_wait_timeout_s)
         self.counters: Counter[str] = Counter()
 
     def info(self) -> dict[str, Any]:
@@ -145,22 +148,22 @@ class SignAvatarModel:
 
     def stats(self) -> dict[str, int]:
         """``generate_batches`` (model calls) vs ``generate_requests``; ``max_batch`` seen."""
-        return dict(self.counters)
+        batches = {f"generate_{k}" if k != "max_batch" else k: v for k, v in self.batcher.stats.items()}
+        return {**self.counters, **batches}
 
-    async def generate(self, job: GenerationJob) -> list[MotionClip]:
-        return await self._generate_batch(job)
+    async def generate(self, job: GenerationJob) -> tuple[list[MotionClip], Timing]:
+        """The job's clips, from a model call shared with whatever else was queued meanwhile
+        (``batching.Batcher``), and where its time went."""
+        return await self.batcher.submit(job)
 
-    @serve.batch(max_batch_size=16, batch_wait_timeout_s=0.01)  # replaced from the config in __init__
-    async def _generate_batch(self, jobs: list[GenerationJob]) -> list[list[MotionClip]]:
-        self.counters["generate_batches"] += 1
-        self.counters["generate_requests"] += len(jobs)
-        self.counters["max_batch"] = max(self.counters["max_batch"], len(jobs))
-        return await self.worker.run(generate_jobs, self.avatar, jobs)
-
-    async def generate_sentence(self, job: SentenceJob) -> list[MotionClip]:
-        """Not batched with other requests: a sentence is one decoder pass for all its glosses."""
+    async def generate_sentence(self, job: SentenceJob) -> list[MotionClip] | PayloadTooLarge:
+        """Not batched with other requests: a sentence is one decoder pass for all its glosses. One
+        longer than ``max_frames`` is the 413 to answer, returned (see ``VideoEstimator.extract``)."""
         self.counters["sentence_requests"] += 1
-        return await self.worker.run(generate_sentence, self.avatar, job)
+        try:
+            return await self.worker.run(generate_sentence, self.avatar, job)
+        except SentenceTooLongError as exc:
+            return PayloadTooLarge(f"{exc} (max_num_frames)")
 
     async def reconstruct(self, clip: MotionClip, gloss: str, seed: int) -> MotionClip:
         self.counters["reconstruct_requests"] += 1
@@ -173,8 +176,13 @@ class VideoEstimator:
         self.estimate = load_video_estimator(ServeConfig.model_validate(config))
         self.worker = _WorkerThread()
 
-    async def extract(self, video: bytes, filename: str) -> MotionClip:
-        return await self.worker.run(self.estimate, video, filename)
+    async def extract(self, video: bytes, filename: str) -> MotionClip | InvalidInput:
+        """The clip, or (the estimator's ValueError: an unusable video) the 422 to answer, returned
+        rather than raised: Serve logs a raised error as the replica's failure, with a traceback."""
+        try:
+            return await self.worker.run(self.estimate, video, filename)
+        except ValueError as exc:
+            return InvalidInput(f"video estimator: {exc}")
 
 
 api = FastAPI(
@@ -312,9 +320,12 @@ class SignAvatarIngress:
             self.inflight.check(reserved, "this request's body")
         with self.inflight.hold(reserved, "this request's body"):  # no await since the check: it fits
             if mtype != "multipart/form-data":
-                yield await bodies.receive_bytes(request, limit, setting, self.config)
+                with timing.phase("receive"):
+                    body = await bodies.receive_bytes(request, limit, setting, self.config)
+                yield body
                 return
-            form = await bodies.receive_form(request, limit, setting, self.config)
+            with timing.phase("receive"):
+                form = await bodies.receive_form(request, limit, setting, self.config)
             try:
                 yield form
             finally:
@@ -326,22 +337,21 @@ class SignAvatarIngress:
         async with self._decodes:
             return await use(await decode())
 
-    async def _call(self, request: Request, response: Awaitable[Any], what: str,
-                    value_error_is_input: bool = False) -> Any:
-        """Await a deployment call; its failure is logged with the request id and answered 5xx,
-        except a ``ValueError`` where that means unusable input (the video estimator's contract): 422."""
+    async def _call(self, request: Request, response: Awaitable[Any], what: str) -> Any:
+        """Await a deployment call; a ``ServiceError`` it returns (a refusal of the input, returned
+        so that Serve does not log it as a failure) is raised, and its failure is logged with the
+        request id and answered 5xx."""
         try:
-            return await response
+            result = await response
         except Exception as exc:
             cause = getattr(exc, "cause", None) or exc  # RayTaskError carries the replica's exception
-            if isinstance(cause, SentenceTooLongError):
-                raise PayloadTooLarge(f"{cause} (max_num_frames)") from None
-            if value_error_is_input and isinstance(cause, ValueError):
-                raise InvalidInput(f"{what}: {cause}") from None
             rid = request_id(request)
             log.exception("request %s: %s failed", rid, what)
             raise ModelError(f"the {what} failed on this request ({type(cause).__name__}); "
                              f"the server log has the details under request id {rid}") from None
+        if isinstance(result, ServiceError):
+            raise result
+        return result
 
     async def _model_info(self, request: Request) -> dict[str, Any]:
         if self._info is None:
@@ -381,16 +391,23 @@ class SignAvatarIngress:
             with bodies.unread_body():
                 raise UnsupportedMediaType(f"content type {mtype or 'unknown'!r}: send application/json with "
                                            "'text' or multipart/form-data with an 'image' file")
-        async with self._body(request, "generate", mtype) as body:
-            with self.gates.enter("generate"):
-                if mtype == "application/json":
-                    data = limits.parse_model(GenerateRequest, limits.parse_json(body, "request body"), strict=True)
-                    limits.check_generate_options(data, self.config)
-                    options: GenerateOptions = data
-                    clips = await (self._sentence(request, data) if data.is_sentence else self._text(request, data))
-                else:
-                    options, clips = await self._image(request, body)
-        return self._clips_response(clips, options.format, options.gender, single=False)
+        with timing.request() as spent:
+            async with self._body(request, "generate", mtype) as body:
+                with self.gates.enter("generate"):
+                    if mtype == "application/json":
+                        with timing.phase("validate"):
+                            data = limits.parse_model(GenerateRequest, limits.parse_json(body, "request body"),
+                                                      strict=True)
+                            limits.check_generate_options(data, self.config)
+                        options: GenerateOptions = data
+                        clips = await (self._sentence(request, data) if data.is_sentence
+                                       else self._text(request, data))
+                    else:
+                        options, clips = await self._image(request, body)
+            with timing.phase("encode"):
+                response = self._clips_response(clips, options.format, options.gender, single=False)
+            response.headers["server-timing"] = spent.header()
+            return response
 
     async def _text(self, request: Request, data: GenerateRequest) -> list[MotionClip]:
         """Clips for ``data.text``: a known gloss (case-folded: "COFFEE" is coffee) from the cache;
@@ -466,7 +483,12 @@ class SignAvatarIngress:
         async def run(value: Any) -> list[MotionClip]:
             job = GenerationJob(num_samples=options.num_samples, seed=options.seed, num_frames=options.num_frames,
                                 temperature=options.temperature, **{**job_input, **value})
-            return await self._call(request, self.model.generate.remote(job), "model")
+            start = time.perf_counter()
+            clips, spent = await self._call(request, self.model.generate.remote(job), "model")
+            timing.add("queue", time.perf_counter() - start - spent.model)  # the handle hop and the batch wait
+            timing.add("model", spent.model)
+            timing.add("batch", spent.batch)
+            return clips
 
         with self.model_work.hold(cost, "this request"):
             if "image" in job_input:
@@ -532,8 +554,7 @@ class SignAvatarIngress:
                                                                path.suffix.lower() in limits.EXTENSIONS else "")
         file.seek(0)
         data = await asyncio.to_thread(file.read)
-        clip = await self._call(request, self.estimator.extract.remote(data, safe_name), "video estimator",
-                                value_error_is_input=True)
+        clip = await self._call(request, self.estimator.extract.remote(data, safe_name), "video estimator")
         return limits.check_clip(clip, self.config, name)
 
     async def _reconstruct(self, request: Request, clip: MotionClip, gloss: str, seed: int) -> MotionClip:
