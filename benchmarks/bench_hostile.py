@@ -345,7 +345,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--upload-mib", type=int, default=99)
     parser.add_argument("--json-bodies", type=int, default=8)
     parser.add_argument("--json-mib", type=float, default=15.0)
-    parser.add_argument("--heavy", type=int, default=6, help="maximum single-gloss requests queued in 'cost'")
+    parser.add_argument("--heavy", type=int, default=8, help="maximum single-gloss requests queued in 'cost' "
+                        "(8 x 16 samples x 600 frames fill local.yaml's max_queued_cost)")
     args = parser.parse_args(argv)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = sorted(set(phases) - set(PHASES))

@@ -20,13 +20,16 @@ class Client:
 
     def request(self, method: str, path: str, body: bytes | Iterator[bytes] | None = None,
                 headers: dict[str, str] | None = None) -> tuple[int, bytes, float]:
-        """(status, body, seconds); status 0 when the connection failed."""
+        """(status, body, seconds); status 0 when the connection failed before an answer came."""
         start = time.perf_counter()
         for attempt in range(2):  # a keep-alive connection the server closed meanwhile: once more, fresh
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=self.timeout)
             try:
-                self.conn.request(method, path, body=body, headers=headers or {})
+                try:
+                    self.conn.request(method, path, body=body, headers=headers or {})
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the server answered before the body was sent (a refusal): read that answer
                 response = self.conn.getresponse()
                 data = response.read()
                 self.headers = response.headers

@@ -294,8 +294,9 @@ class ServeConfig(Section):
         description="requests past their body per route and ingress replica; more are answered 503 (retry-after)")
     # Admission before work (signavatar.serving.admission): per ingress replica, answered 503 with
     # retry-after when spent; a single request over max_request_cost is a 413.
-    max_inflight_bytes: int = Field(1024 * 1024 * 1024, ge=1, description="request bodies an ingress replica "
-                                    "receives or holds at once, by their declared size (uploads spool to disk)")
+    max_inflight_bytes: int = Field(512 * 1024 * 1024, ge=1, description="request bodies an ingress replica "
+                                    "receives or holds at once, by their declared size: Serve's transport from "
+                                    "the proxy holds a body arriving in the replica's memory, then it spools to disk")
     max_request_cost: int = Field(16 * 1200, ge=1, description="model work of one request in frame-samples: "
                                   "num_samples x num_frames (x distinct glosses of a sentence)")
     max_queued_cost: int = Field(4 * 16 * 1200, ge=1, description="model work (frame-samples) an ingress replica "

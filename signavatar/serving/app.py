@@ -512,11 +512,11 @@ class SignAvatarIngress:
                     raise BadRequest("multipart field 'file' (a motion clip .npz/.json or a video) is required")
                 options = limits.parse_model(ReconstructOptions,
                                              _form_fields(form, list(ReconstructOptions.model_fields)))
+                info = await self._model_info(request)
                 gloss = limits.check_text(options.gloss, self.config, field="gloss")
-                gloss = resolve_gloss(gloss, (await self._model_info(request))["glosses"]) or gloss
+                gloss = resolve_gloss(gloss, info["glosses"]) or gloss
                 name = upload.filename or "upload"
                 kind = limits.upload_kind(upload.content_type, name, ("video", "npz", "json"))
-                info = await self._model_info(request)
                 cost = admission.check_cost(admission.generation_cost(1, info["num_frames"]), self.config)
                 with self.model_work.hold(cost, "this request"):
                     if kind == "video":
