@@ -18,8 +18,8 @@ measure without it taken in the same run (``baseline``):
   (a text of that many letters), then as many JSON motion clips of the same size to
   ``/reconstruct``: ``/healthz`` p99 meanwhile, and what the bodies were answered;
 - ``cost``: the issue's maximum-cost request (32 glosses, ``num_frames`` 600, 16 samples) alone,
-  and a maximum single-gloss request (600 frames x 16 samples) sent while ``--heavy`` such requests
-  are already queued: status and time to the answer;
+  and a single-gloss request of 600 frames x 16 samples sent 0.2 s after ``--heavy`` such requests
+  (more than the replica's queued-work budget holds): status and time to the answer;
 - ``errors``: 32 clients x 20 ``/generate`` requests: errors, p50, requests/s.
 
     python -m benchmarks.bench_hostile [--checkpoint runs/demo/checkpoint] [--phases slow_bodies,uploads,...]
@@ -309,7 +309,7 @@ def phase_cost(port: int, glosses: list[str], args: argparse.Namespace) -> dict:
     with ThreadPoolExecutor(args.heavy) as pool:
         queued = [pool.submit(json_request, Client(port, timeout=600), "/generate", {**heavy, "seed": i})
                   for i in range(args.heavy)]
-        time.sleep(0.5)  # the heavy requests are queued or running
+        time.sleep(0.2)  # the heavy requests are admitted (queued or running; the first takes ~0.5 s)
         status, body, seconds = json_request(client, "/generate", {**heavy, "seed": 999})
         out["max_single_gloss_over_budget"] = {"queued_before": args.heavy, "status": status,
                                                "seconds": round(seconds, 3), "answer": message(body)}
@@ -345,8 +345,8 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument("--upload-mib", type=int, default=99)
     parser.add_argument("--json-bodies", type=int, default=8)
     parser.add_argument("--json-mib", type=float, default=15.0)
-    parser.add_argument("--heavy", type=int, default=8, help="maximum single-gloss requests queued in 'cost' "
-                        "(8 x 16 samples x 600 frames fill local.yaml's max_queued_cost)")
+    parser.add_argument("--heavy", type=int, default=9, help="maximum single-gloss requests sent at once in 'cost' "
+                        "(8 x 16 samples x 600 frames fill local.yaml's max_queued_cost; the 9th finds it full)")
     args = parser.parse_args(argv)
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
     unknown = sorted(set(phases) - set(PHASES))

@@ -21,12 +21,15 @@ Routes: ``POST /generate``, ``POST /reconstruct``, ``GET /glosses``, ``GET /heal
 viewer bundle, nothing from a CDN), and the browser viewer's ``GET /``, ``/static/...`` and
 ``GET /skeleton`` (``signavatar.serving.viewer``).
 
-Every error is JSON ``{error, message, request_id}`` (``signavatar.serving.errors``); input limits,
-timeouts and per-route back-pressure are ``signavatar.serving.limits``.
+Every error is JSON ``{error, message, request_id}`` (``signavatar.serving.errors``). What a request
+may cost and the replica's budgets are ``signavatar.serving.admission``; receiving bodies (limits,
+timeouts, spooling) ``bodies``; checking decoded inputs ``limits``; JSON clips are parsed in a child
+process (``json_offload``); each ``/generate`` answer's ``server-timing`` is ``timing``.
 
 Why one module of this size: Serve composes the deployments by their class objects in
 ``build_app``, and every route of the ingress is a method of one class (FastAPI's ``@serve.ingress``);
-the work each route does lives in ``engine``, ``limits``, ``errors``, ``video`` and ``viewer``.
+the work each route does lives in ``engine``, ``admission``, ``bodies``, ``limits``, ``batching``,
+``errors``, ``video`` and ``viewer``.
 """
 
 # No ``from __future__ import annotations`` here: FastAPI resolves the route methods' annotations
