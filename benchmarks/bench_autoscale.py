@@ -157,7 +157,8 @@ def observe(app: Any, url: str, texts: list[str], clients: int = 8, timeout_s: f
 
 
 def main(argv: list[str] | None = None) -> dict:
-    from benchmarks.bench_serve import free_port, train_demo_sized_checkpoint
+    from benchmarks.bench_serve import train_demo_sized_checkpoint
+    from benchmarks.serve_app import free_port
 
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="default: train a demo-sized one in a temp dir")

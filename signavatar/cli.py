@@ -12,7 +12,7 @@ from signavatar.commands import DEBUG_FLAG, run_command
 
 # subcommand -> (module with a ``main(argv)``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
-    "demo": ("workflows.demo", "run the whole loop on the embedded synthetic corpus"),
+    "demo": ("workflows.demo", "run the whole loop on the embedded real ASL corpus (configs/demo.yaml)"),
     "train": ("workflows.train", "train the CVAE on Ray Train (--config FILE key=value ...)"),
     "evaluate": ("workflows.evaluate", "paper metrics (Acc, FID, Div, Multi) of a checkpoint on Ray Data"),
     "ablation": ("workflows.ablation", "Table II-style ablation: with/without curriculum and quality control"),

@@ -80,11 +80,12 @@ class SignAvatarClient:
 
     def generate(self, text: str | None = None, image: Upload | None = None, num_samples: int = 1, seed: int = 0,
                  num_frames: int | None = None, image_name: str | None = None, glosses: Sequence[str] | None = None,
-                 temperature: float | None = None, **sentence: Any) -> list[MotionClip]:
+                 temperature: float | None = None, allow_unknown: bool = False, **sentence: Any) -> list[MotionClip]:
         """Clips for a text, an image (path or png/jpeg bytes) or a sentence of ``glosses``; exactly
-        one of them. ``temperature``: of the draws (None: the checkpoint's). ``sentence``: the
-        request's sentence options (``speed``, ``hold_frames``, ``transition_frames``,
-        ``allow_unknown``; see ``signavatar.serving.schemas``)."""
+        one of them. ``temperature``: of the draws (None: the checkpoint's). ``allow_unknown``: words
+        outside the vocabulary (and images, where the model's CLIP is untrained) are encoded with
+        CLIP instead of refused. ``sentence``: the request's sentence options (``speed``,
+        ``hold_frames``, ``transition_frames``; see ``signavatar.serving.schemas``)."""
         if sum(x is not None for x in (text, image, glosses)) != 1:
             raise ValueError("give exactly one of text / image / glosses")
         options: dict[str, Any] = {"num_samples": num_samples, "seed": seed, "format": "npz"}
@@ -92,6 +93,8 @@ class SignAvatarClient:
             options["num_frames"] = num_frames
         if temperature is not None:
             options["temperature"] = temperature
+        if allow_unknown:
+            options["allow_unknown"] = True
         if glosses is not None:
             response = self._request("POST", "/generate", json={"glosses": list(glosses), **sentence, **options})
         elif text is not None:
@@ -99,7 +102,8 @@ class SignAvatarClient:
         else:
             name, data = _file(image, image_name, "image.png")
             response = self._request("POST", "/generate", files={"image": (name, data)},
-                                     data={k: str(v) for k, v in options.items()})
+                                     data={k: str(v).lower() if isinstance(v, bool) else str(v)
+                                           for k, v in options.items()})
         return clips_from_payload(response.content, response.headers.get("content-type", ""))
 
     def reconstruct(self, upload: Upload, gloss: str, seed: int = 0, filename: str | None = None) -> MotionClip:

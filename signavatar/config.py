@@ -257,6 +257,15 @@ class SentenceConfig(Section):
         return self
 
 
+# What a user may hand over as one input, to the server (upload limits, below) or to a command
+# (``signavatar render``, ``fit``, ``landmarks``): one set of defaults for both.
+DEFAULT_MAX_CLIP_FRAMES = 3600  # 2 min at 30 fps
+DEFAULT_MAX_CLIP_DECODED_BYTES = 16 * 1024 * 1024  # an .npz's arrays, uncompressed
+DEFAULT_MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # a file as it comes (a video, a .pose file)
+DEFAULT_MAX_VIDEO_FRAMES = 1800
+DEFAULT_MAX_VIDEO_PIXELS = 1920 * 1080
+
+
 class ServeConfig(Section):
     """The Ray Serve application (``signavatar.serving.app:build_app``): the ``args`` of a serve
     config. Replica counts, resources and autoscaling are Serve's own ``deployments`` settings.
@@ -275,27 +284,42 @@ class ServeConfig(Section):
     extraction_config: str | None = Field(
         None, description="SignAvatar config file (extract/qc/body) for signavatar.serving.video:extraction_estimator"
     )
-    max_upload_bytes: int = Field(100 * 1024 * 1024, ge=1)
+    max_upload_bytes: int = Field(DEFAULT_MAX_UPLOAD_BYTES, ge=1, description="a multipart request body (uploads)")
     max_text_chars: int = Field(300, ge=1)
     max_num_samples: int = Field(16, ge=1)
-    max_num_frames: int = Field(600, ge=2)
+    max_num_frames: int = Field(1200, ge=2, description="frames of a generated clip or signed sentence")
     # Decoded-size limits, checked before decoding (signavatar.serving.limits): over them is a 413
     # naming the limit. Timeouts and per-route concurrency bound what slow or many clients hold.
-    max_json_bytes: int = Field(16 * 1024 * 1024, ge=1, description="a JSON request body or JSON clip upload")
-    max_clip_frames: int = Field(3600, ge=1, description="frames of an uploaded motion clip")
-    max_clip_decoded_bytes: int = Field(16 * 1024 * 1024, ge=1, description="an .npz upload's arrays, uncompressed")
+    max_request_json_bytes: int = Field(64 * 1024, ge=1, description="a JSON request body (POST /generate): "
+                                        "small, so parsing it never holds up the replica")
+    max_json_bytes: int = Field(16 * 1024 * 1024, ge=1, description="a JSON motion clip upload")
+    max_clip_frames: int = Field(DEFAULT_MAX_CLIP_FRAMES, ge=1, description="frames of an uploaded motion clip")
+    max_clip_decoded_bytes: int = Field(DEFAULT_MAX_CLIP_DECODED_BYTES, ge=1,
+                                        description="an .npz upload's arrays, uncompressed")
     max_image_pixels: int = Field(4096 * 4096, ge=1, description="width x height of an uploaded image")
-    max_video_pixels: int = Field(1920 * 1080, ge=1, description="width x height of an uploaded video")
-    max_video_frames: int = Field(1800, ge=1)
+    max_video_pixels: int = Field(DEFAULT_MAX_VIDEO_PIXELS, ge=1, description="width x height of an uploaded video")
+    max_video_frames: int = Field(DEFAULT_MAX_VIDEO_FRAMES, ge=1)
     max_video_seconds: float = Field(60.0, gt=0)
     max_concurrent_decodes: int = Field(
         2, ge=1, description="decoded uploads an ingress replica holds at once (until the model answers)")
     body_timeout_s: float = Field(30.0, gt=0, description="the whole request body must arrive within this (else 408)")
+    body_idle_timeout_s: float = Field(5.0, gt=0, description="the longest pause between two pieces of a request "
+                                       "body (else 408): a client that stops sending is cut")
     route_concurrency: dict[str, PositiveInt] = Field(
         {"generate": 48, "reconstruct": 8},
-        description="requests in flight per route and ingress replica; more are answered 503 (retry-after)")
-    max_batch_size: int = Field(16, ge=1, description="@serve.batch: requests sharing one model call")
-    batch_wait_timeout_s: float = Field(0.005, ge=0, description="how long a batch not yet full waits for more")
+        description="requests past their body per route and ingress replica; more are answered 503 (retry-after)")
+    # Admission before work (signavatar.serving.admission): per ingress replica, answered 503 with
+    # retry-after when spent; a single request over max_request_cost is a 413.
+    max_inflight_bytes: int = Field(512 * 1024 * 1024, ge=1, description="request bodies an ingress replica "
+                                    "receives or holds at once, by their declared size: Serve's transport from "
+                                    "the proxy holds a body arriving in the replica's memory, then it spools to disk")
+    max_request_cost: int = Field(16 * 1200, ge=1, description="model work of one request in frame-samples: "
+                                  "num_samples x num_frames (x distinct glosses of a sentence)")
+    max_queued_cost: int = Field(4 * 16 * 1200, ge=1, description="model work (frame-samples) an ingress replica "
+                                 "has admitted and not yet answered")
+    max_batch_size: int = Field(16, ge=1, description="requests sharing one model call")
+    batch_wait_timeout_s: float = Field(0.0, ge=0, description="how long the model, idle, waits for a batch to fill "
+                                        "(busy, requests queue and share the next call anyway)")
     model_in_ingress: bool = Field(
         False, description="the model runs inside the ingress replica (one deployment, no handle hop; then give the "
                            "ingress the model's resources): for one machine, where a second deployment buys nothing")

@@ -12,7 +12,6 @@ import hashlib
 import logging
 import os
 import posixpath
-import tempfile
 import uuid
 from pathlib import Path
 
@@ -116,6 +115,19 @@ def read_bytes(uri: str | os.PathLike) -> bytes:
         raise FileNotFoundError(f"not found: {uri}") from exc
 
 
+def read_bytes_within(uri: str | os.PathLike, limit: int, what: str = "file") -> bytes:
+    """``read_bytes``, refusing (ValueError naming the size and limit) a file over ``limit`` bytes
+    before reading it."""
+    fs, path = filesystem(uri)
+    try:
+        size = None if fs.isdir(path) else fs.size(path)
+    except FileNotFoundError:
+        size = None  # read_bytes says so
+    if size is not None and size > limit:
+        raise ValueError(f"{uri}: the {what} has {size} bytes; the limit is {limit}")
+    return read_bytes(uri)
+
+
 def read_text(uri: str | os.PathLike) -> str:
     return read_bytes(uri).decode("utf-8")
 
@@ -129,7 +141,10 @@ def write_bytes(uri: str | os.PathLike, data: bytes) -> None:
         return
     directory = os.path.dirname(path) or "."
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    # Created like any new file (mode 0666 less the umask), not mkstemp's 0600: what a command
+    # writes is read by other tools and users as usual.
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(data)

@@ -300,13 +300,14 @@ def test_export_command_writes_each_format_and_refuses_bad_input_in_one_line(rea
     (tmp_path / "notes.npz").write_text("not an npz")
     refused(["export", str(tmp_path / "notes.npz"), "--format", "bvh", "--out", str(tmp_path / "x.bvh")],
             "notes.npz", "not a readable .npz")
-    monkeypatch.setattr(command, "MAX_FRAMES", 10)
-    refused(["export", clip_path, "--format", "bvh", "--out", str(tmp_path / "x.bvh")], "19 frames", "MAX_FRAMES")
-    monkeypatch.setattr(command, "MAX_FRAMES", 36_000)
-    monkeypatch.setattr(command, "MAX_DECODED_BYTES", 1000)
-    refused(["export", clip_path, "--format", "bvh", "--out", str(tmp_path / "x.bvh")], "limit is 1000")
-    monkeypatch.setattr(command, "MAX_NPZ_BYTES", 100)
-    refused(["export", clip_path, "--format", "bvh", "--out", str(tmp_path / "x.bvh")], "MAX_NPZ_BYTES")
+    monkeypatch.setattr(command, "DEFAULT_MAX_CLIP_FRAMES", 10)  # the bounds every CLI input shares
+    refused(["export", clip_path, "--format", "bvh", "--out", str(tmp_path / "x.bvh")], "19 frames", "limit is 10")
+    monkeypatch.undo()
+    monkeypatch.setattr(command, "DEFAULT_MAX_CLIP_DECODED_BYTES", 1000)
+    refused(["export", clip_path, "--format", "bvh", "--out", str(tmp_path / "x.bvh")], "limit is 1000 bytes")
+    (tmp_path / "huge.npz").write_bytes(b"\0" * (2 << 20))  # larger than any npz within the limit: never read
+    refused(["export", str(tmp_path / "huge.npz"), "--format", "bvh", "--out", str(tmp_path / "x.bvh")],
+            "huge.npz", f"{2 << 20} bytes")
     with pytest.raises(SystemExit):
         signavatar_main(["export", clip_path, "--format", "fbx", "--out", str(tmp_path / "x.fbx")])
     assert not (tmp_path / "x.bvh").exists()

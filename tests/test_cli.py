@@ -135,9 +135,66 @@ def test_render_bad_inputs_and_sizes_are_one_line(capsys, files):
     assert not any(files.glob("out.*"))
 
 
+def npz_claiming(shape: tuple[int, ...], data_bytes: int) -> bytes:
+    """An npz whose ``poses.npy`` header claims ``shape`` (float32) over ``data_bytes`` of data."""
+    import io
+    import zipfile
+
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive, archive.open("poses.npy", "w") as member:
+        np.lib.format.write_array_header_1_0(member, {"descr": "<f4", "fortran_order": False, "shape": shape})
+        member.write(bytes(data_bytes))
+    return buffer.getvalue()
+
+
+def test_render_bounds_its_clips_like_the_server_before_decoding(capsys, files):
+    """The server's limits on an uploaded clip hold for ``signavatar render`` too, through the one npz
+    loader: decoded size from the zip directory, frames and sizes from each array header, all
+    before anything is decompressed or allocated."""
+    from signavatar.config import DEFAULT_MAX_CLIP_DECODED_BYTES, DEFAULT_MAX_CLIP_FRAMES
+    from tests.test_hardening import npz_bomb
+
+    out = str(files / "out.mp4")
+    (files / "bomb.npz").write_bytes(npz_bomb(400_000))  # 262 KB, 264 MB decoded: it ran to 4.9 GB
+    one_line_error(capsys, ["render", str(files / "bomb.npz"), "--out", out], 2, "bomb.npz", "264000128 bytes",
+                   str(DEFAULT_MAX_CLIP_DECODED_BYTES))
+    frames = DEFAULT_MAX_CLIP_FRAMES + 1
+    (files / "long.npz").write_bytes(npz_claiming((frames, 165), frames * 165 * 4))
+    one_line_error(capsys, ["render", str(files / "long.npz"), "--out", out], 2, "long.npz", f"{frames} frames",
+                   str(DEFAULT_MAX_CLIP_FRAMES))
+    (files / "claim.npz").write_bytes(npz_claiming((10**8, 165), 1000))  # 61.5 GiB claimed, 1000 bytes held
+    one_line_error(capsys, ["render", str(files / "claim.npz"), "--out", out], 2, "claim.npz",
+                   "declares shape [100000000, 165]", "holds 1000 bytes")
+    assert not any(files.glob("out.*"))
+
+
 def test_client_cannot_reach_the_server_is_one_line(capsys, files):
     one_line_error(capsys, ["generate", "drink", "--out", str(files / "d.npz"), "--url", "http://127.0.0.1:9"], 1,
                    "http://127.0.0.1:9/generate", "no SignAvatar endpoint reachable", "Connection refused")
+
+
+def test_generate_names_a_bad_temperature(capsys, files):
+    with pytest.raises(SystemExit) as exit_:
+        main(["generate", "coffee", "--out", str(files / "c.npz"), "--temperature", "nan"])
+    assert exit_.value.code == 2 and "argument --temperature: must be a number from 0 to 5, got 'nan'" in \
+        capsys.readouterr().err
+
+
+def test_extract_checks_its_input_before_starting_ray(capsys, tmp_path):
+    """A missing corpus is named at once; the check comes before ``init_ray`` (17 s)."""
+    import ray
+
+    from workflows import extract
+    from workflows.common import run_main
+
+    missing = tmp_path / "no-such-corpus"
+    assert run_main(extract.main, ["extract.source=mpdata", f"extract.input={missing}",
+                                   f"extract.output={tmp_path / 'out'}"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"extract.input={missing} does not exist" in err, err
+    assert not ray.is_initialized()
 
 
 def test_debug_shows_the_traceback(files):

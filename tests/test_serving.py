@@ -305,7 +305,7 @@ BAD_REQUESTS = {
                                                          data={"temperature": "nan"}, timeout=30), 422, ["temperature"]),
     "num_samples too large": (lambda u: generate(u, text="drink", num_samples=17), 422, ["num_samples", "1..16"]),
     "num_samples zero": (lambda u: generate(u, text="drink", num_samples=0), 422, ["num_samples"]),
-    "num_frames too large": (lambda u: generate(u, text="drink", num_frames=601), 422, ["num_frames"]),
+    "num_frames too large": (lambda u: generate(u, text="drink", num_frames=1201), 422, ["num_frames", "1200"]),
     "unknown format": (lambda u: generate(u, text="drink", format="fbx"), 422, ["format"]),
     "malformed json": (lambda u: requests.post(f"{u}/generate", data=b"{", timeout=30,
                                                headers={"content-type": "application/json"}), 400, ["JSON"]),
@@ -362,6 +362,46 @@ def test_concurrent_requests_share_model_calls_without_changing_results(url, tin
     for s, response in enumerate(concurrent):
         # a batch never changes a result (beyond float rounding of a larger matmul)
         np.testing.assert_allclose(poses(response), sequential[s], atol=1e-5, rtol=0)
+
+
+def test_batcher_starts_at_once_when_idle_and_batches_what_queued_meanwhile():
+    """The replica's batching, without Ray: a lone request is not held for a batch window; requests
+    arriving while the model is busy share its next call (up to the batch size), in order; a
+    failed call fails each request of its batch, and the next batch runs."""
+    import asyncio
+
+    from signavatar.serving.batching import Batcher
+
+    async def scenario() -> None:
+        calls: list[list[int]] = []
+        busy = asyncio.Event()
+
+        async def run(jobs: list[int]) -> list[int]:
+            calls.append(list(jobs))
+            if len(calls) == 1:
+                await busy.wait()  # the first call holds the model while others arrive
+            if 13 in jobs:
+                raise ValueError("bad batch")
+            return [10 * job for job in jobs]
+
+        batcher = Batcher(run, max_batch_size=3)
+        first = asyncio.create_task(batcher.submit(1))
+        for _ in range(3):  # the request's task, then the batcher's
+            await asyncio.sleep(0)
+        assert calls == [[1]]  # started at once, alone
+        rest = [asyncio.create_task(batcher.submit(job)) for job in (2, 3, 4, 5)]
+        await asyncio.sleep(0)
+        busy.set()
+        results = await asyncio.gather(first, *rest)
+        assert calls == [[1], [2, 3, 4], [5]]
+        assert [result for result, _ in results] == [10, 20, 30, 40, 50]
+        assert [spent.batch for _, spent in results] == [1, 3, 3, 3, 1]
+        failed = await asyncio.gather(batcher.submit(13), batcher.submit(6), return_exceptions=True)
+        assert [type(r) for r in failed] == [ValueError, ValueError]  # one call: 13 and 6 shared it
+        assert (await batcher.submit(7))[0] == 70
+        assert batcher.stats == {"batches": 5, "requests": 8, "max_batch": 3}
+
+    asyncio.run(scenario())
 
 
 # --- client and CLI -----------------------------------------------------------------------------
@@ -441,8 +481,8 @@ def test_sentence_route_one_clip_with_segments_and_its_errors(url, tiny_checkpoi
     assert body["error"] == "invalid_input"
     clip_path = generate(url, glosses=[a, "zebra"], allow_unknown=True)
     assert [s["gloss"] for s in clip_path.json()["clips"][0]["segments"] if s["kind"] == "sign"] == [a, "zebra"]
-    # longer than the server's frame limit (600): 12 signs, each held 60 frames
-    assert_error(generate(url, glosses=[a, b, c] * 4, hold_frames=60), 413, "max_num_frames", "600")
+    # longer than the server's frame limit (1200): 12 signs, each held 120 frames
+    assert_error(generate(url, glosses=[a, b, c] * 4, hold_frames=120), 413, "max_num_frames", "1200")
     assert_error(generate(url, glosses=[a], speed=9), 422, "speed")
     assert_error(generate(url, glosses=[a, {"gloss": b, "hold_frames": -1}]), 422, "hold_frames")
     assert_error(generate(url, glosses=[a] * 33), 422, "glosses", "32")

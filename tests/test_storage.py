@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from signavatar import storage
@@ -34,6 +36,25 @@ def test_local_write_is_atomic_and_leaves_no_temp_files(tmp_path):
     storage.write_text(target, "2")
     assert target.read_text() == "2"
     assert [p.name for p in tmp_path.iterdir()] == ["x.json"]
+
+
+def test_written_files_get_the_usual_mode(tmp_path):
+    """Like any new file, 0666 less the umask (not a temporary file's 0600)."""
+    old = os.umask(0o022)
+    try:
+        storage.write_bytes(tmp_path / "clip.npz", b"x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "clip.npz").stat().st_mode & 0o777 == 0o644
+
+
+def test_bounded_read_refuses_a_large_file_before_reading(tmp_path):
+    (tmp_path / "big.bin").write_bytes(bytes(1000))
+    assert storage.read_bytes_within(tmp_path / "big.bin", 1000) == bytes(1000)
+    with pytest.raises(ValueError, match="big.bin: the video has 1000 bytes; the limit is 999"):
+        storage.read_bytes_within(tmp_path / "big.bin", 999, "video")
+    with pytest.raises(FileNotFoundError, match="not found"):
+        storage.read_bytes_within(tmp_path / "nope.bin", 999)
 
 
 def test_cached_local_copy_downloads_once(s3_bucket, tmp_path):

@@ -20,7 +20,7 @@ import json
 import logging
 import sys
 
-from signavatar.extraction.pipeline import run_extraction
+from signavatar.extraction.pipeline import check_inputs, run_extraction
 from workflows.common import init_ray, parse_args, run_main
 from workflows.logs import setup_logging
 
@@ -30,6 +30,7 @@ log = logging.getLogger("workflows.extract")
 def main(argv: list[str] | None = None) -> dict:
     setup_logging()
     _, config = parse_args(__doc__, argv)
+    check_inputs(config)  # a missing corpus is told at once, not after Ray has started
     init_ray()
     manifest = run_extraction(config)
     print(json.dumps(manifest["extraction"], indent=2))

@@ -5,8 +5,9 @@
     signavatar export coffee.npz --format pose --out coffee.pose  # MediaPipe Holistic keypoints (pose-format)
 
 Paths may be local or ``s3://``. The input is bounded before it is decoded, as the server bounds
-uploads: the file at ``MAX_NPZ_BYTES``, its arrays (from the zip directory) at
-``MAX_DECODED_BYTES`` and its frames (from the ``poses`` header) at ``MAX_FRAMES``.
+uploads and ``signavatar render`` its inputs: the one npz loader (``motion.amass.load_npz``) checks
+the file size, the arrays' decoded size (``DEFAULT_MAX_CLIP_DECODED_BYTES``) and the frames
+(``DEFAULT_MAX_CLIP_FRAMES``, from the ``poses`` header) before allocating.
 """
 
 from __future__ import annotations
@@ -18,30 +19,16 @@ from collections.abc import Sequence
 from signavatar import storage
 from signavatar.avatar.export import FORMATS, export_clip
 from signavatar.commands import CommandError, check_out
-from signavatar.motion.amass import clip_from_npz_bytes, npz_num_frames
+from signavatar.config import DEFAULT_MAX_CLIP_DECODED_BYTES, DEFAULT_MAX_CLIP_FRAMES
+from signavatar.motion.amass import load_npz
 from signavatar.motion.clip import MotionClip
-
-MAX_NPZ_BYTES = 64 * 1024 * 1024
-MAX_DECODED_BYTES = 256 * 1024 * 1024
-MAX_FRAMES = 36_000  # 20 minutes at 30 fps
 
 
 def load_bounded(uri: str) -> MotionClip:
     """The clip in ``uri``, refused with a one-line error past any bound (module doc)."""
     try:
-        fs, path = storage.filesystem(uri)
-        size = fs.size(path)
-    except OSError as exc:
-        raise CommandError(f"clip {uri}: {exc.strerror or exc}") from None
-    if size is None or size > MAX_NPZ_BYTES:
-        raise CommandError(f"clip {uri}: {size} bytes; the limit is {MAX_NPZ_BYTES} (MAX_NPZ_BYTES)")
-    try:
-        data = storage.read_bytes(uri)
-        frames = npz_num_frames(data, uri)
-        if frames > MAX_FRAMES:
-            raise CommandError(f"clip {uri}: {frames} frames; the limit is {MAX_FRAMES} (MAX_FRAMES)")
-        return clip_from_npz_bytes(data, name=uri, max_decoded_bytes=MAX_DECODED_BYTES)
-    except (OSError, ValueError) as exc:  # a directory, not an npz, too large decoded, breaking the clip contract
+        return load_npz(uri, max_decoded_bytes=DEFAULT_MAX_CLIP_DECODED_BYTES, max_frames=DEFAULT_MAX_CLIP_FRAMES)
+    except (OSError, ValueError) as exc:  # missing, a directory, not an npz, too large, breaking the clip contract
         raise CommandError(f"clip {uri}: {exc}") from None
 
 

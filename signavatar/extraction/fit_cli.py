@@ -23,8 +23,8 @@ import time
 import torch
 
 from signavatar.body.body_model import resolve_rest_joints
-from signavatar.commands import check_out
-from signavatar.config import load_config
+from signavatar.commands import CommandError, check_out
+from signavatar.config import DEFAULT_MAX_CLIP_FRAMES, DEFAULT_MAX_UPLOAD_BYTES, load_config
 from signavatar.extraction.estimators.keypoints import fit_landmarks
 from signavatar.extraction.pose_files import read_pose_file
 from signavatar.motion.amass import save_npz
@@ -36,10 +36,14 @@ log = logging.getLogger(__name__)
 def fit_pose_file(
     path: str, config_path: str | None = None, overrides: list[str] | None = None
 ) -> tuple[MotionClip, dict]:
-    """Fit ``path`` and return the clip and its error report."""
+    """Fit ``path`` and return the clip and its error report. The file is bounded like a server
+    upload: at most ``DEFAULT_MAX_UPLOAD_BYTES``, ``DEFAULT_MAX_CLIP_FRAMES`` frames."""
     config = load_config(config_path, overrides)
     rest = resolve_rest_joints(config.body.model_path, config.body.gender)
-    landmarks = read_pose_file(path)
+    landmarks = read_pose_file(path, max_bytes=DEFAULT_MAX_UPLOAD_BYTES)
+    if landmarks.num_frames > DEFAULT_MAX_CLIP_FRAMES:
+        raise CommandError(f"{path}: {landmarks.num_frames} frames; the limit is {DEFAULT_MAX_CLIP_FRAMES} "
+                           "(a clip's, as the server's max_clip_frames)")
     start = time.perf_counter()
     fit, keypoints = fit_landmarks(landmarks, rest, config.extract.keypoints)
     seconds = time.perf_counter() - start

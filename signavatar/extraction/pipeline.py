@@ -214,6 +214,14 @@ def corpus_tasks(config: SignAvatarConfig) -> tuple[list[VideoTask], dict[str, A
     return tasks, corpus
 
 
+def check_inputs(config: SignAvatarConfig) -> None:
+    """The corpus locations the run reads exist (``FileNotFoundError`` naming the setting), checked
+    before a cluster is started for them."""
+    for key in ("input", "labels", "index", "videos", "annotations"):
+        if (where := getattr(config.extract, key)) and not storage.exists(where):
+            raise FileNotFoundError(f"extract.{key}={where} does not exist")
+
+
 def _absolute_paths(config: SignAvatarConfig) -> SignAvatarConfig:
     """Local paths made absolute: the actors may run in another working directory."""
     cfg = config.extract

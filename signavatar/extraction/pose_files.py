@@ -151,9 +151,10 @@ def landmarks_from_pose(pose: Pose, name: str = "<pose>", person: int = 0) -> Ho
     )
 
 
-def read_pose_file(uri: str) -> HolisticLandmarks:
-    """Read a ``.pose`` file (local path or ``s3://``) into Holistic landmarks."""
-    data = storage.read_bytes(uri)
+def read_pose_file(uri: str, max_bytes: int | None = None) -> HolisticLandmarks:
+    """Read a ``.pose`` file (local path or ``s3://``) into Holistic landmarks; with ``max_bytes``,
+    a larger file is refused before it is read."""
+    data = storage.read_bytes(uri) if max_bytes is None else storage.read_bytes_within(uri, max_bytes, ".pose file")
     if not data:
         raise PoseFileError(f"{uri}: empty file", "empty")
     try:

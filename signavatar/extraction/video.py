@@ -31,19 +31,22 @@ log = logging.getLogger(__name__)
 
 class VideoError(RuntimeError):
     """A video that cannot be used; ``reason`` is one of ``missing``, ``empty``, ``undecodable``,
-    ``frame_range``."""
+    ``frame_range``, ``too_long``, ``too_large``."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
         self.reason = reason
 
 
-def read_video_bytes(uri: str) -> bytes:
-    """The compressed video (local path or ``s3://``, streamed through s3fs)."""
+def read_video_bytes(uri: str, max_bytes: int | None = None) -> bytes:
+    """The compressed video (local path or ``s3://``, streamed through s3fs); with ``max_bytes``, a
+    larger file is refused before it is read."""
     try:
-        data = storage.read_bytes(uri)
+        data = storage.read_bytes(uri) if max_bytes is None else storage.read_bytes_within(uri, max_bytes, "video")
     except FileNotFoundError as exc:
         raise VideoError("missing", f"{uri}: no such file or object") from exc
+    except ValueError as exc:
+        raise VideoError("too_large", str(exc)) from exc
     if not data:
         raise VideoError("empty", f"{uri}: zero-length file")
     return data

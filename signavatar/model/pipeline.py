@@ -72,6 +72,18 @@ class SignAvatar:
                 self._conditioner = ClipConditioner(self.config.clip, device=self.device)
             return self._conditioner
 
+    @property
+    def text_encoder_trained(self) -> bool:
+        """Whether words outside the vocabulary (and images) meet a CLIP with pretrained weights;
+        a random one (``clip.pretrained: random``) maps them to arbitrary points, so what the
+        model generates for them means nothing."""
+        cfg = self._conditioner.cfg if self._conditioner is not None else self.config.clip
+        return cfg.pretrained != RANDOM
+
+    def untrained_conditioning(self, text: str | None) -> bool:
+        """Whether a clip for ``text`` (None: an image) is conditioned by an untrained encoder."""
+        return not self.text_encoder_trained and (text is None or text not in self._gloss_index)
+
     def text_embeddings(self, texts: Sequence[str]) -> torch.Tensor:
         """[N, C]: known glosses from the checkpoint's cache (no CLIP forward), others through CLIP."""
         out = torch.empty(len(texts), self.gloss_embeddings.shape[1], device=self.device)

@@ -24,6 +24,7 @@ from signavatar.config import QCConfig, SentenceConfig
 from signavatar.data.hand_motion import joint_positions
 from signavatar.data.qc import run_qc
 from signavatar.model.pipeline import SignAvatar
+from signavatar.model.vocabulary import unknown_words_message
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.transitions import SignPart, join_signs
 
@@ -31,13 +32,12 @@ log = logging.getLogger(__name__)
 
 
 class UnknownGlossError(ValueError):
-    """Glosses outside the checkpoint's vocabulary were asked for without allowing CLIP for them."""
+    """Glosses outside the checkpoint's vocabulary were asked for without allowing CLIP for them;
+    the message names the nearest known glosses."""
 
     def __init__(self, glosses: Sequence[str], known: Sequence[str]):
         self.glosses = list(glosses)
-        super().__init__(f"unknown gloss(es) {self.glosses}: not in the model's vocabulary of {len(known)} "
-                         f"({', '.join(sorted(known)[:20])}{', ...' if len(known) > 20 else ''}); "
-                         "allow the CLIP path to encode them anyway")
+        super().__init__(f"{unknown_words_message(self.glosses, known)}; allow the CLIP path to encode them anyway")
 
 
 class SentenceTooLongError(ValueError):

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import io
 import json
+import math
 import zipfile
 import zlib
+from typing import BinaryIO
 
 import numpy as np
 
@@ -65,68 +67,94 @@ def clip_to_npz_bytes(clip: MotionClip, gender: str = "neutral") -> bytes:
 
 
 class NpzTooLarge(ValueError):
-    """An npz whose arrays decode to more bytes than the caller allows (told by the zip directory,
-    before anything is decompressed)."""
+    """An npz whose arrays decode to more bytes, or whose clip has more frames, than the caller
+    allows (told by the zip directory and the arrays' headers, before anything is decompressed);
+    ``limit`` says which: ``"bytes"`` or ``"frames"``."""
+
+    def __init__(self, message: str, limit: str) -> None:
+        super().__init__(message)
+        self.limit = limit
 
 
 class UnreadableNpz(ValueError):
-    """Bytes that are not a readable npz (empty, not a zip, damaged, truncated)."""
+    """Bytes that are not a readable npz (empty, not a zip, damaged, truncated, an array header
+    that does not match what the archive holds)."""
 
 
 # What reading a damaged or hostile npz raises: a damaged zip, a truncated member, a header whose
-# shape the data does not back (an absurd one fails to allocate).
+# shape the data does not back.
 _UNREADABLE = (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error, MemoryError)
+# Any file bigger than the arrays it may decode to plus this is not an npz within the limit.
+_ZIP_OVERHEAD = 1024 * 1024
 
 
-def npz_decoded_bytes(data: bytes, name: str = "<npz>") -> int:
-    """Total uncompressed size of an npz's members, from the zip directory alone."""
+def _array_header(member: BinaryIO, info: zipfile.ZipInfo, name: str) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, Fortran order, dtype) from a member's ``.npy`` header, which must account for exactly the bytes the
+    zip directory says the member holds: a header claiming more is refused, never allocated."""
+    version = np.lib.format.read_magic(member)
+    read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, fortran, dtype = read_header(member)
+    if dtype.hasobject:
+        raise UnreadableNpz(f"{name}: array {info.filename!r} holds Python objects; only plain arrays are read")
+    data_bytes = math.prod(shape) * dtype.itemsize
+    if member.tell() + data_bytes != info.file_size:
+        raise UnreadableNpz(f"{name}: array {info.filename!r} declares shape {list(shape)} of {dtype} "
+                            f"({data_bytes} bytes) but the archive holds {info.file_size - member.tell()} bytes for it")
+    return shape, fortran, dtype
+
+
+def read_npz_arrays(source: bytes | BinaryIO, name: str = "<npz>", max_decoded_bytes: int | None = None,
+                    max_frames: int | None = None) -> dict[str, np.ndarray]:
+    """The arrays of an npz (bytes or a binary file), checked before anything is decompressed or
+    allocated: the zip directory's sizes against ``max_decoded_bytes``, every member's array header
+    against the bytes the directory gives it, and the rows of ``poses`` against ``max_frames``
+    (``NpzTooLarge`` / ``UnreadableNpz``, both ValueErrors naming ``name``)."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            return sum(info.file_size for info in archive.infolist())
+        with zipfile.ZipFile(io.BytesIO(source) if isinstance(source, bytes) else source) as archive:
+            infos = archive.infolist()
+            size = sum(info.file_size for info in infos)
+            if max_decoded_bytes is not None and size > max_decoded_bytes:
+                raise NpzTooLarge(f"{name}: its arrays decode to {size} bytes; the limit is {max_decoded_bytes} bytes",
+                                  "bytes")
+            arrays = {}
+            for info in infos:
+                key = info.filename.removesuffix(".npy")
+                with archive.open(info) as member:
+                    shape, fortran, dtype = _array_header(member, info, name)
+                    if key == "poses" and max_frames is not None and shape and shape[0] > max_frames:
+                        raise NpzTooLarge(f"{name}: 'poses' has {shape[0]} frames; the limit is {max_frames}",
+                                          "frames")
+                    data = bytearray(math.prod(shape) * dtype.itemsize)  # writable, exactly the checked size
+                    if member.readinto(data) != len(data):
+                        raise EOFError("truncated array data")
+                arrays[key] = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+            return arrays
+    except (NpzTooLarge, UnreadableNpz):
+        raise
     except _UNREADABLE as exc:
-        raise UnreadableNpz(f"{name}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
+        raise UnreadableNpz(f"{name}: not a readable .npz file ({type(exc).__name__}: {str(exc)[:200]})") from None
 
 
-def npz_num_frames(data: bytes, name: str = "<npz>") -> int:
-    """The frame count ``T`` of an npz's ``poses [T, 165]``, from its ``.npy`` header alone (no
-    array is decompressed beyond the header)."""
+def clip_from_npz_bytes(data: bytes | BinaryIO, name: str = "<npz>", max_decoded_bytes: int | None = None,
+                        max_frames: int | None = None) -> MotionClip:
+    """Load an AMASS-style npz (ours, or a plain AMASS SMPL-X file with only the standard keys)
+    from bytes or a binary file, within ``max_decoded_bytes`` and ``max_frames`` when given (see
+    ``read_npz_arrays``). Every failure is a ValueError naming ``name``."""
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open("poses.npy") as member:
-            major, _ = np.lib.format.read_magic(member)
-            read_header = np.lib.format.read_array_header_1_0 if major == 1 else np.lib.format.read_array_header_2_0
-            shape, _, _ = read_header(member)
-    except KeyError:
-        raise ValueError(f"{name}: missing key 'poses'") from None
-    except _UNREADABLE as exc:
-        raise UnreadableNpz(f"{name}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
-    if len(shape) != 2:
-        raise ValueError(f"{name}: 'poses' has shape {shape}; expected [T, {NUM_JOINTS * 3}]")
-    return int(shape[0])
-
-
-def _read_arrays(data: bytes, name: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
-            return {key: npz[key] for key in npz.files}
-    except _UNREADABLE as exc:
-        raise UnreadableNpz(f"{name}: not a readable .npz file ({type(exc).__name__}: {exc})") from None
-
-
-def clip_from_npz_bytes(data: bytes, name: str = "<npz>", max_decoded_bytes: int | None = None) -> MotionClip:
-    """Load an AMASS-style npz (ours, or a plain AMASS SMPL-X file with only the standard keys).
-    With ``max_decoded_bytes``, an archive decoding to more is refused (``NpzTooLarge``) before
-    any member is decompressed. Every failure is a ValueError naming ``name``."""
-    if max_decoded_bytes is not None and (size := npz_decoded_bytes(data, name)) > max_decoded_bytes:
-        raise NpzTooLarge(f"{name}: its arrays decode to {size} bytes; the limit is {max_decoded_bytes} bytes")
-    try:
-        return _clip_from_arrays(_read_arrays(data, name), name)
+        return _clip_from_arrays(read_npz_arrays(data, name, max_decoded_bytes, max_frames), name)
     except (TypeError, RecursionError) as exc:  # e.g. a multi-element 'mocap_framerate', a deeply nested 'source'
         raise ValueError(f"{name}: {type(exc).__name__}: {exc}") from None
+
+
+_NUMERIC = ("poses", "trans", "betas", "expression", "confidence", "mocap_framerate", "mocap_frame_rate")
 
 
 def _clip_from_arrays(npz: dict[str, np.ndarray], name: str) -> MotionClip:
     if "poses" not in npz:
         raise ValueError(f"{name}: missing key 'poses'")
+    for key in _NUMERIC:  # complex values would lose their imaginary part silently; strings fail later, unnamed
+        if key in npz and npz[key].dtype.kind not in "fiub":
+            raise ValueError(f"{name}: {key!r} holds {npz[key].dtype} values; expected real numbers")
     poses = np.asarray(npz["poses"], np.float32)
     if poses.ndim != 2 or poses.shape[1] != NUM_JOINTS * 3:
         raise ValueError(f"{name}: 'poses' has shape {poses.shape}; expected [T, {NUM_JOINTS * 3}]")
@@ -155,5 +183,9 @@ def save_npz(clip: MotionClip, uri: str, gender: str = "neutral") -> None:
     storage.write_bytes(uri, clip_to_npz_bytes(clip, gender))
 
 
-def load_npz(uri: str) -> MotionClip:
-    return clip_from_npz_bytes(storage.read_bytes(uri), name=str(uri))
+def load_npz(uri: str, max_decoded_bytes: int | None = None, max_frames: int | None = None) -> MotionClip:
+    """The clip in an npz file (local or s3://); with limits (``read_npz_arrays``), a file larger
+    than arrays within ``max_decoded_bytes`` could make is refused before it is read."""
+    data = (storage.read_bytes(uri) if max_decoded_bytes is None
+            else storage.read_bytes_within(uri, max_decoded_bytes + _ZIP_OVERHEAD, "npz file"))
+    return clip_from_npz_bytes(data, name=str(uri), max_decoded_bytes=max_decoded_bytes, max_frames=max_frames)

@@ -9,7 +9,10 @@ writes the same frames as a GIF beside ``--out``. Paths may be local or ``s3://`
 free avatar by default, the SMPL-X mesh with ``--body-model`` (or ``--body smplx``), the stick
 figure with ``--body skeleton``; ``hands`` adds a close-up of each hand.
 
-Sizes are capped before anything is drawn (a frame is held in memory uncompressed, a GIF keeps
+Inputs are bounded like the server's uploads, before anything is decompressed: a clip of at most
+``DEFAULT_MAX_CLIP_FRAMES`` frames whose arrays decode to at most ``DEFAULT_MAX_CLIP_DECODED_BYTES``
+(``signavatar.config``; the one npz loader, ``motion.amass.read_npz_arrays``, checks every array
+header before allocating). Sizes are capped before anything is drawn (a frame is held in memory uncompressed, a GIF keeps
 every frame at one byte per pixel until it is written): a panel side at ``MAX_PANEL_SIDE``, the
 whole output frame at ``MAX_FRAME_PIXELS`` and a GIF's frames x pixels at ``MAX_GIF_PIXELS``.
 """
@@ -23,6 +26,7 @@ from collections.abc import Sequence
 
 from signavatar.body.body_model import GENDERS
 from signavatar.commands import CommandError, check_out
+from signavatar.config import DEFAULT_MAX_CLIP_DECODED_BYTES, DEFAULT_MAX_CLIP_FRAMES
 from signavatar.motion.amass import load_npz
 from signavatar.motion.clip import MotionClip
 from signavatar.rendering.preview import BODIES, render_preview
@@ -60,7 +64,7 @@ def _check_output_size(clips: Sequence[MotionClip], size: tuple[int, int], gif: 
 
 def _load(uri: str) -> MotionClip:
     try:
-        return load_npz(uri)
+        return load_npz(uri, max_decoded_bytes=DEFAULT_MAX_CLIP_DECODED_BYTES, max_frames=DEFAULT_MAX_CLIP_FRAMES)
     except (OSError, ValueError) as exc:  # missing, a directory, empty, not an npz, breaking the clip contract
         raise CommandError(f"clip {uri}: {exc}") from None
 

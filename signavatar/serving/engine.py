@@ -69,6 +69,12 @@ def load_avatar(cfg: ServeConfig) -> SignAvatar:
     return avatar
 
 
+def _marked(avatar: SignAvatar, clips: list[MotionClip], untrained: bool) -> list[MotionClip]:
+    """``clips`` with ``source["untrained_encoder"]``: whether their conditioning came from an
+    untrained (random) CLIP, which makes them meaningless (``SignAvatar.untrained_conditioning``)."""
+    return [clip.replace(source={**clip.source, "untrained_encoder": untrained}) for clip in clips]
+
+
 def generate_jobs(avatar: SignAvatar, jobs: list[GenerationJob]) -> list[list[MotionClip]]:
     """Clips for each job, in order."""
     embeddings: list[torch.Tensor | None] = [None] * len(jobs)
@@ -80,14 +86,16 @@ def generate_jobs(avatar: SignAvatar, jobs: list[GenerationJob]) -> list[list[Mo
     if images:
         for i, embedding in zip(images, avatar.image_embeddings([jobs[i].image for i in images])):
             embeddings[i] = embedding
-    return avatar.generate_many(torch.stack(embeddings), [job.num_samples for job in jobs],
-                                [job.seed for job in jobs], [job.num_frames for job in jobs],
-                                [job.text or "" for job in jobs], [job.temperature for job in jobs])
+    results = avatar.generate_many(torch.stack(embeddings), [job.num_samples for job in jobs],
+                                   [job.seed for job in jobs], [job.num_frames for job in jobs],
+                                   [job.text or "" for job in jobs], [job.temperature for job in jobs])
+    return [_marked(avatar, clips, avatar.untrained_conditioning(job.text)) for job, clips in zip(jobs, results)]
 
 
 def generate_sentence(avatar: SignAvatar, job: SentenceJob) -> list[MotionClip]:
     """The job's sentences, composed with the checkpoint's ``sentence`` and ``qc`` settings."""
-    return generate_sentences(avatar, job.glosses, num_samples=job.num_samples, seed=job.seed,
-                              num_frames=job.num_frames, cfg=avatar.config.sentence, qc=avatar.config.qc,
-                              allow_unknown=job.allow_unknown, max_frames=job.max_frames,
-                              temperature=job.temperature)
+    clips = generate_sentences(avatar, job.glosses, num_samples=job.num_samples, seed=job.seed,
+                               num_frames=job.num_frames, cfg=avatar.config.sentence, qc=avatar.config.qc,
+                               allow_unknown=job.allow_unknown, max_frames=job.max_frames,
+                               temperature=job.temperature)
+    return _marked(avatar, clips, any(avatar.untrained_conditioning(g.gloss) for g in job.glosses))

@@ -65,7 +65,10 @@ class NotReady(ServiceError):
 
 
 class Overloaded(ServiceError):
-    """A route is at its concurrency limit (back-pressure): retry after a moment."""
+    """A route or budget of the replica is spent (back-pressure): retry after ``retry_after_s``."""
 
     status, code = 503, "overloaded"
-    headers = {"retry-after": "1"}
+
+    def __init__(self, message: str, retry_after_s: int = 1) -> None:
+        super().__init__(message)
+        self.headers = {"retry-after": str(max(1, int(retry_after_s)))}

@@ -1,44 +1,30 @@
 """Input checking for the HTTP API: every way a request can be wrong becomes a ``ServiceError``
 (4xx) whose message names the field, upload or limit at fault, before anything reaches the model.
 
-Memory is bounded before work starts: bodies by bytes (``read_body``; JSON bodies by
-``max_json_bytes``), uploads by what they decode to, read from headers before decoding (an npz's
-zip directory, an image's pixel count, a video's frame size and packet count), clips by frames and
-plausible magnitudes (``check_clip``). Slow bodies are cut (``body_timeout_s``, 408) and each
-route holds a bounded number of requests (``RouteGates``, 503 with retry-after).
+Memory is bounded before work starts: bodies by bytes as they arrive (``signavatar.serving.bodies``),
+uploads by what they decode to, read from headers before decoding (an npz's zip directory and array
+headers, an image's pixel count, a video's frame size and packet count), clips by frames and
+plausible magnitudes (``check_clip``). Uploads are decoded from the temporary file their body was
+spooled to; what the budgets and routes admit is ``signavatar.serving.admission``.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import io
 import json
 import math
 import unicodedata
-from collections import Counter
-from collections.abc import Iterator, Mapping
 from pathlib import PurePosixPath
-from typing import Any, Literal
+from typing import Any, BinaryIO, Literal
 
 import numpy as np
 from pydantic import BaseModel, ValidationError
-from starlette.datastructures import FormData
-from starlette.requests import ClientDisconnect, Request
 
 from signavatar.config import ServeConfig
 from signavatar.motion.amass import NpzTooLarge, UnreadableNpz, clip_from_npz_bytes
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.json_io import clip_from_dict
-from signavatar.serving.errors import (
-    BadRequest,
-    InvalidInput,
-    Overloaded,
-    PayloadTooLarge,
-    RequestTimeout,
-    UndecodableInput,
-    UnsupportedMediaType,
-)
+from signavatar.serving.bodies import media_type
+from signavatar.serving.errors import InvalidInput, PayloadTooLarge, UndecodableInput, UnsupportedMediaType
 from signavatar.serving.schemas import GenerateOptions
 
 UploadKind = Literal["image", "video", "npz", "json"]
@@ -80,38 +66,52 @@ def validation_message(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(str(p) for p in e['loc']) or 'body'}: {e['msg']}" for e in exc.errors())
 
 
-def parse_model(model: type[BaseModel], data: object) -> BaseModel:
+def parse_model(model: type[BaseModel], data: object, strict: bool = False) -> BaseModel:
+    """``data`` as ``model``; ``strict`` for JSON bodies (``"3"``, ``true`` or ``2.0`` is no
+    integer there), lax for form fields, which are text by nature."""
     try:
-        return model.model_validate(data)
+        return model.model_validate(data, strict=strict)
     except ValidationError as exc:
         raise InvalidInput(validation_message(exc)) from None
 
 
+# Bidirectional embeddings, overrides and isolates: they reorder how text (a clip name, a log line)
+# is displayed, so a name could read as something else.
+BIDI_CONTROLS = frozenset([*range(0x202A, 0x202F), *range(0x2066, 0x206A)])
+
+
 def _bad_character(text: str) -> str | None:
-    """Where ``text`` holds a control character or a lone surrogate (no UTF-8 for it), which."""
+    """Where ``text`` holds a control character, a lone surrogate (no UTF-8 for it) or a
+    bidirectional control, which."""
     for i, char in enumerate(text):
-        if unicodedata.category(char) in ("Cc", "Cs"):
+        if unicodedata.category(char) in ("Cc", "Cs") or ord(char) in BIDI_CONTROLS:
             return f"U+{ord(char):04X} at position {i}"
     return None
 
 
+def _visible(text: str) -> bool:
+    """Whether ``text`` has a character that is neither a separator nor invisible (format, control)."""
+    return any(unicodedata.category(char)[0] not in "ZC" for char in text)
+
+
 def check_name(value: str, field: str, limit: int = MAX_NAME_CHARS, where: str = "") -> str:
-    """A short printable string (a gloss, a clip id): no control characters or lone surrogates;
-    errors name ``field`` (of ``where``, when given)."""
+    """A short printable string (a gloss, a clip id): no control characters, lone surrogates or
+    bidirectional controls; errors name ``field`` (of ``where``, when given)."""
     field = f"{where}: field {field!r}" if where else f"field {field!r}"
     if len(value) > limit:
         raise InvalidInput(f"{field} has {len(value)} characters; the limit is {limit}")
     if (bad := _bad_character(value)) is not None:
-        raise InvalidInput(f"{field} contains a control character or lone surrogate ({bad})")
+        raise InvalidInput(f"{field} contains a control character, lone surrogate or bidirectional control ({bad})")
     return value
 
 
 def check_text(text: str, cfg: ServeConfig, field: str = "text") -> str:
-    """The text with runs of whitespace (newlines, tabs) made one space; empty, longer than
-    ``max_text_chars`` or holding control characters / lone surrogates is an error naming ``field``."""
+    """The text with runs of whitespace (newlines, tabs) made one space; empty (nothing visible:
+    zero-width characters count as nothing), longer than ``max_text_chars`` or holding control
+    characters, lone surrogates or bidirectional controls is an error naming ``field``."""
     text = " ".join(text.split())
-    if not text:
-        raise InvalidInput(f"field {field!r} is empty")
+    if not _visible(text):
+        raise InvalidInput(f"field {field!r} is empty" + (" (only invisible characters)" if text else ""))
     if len(text) > cfg.max_text_chars:
         raise InvalidInput(f"field {field!r} has {len(text)} characters; the limit is {cfg.max_text_chars}")
     return check_name(text, field, cfg.max_text_chars)
@@ -124,39 +124,6 @@ def check_generate_options(options: GenerateOptions, cfg: ServeConfig) -> None:
         raise InvalidInput(f"num_frames: {options.num_frames} is out of range 2..{cfg.max_num_frames}")
 
 
-def media_type(content_type: str | None) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
-def body_limit(mtype: str, cfg: ServeConfig) -> tuple[int, str]:
-    """(byte limit, its setting's name) for a body of media type ``mtype``."""
-    if mtype == "application/json":
-        return cfg.max_json_bytes, "max_json_bytes"
-    return cfg.max_upload_bytes, "max_upload_bytes"
-
-
-async def read_body(request: Request, limit: int, timeout_s: float, setting: str = "max_upload_bytes") -> bytes:
-    """The whole body, refusing more than ``limit`` bytes (declared or actually sent, 413) and a
-    body that has not fully arrived within ``timeout_s`` (a slow client, 408)."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise PayloadTooLarge(f"request body of {int(declared)} bytes exceeds the limit of {limit} bytes ({setting})")
-    chunks, size = [], 0
-    try:
-        async with asyncio.timeout(timeout_s):
-            async for chunk in request.stream():
-                size += len(chunk)
-                if size > limit:
-                    raise PayloadTooLarge(f"request body exceeds the limit of {limit} bytes ({setting})")
-                chunks.append(chunk)
-    except TimeoutError:
-        raise RequestTimeout(f"the request body did not arrive within {timeout_s:g} s (body_timeout_s; "
-                             f"{size} bytes received)") from None
-    except ClientDisconnect:
-        raise BadRequest("the client disconnected while sending the request body") from None
-    return b"".join(chunks)
-
-
 def parse_json(data: bytes, what: str) -> Any:
     """JSON ``data`` (any UTF encoding); malformed or nested too deeply for the parser is a 400."""
     try:
@@ -165,40 +132,6 @@ def parse_json(data: bytes, what: str) -> Any:
         raise UndecodableInput(f"{what} is nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError
         raise UndecodableInput(f"{what} is not valid JSON: {exc}") from None
-
-
-class RouteGates:
-    """Per-route caps on requests in flight in one ingress replica (``route_concurrency``): a
-    request over its route's cap is answered 503 at once (back-pressure), so one route's slow or
-    many clients cannot take every slot of the replica. Routes without a cap are not counted."""
-
-    def __init__(self, caps: Mapping[str, int]) -> None:
-        self.caps = dict(caps)
-        self.active: Counter[str] = Counter()
-
-    @contextlib.contextmanager
-    def enter(self, route: str) -> Iterator[None]:
-        cap = self.caps.get(route)
-        if cap is not None and self.active[route] >= cap:
-            raise Overloaded(f"/{route} is serving its limit of {cap} concurrent requests "
-                             f"(route_concurrency.{route}); retry in a moment")
-        self.active[route] += 1
-        try:
-            yield
-        finally:
-            self.active[route] -= 1
-
-
-async def read_form(request: Request, body: bytes) -> FormData:
-    """Parse a multipart body already read (and size-checked) by :func:`read_body`."""
-
-    async def replay() -> dict:
-        return {"type": "http.request", "body": body, "more_body": False}
-
-    try:
-        return await Request(request.scope, replay).form(max_files=2, max_fields=16)
-    except Exception as exc:  # starlette raises several types for malformed multipart bodies
-        raise BadRequest(f"malformed multipart body: {getattr(exc, 'detail', exc)}") from None
 
 
 def upload_kind(content_type: str | None, filename: str | None, allowed: tuple[UploadKind, ...]) -> UploadKind:
@@ -216,13 +149,14 @@ def upload_kind(content_type: str | None, filename: str | None, allowed: tuple[U
     return kind
 
 
-def decode_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
-    """uint8 RGB [H, W, 3] of a png/jpeg upload; its pixel count (from the header) is checked
-    before anything is decoded."""
+def decode_image(file: BinaryIO, name: str, max_pixels: int) -> np.ndarray:
+    """uint8 RGB [H, W, 3] of a png/jpeg upload (its spooled file); its pixel count (from the
+    header) is checked before anything is decoded."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(io.BytesIO(data), formats=("PNG", "JPEG")) as image:
+        file.seek(0)
+        with Image.open(file, formats=("PNG", "JPEG")) as image:
             width, height = image.size
             if width * height > max_pixels:
                 raise PayloadTooLarge(f"image {name!r} is {width}x{height} = {width * height} pixels; the limit is "
@@ -238,17 +172,18 @@ def decode_image(data: bytes, name: str, max_pixels: int) -> np.ndarray:
         raise UndecodableInput(f"image {name!r} could not be decoded: {exc}") from None
 
 
-def probe_video(data: bytes, name: str, cfg: ServeConfig) -> dict[str, float]:
-    """Check a video against the limits from its container alone (frame size from the stream
-    header, frames by counting the stream's packets, which decodes nothing), then decode its first
-    frame: ``{"width", "height", "fps", "frames"}``."""
+def probe_video(file: BinaryIO, name: str, cfg: ServeConfig) -> dict[str, float]:
+    """Check a video upload (its spooled file) against the limits from its container alone (frame
+    size from the stream header, frames by counting the stream's packets, which decodes nothing),
+    then decode its first frame: ``{"width", "height", "fps", "frames"}``."""
     import av
 
     def undecodable(exc: BaseException) -> UndecodableInput:
         return UndecodableInput(f"video {name!r} could not be decoded: {str(exc) or type(exc).__name__}")
 
     try:
-        with av.open(io.BytesIO(data)) as container:
+        file.seek(0)
+        with av.open(file, mode="r") as container:
             if not container.streams.video:
                 raise ValueError("no video stream")
             stream = container.streams.video[0]
@@ -264,7 +199,8 @@ def probe_video(data: bytes, name: str, cfg: ServeConfig) -> dict[str, float]:
         if seconds > cfg.max_video_seconds:
             raise PayloadTooLarge(f"video {name!r} lasts {seconds:.1f} s ({frames} frames at {fps:g} fps); the limit "
                                   f"is {cfg.max_video_seconds:g} s (max_video_seconds)")
-        with av.open(io.BytesIO(data)) as container:
+        file.seek(0)
+        with av.open(file, mode="r") as container:
             frame = next(container.decode(container.streams.video[0]))
             _check_video_pixels(frame.width, frame.height, name, cfg)
             return {"width": frame.width, "height": frame.height, "fps": fps, "frames": frames}
@@ -280,29 +216,51 @@ def _check_video_pixels(width: int, height: int, name: str, cfg: ServeConfig) ->
                               f"{cfg.max_video_pixels} (max_video_pixels)")
 
 
-def parse_clip(data: bytes, kind: UploadKind, name: str, cfg: ServeConfig) -> MotionClip:
-    """A motion clip from an AMASS-style .npz or our JSON, size-checked before decoding and then
-    checked by :func:`check_clip`; decoding failures are 400, sizes over a limit 413, contract
-    violations (NaN, wrong shapes, missing fields, implausible values) 422."""
-    if kind == "npz" and not data.startswith(b"PK"):  # an .npz is a zip archive
+def parse_npz_clip(file: BinaryIO, name: str, cfg: ServeConfig) -> MotionClip:
+    """A motion clip from an AMASS-style .npz upload (its spooled file), size-checked from the zip
+    directory and array headers before decoding, then checked by :func:`check_clip`: undecodable is
+    a 400, over a limit a 413, breaking the clip contract (NaN, wrong shapes, implausible values) 422."""
+    file.seek(0)
+    if file.read(2) != b"PK":  # an .npz is a zip archive
         raise UndecodableInput(f"motion clip {name!r} is not an .npz (zip) file")
+    file.seek(0)
     try:
-        if kind == "npz":
-            clip = clip_from_npz_bytes(data, name=name, max_decoded_bytes=cfg.max_clip_decoded_bytes)
-        else:
-            if len(data) > cfg.max_json_bytes:
-                raise PayloadTooLarge(f"motion clip {name!r} has {len(data)} bytes of JSON; the limit is "
-                                      f"{cfg.max_json_bytes} (max_json_bytes)")
-            payload = parse_json(data, f"motion clip {name!r}")
-            frames = payload.get("poses") if isinstance(payload, dict) else None
-            if isinstance(frames, list) and len(frames) > cfg.max_clip_frames:
-                raise PayloadTooLarge(f"motion clip {name!r} has {len(frames)} frames; the limit is "
-                                      f"{cfg.max_clip_frames} (max_clip_frames)")
-            clip = clip_from_dict(payload)
+        clip = clip_from_npz_bytes(file, name=name, max_decoded_bytes=cfg.max_clip_decoded_bytes,
+                                   max_frames=cfg.max_clip_frames)
     except NpzTooLarge as exc:
-        raise PayloadTooLarge(f"motion clip {exc} (max_clip_decoded_bytes)") from None
+        setting = "max_clip_frames" if exc.limit == "frames" else "max_clip_decoded_bytes"
+        raise PayloadTooLarge(f"motion clip {exc} ({setting})") from None
     except UnreadableNpz as exc:
         raise UndecodableInput(f"motion clip {exc}") from None
+    except (ValueError, TypeError) as exc:  # ClipValidationError is a ValueError
+        raise InvalidInput(f"motion clip {name!r}: {exc}") from None
+    return check_clip(clip, cfg, name)
+
+
+def read_json_upload(file: BinaryIO, name: str, cfg: ServeConfig) -> bytes:
+    """The bytes of a JSON clip upload (its spooled file), at most ``max_json_bytes``."""
+    file.seek(0, 2)
+    if (size := file.tell()) > cfg.max_json_bytes:
+        raise PayloadTooLarge(f"motion clip {name!r} has {size} bytes of JSON; the limit is {cfg.max_json_bytes} "
+                              "(max_json_bytes)")
+    file.seek(0)
+    return file.read()
+
+
+def json_clip(fields: dict[str, Any], arrays: dict[str, np.ndarray], name: str, cfg: ServeConfig) -> MotionClip:
+    """A motion clip from a parsed JSON upload (``json_offload.parse_clip_document``), then checked
+    by :func:`check_clip`; a ``num_frames`` field must agree with ``poses``."""
+    poses = arrays.get("poses", fields.get("poses"))
+    frames = len(poses) if isinstance(poses, (list, np.ndarray)) and np.ndim(poses) else None
+    if frames is not None and frames > cfg.max_clip_frames:
+        raise PayloadTooLarge(f"motion clip {name!r} has {frames} frames; the limit is {cfg.max_clip_frames} "
+                              "(max_clip_frames)")
+    declared = fields.get("num_frames")
+    if declared is not None and declared != frames:
+        raise InvalidInput(f"motion clip {name!r}: field 'num_frames' says {declared!r} but 'poses' has "
+                           f"{frames} frames")
+    try:
+        clip = clip_from_dict({**fields, **arrays})
     except (ValueError, TypeError) as exc:  # ClipValidationError is a ValueError
         raise InvalidInput(f"motion clip {name!r}: {exc}") from None
     return check_clip(clip, cfg, name)

@@ -26,16 +26,20 @@ class GenerateOptions(_Strict):
     num_samples: int = Field(1, ge=1, description="clips to sample for the input (z ~ N(0, I))")
     seed: int = Field(0, ge=0, lt=2**63, description="same seed, same input -> same clips")
     num_frames: int | None = Field(None, ge=2, description="frames per clip; default: the model's length")
-    temperature: float | None = Field(None, ge=0, le=MAX_TEMPERATURE, description="T of the draws z ~ N(0, T^2 I): "
-                                      "higher varies more, 0 is the mean motion; default: the checkpoint's")
+    temperature: float | None = Field(None, ge=0, le=MAX_TEMPERATURE, allow_inf_nan=False,
+                                      description="T of the draws (the prior's spread scaled by T): higher varies "
+                                                  "more, 0 is the mean motion; default: the checkpoint's")
     format: OutputFormat = Field("json", description=_FORMAT_HELP)
     gender: Gender = Field("neutral", description="body model named in the .npz output")
+    allow_unknown: bool = Field(False, description="words outside the vocabulary go through CLIP instead of being "
+                                "refused (sentence glosses always; a text or an image when the model's CLIP is "
+                                "untrained, which makes them noise: each clip's source says untrained_encoder)")
 
 
 MAX_SENTENCE_GLOSSES = 32
 MIN_SPEED, MAX_SPEED = 0.25, 4.0
 MAX_OPTION_FRAMES = 120  # hold / transition frames asked for one join (4 s at 30 fps)
-_SPEED = Field(None, ge=MIN_SPEED, le=MAX_SPEED, description="2 = twice as fast; default 1")
+_SPEED = Field(None, ge=MIN_SPEED, le=MAX_SPEED, allow_inf_nan=False, description="2 = twice as fast; default 1")
 _HOLD = Field(None, ge=0, le=MAX_OPTION_FRAMES, description="frames the sign's last pose is held; default: the "
               "model's sentence config")
 _TRANSITION = Field(None, ge=0, le=MAX_OPTION_FRAMES, description="frames of the transition to the next sign; "
@@ -63,15 +67,13 @@ class GenerateRequest(GenerateOptions):
     speed: float | None = _SPEED
     hold_frames: int | None = _HOLD
     transition_frames: int | None = _TRANSITION
-    allow_unknown: bool = Field(False, description="sentence glosses outside the vocabulary go through CLIP "
-                                                   "instead of being refused")
 
     @model_validator(mode="after")
     def _one_input(self) -> GenerateRequest:
         if (self.text is None) == (self.glosses is None):
             raise ValueError("give exactly one of 'text' or 'glosses'")
         if not self.is_sentence:
-            extra = [name for name in ("speed", "hold_frames", "transition_frames", "allow_unknown")
+            extra = [name for name in ("speed", "hold_frames", "transition_frames")
                      if name in self.model_fields_set]
             if extra:
                 raise ValueError(f"{extra} apply to sentences: give 'glosses', or 'text' with 'sentence': true")

@@ -52,10 +52,11 @@ def extraction_estimator(cfg: ServeConfig) -> VideoEstimator:
             outcome = extractor(VideoTask(clip_id=f"upload-{name.stem}", gloss="", split="unsplit", uri=file.name))
         if outcome.status == "ok":
             return outcome.clip
-        if outcome.reason == "estimator_error" and not (outcome.message or "").startswith("ValueError:"):
-            raise RuntimeError(f"estimator failed on {filename}: {outcome.message}")
+        message = str(outcome.message or "").replace(file.name, filename)  # the user's name, not a server path
+        if outcome.reason == "estimator_error" and not message.startswith("ValueError:"):
+            raise RuntimeError(f"estimator failed on {filename}: {message}")
         # Unusable video: undecodable, rejected by QC, or the estimator's ValueError (e.g. no person
         # in view: "no frame shows both shoulders"). The outcome names the exception type first.
-        raise ValueError(f"{filename} {outcome.status} ({outcome.reason}): {outcome.message or outcome.qc}")
+        raise ValueError(f"{filename} {outcome.status} ({outcome.reason}): {message or outcome.qc}")
 
     return estimate

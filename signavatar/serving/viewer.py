@@ -150,7 +150,7 @@ def add_viewer_routes(api: FastAPI, static_dir: Path = STATIC_DIR) -> None:
     """Add ``/``, ``/static/...`` and ``/skeleton`` to ``api``."""
     api.mount("/static", _Bundle(directory=static_dir, check_dir=False), name="static")
 
-    @api.get("/", include_in_schema=False)
+    @api.api_route("/", methods=["GET", "HEAD"], include_in_schema=False)
     async def index(request: Request) -> Response:
         page = static_dir / INDEX_FILE
         if page.is_file():
