@@ -182,19 +182,24 @@ def test_generate_names_a_bad_temperature(capsys, files):
         capsys.readouterr().err
 
 
-def test_extract_checks_its_input_before_starting_ray(capsys, tmp_path):
-    """A missing corpus is named at once; the check comes before ``init_ray`` (17 s)."""
-    import ray
-
+def test_extract_checks_its_input_before_starting_ray(capsys, tmp_path, monkeypatch):
+    """A missing corpus (a folder of a list too) is named at once; the check comes before
+    ``init_ray`` (17 s)."""
     from workflows import extract
     from workflows.common import run_main
 
+    started = []
+    monkeypatch.setattr(extract, "init_ray", lambda: started.append(True))
     missing = tmp_path / "no-such-corpus"
     assert run_main(extract.main, ["extract.source=mpdata", f"extract.input={missing}",
                                    f"extract.output={tmp_path / 'out'}"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"extract.input={missing} does not exist" in err, err
-    assert not ray.is_initialized()
+    (tmp_path / "present").mkdir()
+    assert run_main(extract.main, ["extract.source=mpdata", f"extract.input=[{tmp_path / 'present'},{missing}]",
+                                   f"extract.output={tmp_path / 'out'}"]) == 1
+    assert f"extract.input={missing} does not exist" in capsys.readouterr().err
+    assert not started
 
 
 def test_debug_shows_the_traceback(files):

@@ -217,8 +217,11 @@ def corpus_tasks(config: SignAvatarConfig) -> tuple[list[VideoTask], dict[str, A
 def check_inputs(config: SignAvatarConfig) -> None:
     """The corpus locations the run reads exist (``FileNotFoundError`` naming the setting), checked
     before a cluster is started for them."""
-    for key in ("input", "labels", "index", "videos", "annotations"):
-        if (where := getattr(config.extract, key)) and not storage.exists(where):
+    cfg = config.extract
+    places = [("input", part.path) for part in cfg.inputs]
+    places += [(key, where) for key in ("labels", "index", "videos", "annotations") if (where := getattr(cfg, key))]
+    for key, where in places:
+        if not storage.exists(where):
             raise FileNotFoundError(f"extract.{key}={where} does not exist")
 
 
