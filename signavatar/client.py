@@ -80,14 +80,15 @@ class SignAvatarClient:
 
     def generate(self, text: str | None = None, image: Upload | None = None, num_samples: int = 1, seed: int = 0,
                  num_frames: int | None = None, image_name: str | None = None, glosses: Sequence[str] | None = None,
-                 temperature: float | None = None, allow_unknown: bool = False, **sentence: Any) -> list[MotionClip]:
-        """Clips for a text, an image (path or png/jpeg bytes) or a sentence of ``glosses``; exactly
-        one of them. ``temperature``: of the draws (None: the checkpoint's). ``allow_unknown``: words
+                 temperature: float | None = None, allow_unknown: bool = False, fingerspell: str | None = None,
+                 **sentence: Any) -> list[MotionClip]:
+        """Clips for a text, an image (path or png/jpeg bytes), a sentence of ``glosses`` or a word to
+        ``fingerspell`` (letter by letter); exactly one of them. ``temperature``: of the draws (None: the checkpoint's). ``allow_unknown``: words
         outside the vocabulary (and images, where the model's CLIP is untrained) are encoded with
         CLIP instead of refused. ``sentence``: the request's sentence options (``speed``,
         ``hold_frames``, ``transition_frames``; see ``signavatar.serving.schemas``)."""
-        if sum(x is not None for x in (text, image, glosses)) != 1:
-            raise ValueError("give exactly one of text / image / glosses")
+        if sum(x is not None for x in (text, image, glosses, fingerspell)) != 1:
+            raise ValueError("give exactly one of text / image / glosses / fingerspell")
         options: dict[str, Any] = {"num_samples": num_samples, "seed": seed, "format": "npz"}
         if num_frames is not None:
             options["num_frames"] = num_frames
@@ -97,6 +98,8 @@ class SignAvatarClient:
             options["allow_unknown"] = True
         if glosses is not None:
             response = self._request("POST", "/generate", json={"glosses": list(glosses), **sentence, **options})
+        elif fingerspell is not None:
+            response = self._request("POST", "/generate", json={"fingerspell": fingerspell, **sentence, **options})
         elif text is not None:
             response = self._request("POST", "/generate", json={"text": text, **options})
         else:

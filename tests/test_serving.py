@@ -490,6 +490,20 @@ def test_sentence_route_one_clip_with_segments_and_its_errors(url, tiny_checkpoi
     assert_error(generate(url, glosses=[a, "b\x00"]), 422, "glosses[1]", "U+0000")
     assert_error(generate(url, text=a, speed=2.0), 422, "speed", "sentence")
     assert_error(generate(url, text=a, glosses=[a]), 422, "exactly one")
+    # a fingerspelled word: a sentence of its letters (the tiny vocabulary has none: through CLIP when
+    # allowed), joined by the short letter transition unless the request sets one
+    from signavatar.model.sentence import FINGERSPELL_TRANSITION_FRAMES
+
+    spelled = generate(url, fingerspell="QxQ", allow_unknown=True, seed=1)
+    assert spelled.status_code == 200, spelled.text
+    segments = spelled.json()["clips"][0]["segments"]
+    assert [s["gloss"] for s in segments if s["kind"] == "sign"] == ["q", "x", "q"]
+    assert {s["end"] - s["start"] for s in segments if s["kind"] == "transition"} == {FINGERSPELL_TRANSITION_FRAMES}
+    slower = generate(url, fingerspell="qx", allow_unknown=True, transition_frames=9).json()["clips"][0]["segments"]
+    assert [s["end"] - s["start"] for s in slower if s["kind"] == "transition"] == [9]
+    assert_error(generate(url, fingerspell="qx"), 422, "'q'", "'x'", "allow_unknown")
+    assert_error(generate(url, fingerspell="q1"), 422, "fingerspell", "'1'")
+    assert_error(generate(url, fingerspell="qx", text=a), 422, "exactly one")
     assert_serving(url, a)
     # the API docs show the sentence fields, per-gloss options included (no dangling $ref)
     body = requests.get(f"{url}/openapi.json", timeout=30).json()["paths"]["/generate"]["post"]["requestBody"]
@@ -516,6 +530,11 @@ def test_sentence_client_and_cli(url, tiny_checkpoint, tmp_path, capsys):
     np.testing.assert_array_equal(written.poses, clip.poses)
     assert main(["generate", "--glosses", a, "zebra", "--out", str(out), "--url", url]) == 1
     assert "zebra" in capsys.readouterr().err
+    assert main(["generate", "--fingerspell", "qx", "--out", str(out), "--url", url, "--allow-unknown"]) == 0
+    capsys.readouterr()
+    assert [s.gloss for s in load_npz(str(out)).segments if s.kind == "sign"] == ["q", "x"]
+    assert main(["generate", "--fingerspell", "qx", "--out", str(out), "--url", url]) == 1
+    assert "'q'" in capsys.readouterr().err
 
 
 # --- serve configs ------------------------------------------------------------------------------

@@ -60,7 +60,7 @@ from starlette.exceptions import HTTPException
 from signavatar.avatar.export import FORMATS as AVATAR_FORMATS
 from signavatar.avatar.export import export_payload
 from signavatar.config import ServeConfig, split_factory_spec
-from signavatar.model.sentence import SentenceGloss, SentenceTooLongError, UnknownGlossError
+from signavatar.model.sentence import SentenceGloss, SentenceTooLongError, UnknownGlossError, fingerspelled
 from signavatar.model.vocabulary import resolve_gloss, unknown_words_message
 from signavatar.motion.clip import MotionClip
 from signavatar.motion.payload import clips_to_json_payload, clips_to_npz_payload, safe_stem
@@ -448,7 +448,16 @@ class SignAvatarIngress:
         """``data.glosses`` (or the words of ``data.text``) signed as one clip per sample; glosses
         outside the vocabulary (after case-folding) are refused here, before the model, unless
         ``allow_unknown``."""
-        specs = data.glosses if data.glosses is not None else limits.check_text(data.text, self.config).split()
+        if data.fingerspell is not None:
+            try:
+                letters = fingerspelled(limits.check_text(data.fingerspell, self.config, field="fingerspell"))
+            except ValueError as exc:
+                raise InvalidInput(f"field 'fingerspell': {exc}") from None
+            between = data.transition_frames  # the request's, else the short transition between letters
+            specs = [SentenceGlossOptions(gloss=g.gloss, transition_frames=g.transition_frames if between is None
+                                          else between) for g in letters]
+        else:
+            specs = data.glosses if data.glosses is not None else limits.check_text(data.text, self.config).split()
         if len(specs) > MAX_SENTENCE_GLOSSES:
             raise InvalidInput(f"field 'text': {len(specs)} glosses; a sentence has at most {MAX_SENTENCE_GLOSSES}")
         info = await self._model_info(request)
@@ -469,7 +478,7 @@ class SignAvatarIngress:
         """Gloss ``i`` of a sentence (the known gloss it names, case-folded); its own options
         override the request's."""
         spec = spec if isinstance(spec, SentenceGlossOptions) else SentenceGlossOptions(gloss=spec)
-        field = f"glosses[{i}]" if data.glosses is not None else "text"
+        field = f"glosses[{i}]" if data.glosses is not None else "fingerspell" if data.fingerspell else "text"
         gloss = limits.check_text(spec.gloss, self.config, field=field)
         speed = data.speed if spec.speed is None else spec.speed
         return SentenceGloss(gloss=resolve_gloss(gloss, known) or gloss,

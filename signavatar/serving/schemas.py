@@ -57,12 +57,15 @@ class SentenceGlossOptions(_Strict):
 
 class GenerateRequest(GenerateOptions):
     """JSON body of ``POST /generate``: a ``text``, or a sentence (``glosses``, or ``text`` with
-    ``sentence: true``: its words are the glosses) answered as one clip per sample with its
-    ``segments``; an image instead comes as multipart field ``image``."""
+    ``sentence: true``: its words are the glosses, or ``fingerspell``: a word's letters) answered
+    as one clip per sample with its ``segments``; an image instead comes as multipart field
+    ``image``."""
 
     text: str | None = Field(None, description="a gloss or a short text, encoded by CLIP unless it is a known gloss")
     glosses: list[str | SentenceGlossOptions] | None = Field(
         None, min_length=1, max_length=MAX_SENTENCE_GLOSSES, description="a signed sentence: its glosses in order")
+    fingerspell: str | None = Field(None, description="a word spelled with the manual alphabet (letters a-z): a "
+                                                      "sentence of its letters joined by short transitions")
     sentence: bool = Field(False, description="sign 'text' as a sentence of its whitespace-separated glosses")
     speed: float | None = _SPEED
     hold_frames: int | None = _HOLD
@@ -70,18 +73,19 @@ class GenerateRequest(GenerateOptions):
 
     @model_validator(mode="after")
     def _one_input(self) -> GenerateRequest:
-        if (self.text is None) == (self.glosses is None):
-            raise ValueError("give exactly one of 'text' or 'glosses'")
+        if sum(x is not None for x in (self.text, self.glosses, self.fingerspell)) != 1:
+            raise ValueError("give exactly one of 'text', 'glosses' or 'fingerspell'")
         if not self.is_sentence:
             extra = [name for name in ("speed", "hold_frames", "transition_frames")
                      if name in self.model_fields_set]
             if extra:
-                raise ValueError(f"{extra} apply to sentences: give 'glosses', or 'text' with 'sentence': true")
+                raise ValueError(f"{extra} apply to sentences: give 'glosses', 'fingerspell', or 'text' with "
+                                 "'sentence': true")
         return self
 
     @property
     def is_sentence(self) -> bool:
-        return self.glosses is not None or self.sentence
+        return self.glosses is not None or self.fingerspell is not None or self.sentence
 
 
 class ReconstructOptions(_Strict):

@@ -2,7 +2,7 @@
 // downloaded) and reports what it saw as JSON on stdout; tests/test_viewer.py asserts on it.
 //
 //   node scripts/check_page.mjs '{"url", "gloss", "seed", "image": "a.png", "clip": "a.npz", "video": "a.mp4",
-//                                  "sentence": [gloss, ...],
+//                                  "sentence": [gloss, ...], "spell": "word",
 //                                  "outDir", "chromium": "/usr/bin/chromium"}'
 //   node scripts/check_page.mjs '{"url", "outDir", "fpsSeconds": 5}'   # frame rate only (benchmarks)
 //
@@ -272,6 +272,16 @@ try {
   const glb = (await readFile(shot('sentence.glb'))).toString('base64');
   report.steps.gltfLoader = { name: download.suggestedFilename(),
     ...await page.evaluate((bytes) => window.checkGlb(bytes), glb) };
+
+  // 10. spell a word letter by letter: with `spell`, a word whose letters the model does not know,
+  // so the answer is the server's 422 naming them, shown in the status line (and not a problem)
+  if (args.spell) {
+    await page.fill('#text', args.spell);
+    await page.click('#spell');
+    report.steps.spell = await waitFor('unknown gloss', 1);
+    report.problems = report.problems.filter((p) => !/^HTTP 422: .*\/generate$/.test(p)
+      && !p.startsWith('console error: Failed to load resource: the server responded with a status of 422'));
+  }
 } catch (error) {
   if (!(error instanceof Done)) report.problems.push(`check failed: ${error.message}`);
 } finally {

@@ -39,8 +39,9 @@ export async function getBytes(path) {
 
 /**
  * POST /generate. `input` is {text}, {glosses: [...]} (a signed sentence: one clip per sample,
- * with its segments) or {image: File}; `options` are GenerateOptions fields (num_samples, seed,
- * format). Returns the fetch Response (JSON clips, or npz / zip bytes).
+ * with its segments), {fingerspell: word} (its letters as a sentence) or {image: File}; `options`
+ * are GenerateOptions fields (num_samples, seed, format). Returns the fetch Response (JSON clips,
+ * or npz / zip bytes).
  */
 export function generate(input, options) {
   if (input.image) {
@@ -49,7 +50,8 @@ export function generate(input, options) {
     for (const [key, value] of Object.entries(options)) form.append(key, String(value));
     return send('generate', { method: 'POST', body: form });
   }
-  const what = input.glosses ? { glosses: input.glosses } : { text: input.text };
+  const what = input.glosses ? { glosses: input.glosses }
+    : input.fingerspell ? { fingerspell: input.fingerspell } : { text: input.text };
   return send('generate', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },

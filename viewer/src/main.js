@@ -18,6 +18,7 @@ const $ = (id) => document.getElementById(id);
 const ui = {
   stage: $('stage'),
   text: $('text'),
+  spell: $('spell'),
   glossList: $('gloss-list'),
   numSamples: $('num-samples'),
   seed: $('seed'),
@@ -39,7 +40,7 @@ const ui = {
   clearSentence: $('clear-sentence'),
   caption: $('caption'),
   timeline: $('timeline'),
-  buttons: [$('generate'), $('reconstruct'), $('sign-sentence'), $('clear-sentence'),
+  buttons: [$('generate'), $('spell'), $('reconstruct'), $('sign-sentence'), $('clear-sentence'),
     ...document.querySelectorAll('#downloads button')],
 };
 
@@ -90,6 +91,7 @@ function seed() {
 
 function describe(input) {
   if (input.image) return `image ${input.image.name}`;
+  if (input.fingerspell) return `“${input.fingerspell}” fingerspelled`;
   return `“${input.glosses ? input.glosses.join(' ') : input.text}”`;
 }
 
@@ -336,6 +338,10 @@ function wire() {
     event.preventDefault();
     const text = ui.text.value.trim();
     if (text) runGenerate({ text });
+  });
+  ui.spell.addEventListener('click', () => {
+    const word = ui.text.value.trim();
+    if (word) runGenerate({ fingerspell: word });
   });
   ui.imageInput.addEventListener('change', () => {
     if (ui.imageInput.files[0]) runGenerate({ image: ui.imageInput.files[0] });
