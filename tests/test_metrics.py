@@ -221,8 +221,9 @@ def test_build_table_orders_rows_and_normalises_values():
     assert table["Gen_test"].div == Stat(10.0, 0.2) and table["Gen_test"].multi == Stat(3.0, 0.1)
     assert table["Gen_test"].acc == Stat(0.9) and table["Gen_test"].acc_top5 is None
     assert table["Raw_train"].sizes == {"n": 96}
+    assert list(build_table({"Gen_test": {"acc": 1.0}, "Raw_val": {"acc": 1.0}})) == ["Raw_val", "Gen_test"]
     with pytest.raises(ValueError, match="unknown rows"):
-        build_table({"Raw_val": {"acc": 1.0}})
+        build_table({"Raw_dev": {"acc": 1.0}})
     with pytest.raises(ValueError, match="unknown metrics"):
         build_table({"Raw_test": {"accuracy": 1.0}})
     with pytest.raises(ValueError, match="mean, ci95"):
