@@ -315,6 +315,9 @@ class KeypointFitConfig(Section):
     depth: Literal["bone_length", "raw"] = Field(
         "bone_length", description="bone_length: depth magnitudes from bone lengths, MediaPipe z for the sign only"
     )
+    proportions: Literal["rest", "sequence"] = Field(
+        "sequence", description="sequence: arm and finger bone lengths measured per sequence (the fit's skeleton; "
+        "signavatar.extraction.proportions); rest: the rest skeleton's")
     detect_rotation: bool = Field(True, description="find sideways / upside-down input from the body and undo it")
     min_confidence: float = Field(0.1, ge=0, le=1, description="landmarks below this count as missing")
     frame_margin: float = Field(

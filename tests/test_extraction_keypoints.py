@@ -27,6 +27,7 @@ from signavatar.extraction.landmarks import (
     landmarks_from_mpdata,
 )
 from signavatar.extraction.pose_files import landmarks_from_pose, read_pose_file
+from signavatar.extraction.proportions import scaled_skeleton
 from signavatar.motion.amass import load_npz, save_npz
 from signavatar.motion.clip import MotionClip
 
@@ -40,10 +41,11 @@ def clips():
     return [corpus[0].slice_frames(0, 45), corpus[3].slice_frames(10, 50)]
 
 
-def round_trip_errors(clip, poses, trans) -> tuple[float, float]:
-    """MPJPE (m) of the upper-body joints and mean geodesic rotation error (deg)."""
+def round_trip_errors(clip, poses, trans, skeleton=REST) -> tuple[float, float]:
+    """MPJPE (m) of the upper-body joints (the fit's on the ``skeleton`` it was fitted with) and
+    mean geodesic rotation error (deg)."""
     truth = forward_kinematics_axis_angle(torch.from_numpy(clip.poses), REST, torch.from_numpy(clip.trans))
-    fitted = forward_kinematics_axis_angle(torch.from_numpy(poses), REST, torch.from_numpy(trans))
+    fitted = forward_kinematics_axis_angle(torch.from_numpy(poses), skeleton, torch.from_numpy(trans))
     mpjpe = (truth - fitted)[:, EVAL_JOINTS].norm(dim=-1).mean().item()
     r_true = axis_angle_to_matrix(torch.from_numpy(clip.poses[:, EVAL_JOINTS]).double())
     r_fit = axis_angle_to_matrix(torch.from_numpy(poses[:, EVAL_JOINTS]).double())
@@ -69,7 +71,11 @@ def as_holistic(
     )
 
 
-def test_round_trip_through_holistic_landmarks_is_within_two_centimetres(clips):
+def test_round_trip_through_holistic_landmarks_is_within_three_centimetres(clips):
+    """Within 2 cm with the rest skeleton's proportions given (measured 1.5-1.6 cm); the fit now
+    measures them (``proportions``), and a bone that never lies in the image plane looks shorter
+    than it is: the first clip's left forearm comes out 2% short, its wrist 5 cm off in depth
+    (measured MPJPE 2.6 and 1.3 cm)."""
     cfg = KeypointFitConfig()
     for clip in clips:
         truth = keypoints_from_poses(clip.poses, REST, clip.trans)
@@ -80,12 +86,15 @@ def test_round_trip_through_holistic_landmarks_is_within_two_centimetres(clips):
         xy, true_xy = keypoints.points[..., :2], truth.points[..., :2]
         seen = keypoints.observed
         centred = lambda p: p[seen] - p[seen].mean(0)  # noqa: E731
-        # (the scale comes from the bones' 90th-percentile image lengths: within 0.5% here)
-        assert np.abs(centred(xy) - centred(true_xy)).max() < 0.005
+        # (the scale comes from the arms' 90th-percentile image lengths: within 1% here, 5.2 mm at most)
+        assert np.abs(centred(xy) - centred(true_xy)).max() < 0.007
+        # The sequence's proportions are those of the skeleton the motion was made on (measured:
+        # arm bones within 2.1%, finger bones within 2.5%).
+        assert np.abs(keypoints.bone_scale - 1.0).max() < 0.04
         # Translation is free (the input was re-centred): compare after aligning the pelvis path.
         offset = (fit.trans - clip.trans).mean(0)
-        mpjpe, rotation_deg = round_trip_errors(clip, fit.poses, fit.trans - offset)
-        assert mpjpe < 0.02, f"{clip.clip_id}: MPJPE {mpjpe * 100:.2f} cm"
+        mpjpe, rotation_deg = round_trip_errors(clip, fit.poses, fit.trans - offset, fit.skeleton)
+        assert mpjpe < 0.03, f"{clip.clip_id}: MPJPE {mpjpe * 100:.2f} cm"
         assert rotation_deg < 10.0, f"{clip.clip_id}: rotation error {rotation_deg:.1f} deg"
         assert fit.errors["fingertips"] < 0.01 and fit.errors["coordinates"] == "xyz"
 
@@ -202,11 +211,13 @@ def written_clip_report(fit, keypoints, fps: float, path) -> dict:
     forward kinematics, over the landmarks that were seen: not the fitter's own numbers."""
     frames = fit.to_frames()
     clip = MotionClip(gloss="", clip_id=path.stem, split="unsplit", fps=fps, poses=frames.poses,
-                      expression=frames.expression, betas=frames.clip_betas(), trans=frames.trans)
+                      expression=frames.expression, betas=frames.clip_betas(), trans=frames.trans,
+                      source={"fit": fit.report})
     save_npz(clip, str(path))
     written = load_npz(str(path))
     cfg = KeypointFitConfig()
-    return fit_report(written.poses, written.trans, keypoints, REST, cfg.max_lean_deg, cfg.max_image_error)[0]
+    skeleton = scaled_skeleton(REST, written.source["fit"].get("bone_scale"))  # the fit's own proportions
+    return fit_report(written.poses, written.trans, keypoints, skeleton, cfg.max_lean_deg, cfg.max_image_error)[0]
 
 
 def assert_upright_and_close(name: str, report: dict) -> None:
@@ -287,12 +298,14 @@ def test_keypoints_estimator_runs_a_detector_chunk_by_chunk_then_fits_the_whole_
     frames = np.zeros((clip.num_frames, 4, 4, 3), np.uint8)
     frames[:, 0, 0, 0] = np.arange(clip.num_frames)
     chunks = [frames[i : i + 16] for i in range(0, clip.num_frames, 16)]
-    out = KeypointsEstimator(detector, REST, KeypointFitConfig(iterations=150)).estimate_video(iter(chunks), fps=30.0)
+    estimator = KeypointsEstimator(detector, REST, KeypointFitConfig(iterations=150))
+    out = estimator.estimate_video(iter(chunks), fps=30.0)
+    last = estimator.last_fit
     assert calls == [len(c) for c in chunks]
     assert out.num_frames == clip.num_frames
     offset = (out.trans - clip.trans).mean(0)
-    mpjpe, _ = round_trip_errors(clip, out.poses, out.trans - offset)
-    assert mpjpe < 0.02
+    mpjpe, _ = round_trip_errors(clip, out.poses, out.trans - offset, last.skeleton)
+    assert mpjpe < 0.03  # measured 2.1 cm: the clip's left forearm is measured 2% short (see the round trip above)
 
 
 def test_unreadable_pose_files_raise_with_a_reason(tmp_path):

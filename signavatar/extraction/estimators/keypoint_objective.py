@@ -25,7 +25,8 @@ import torch
 
 from signavatar.body.joints import LEFT_HAND, RIGHT_HAND, joint_index
 from signavatar.config import KeypointFitConfig
-from signavatar.extraction.estimators.markers import FINGERS, MarkerModel, build_markers
+from signavatar.extraction.estimators.markers import FINGERS, MarkerModel
+from signavatar.extraction.proportions import scaled_skeleton
 from signavatar.extraction.landmarks import BodyKeypoints
 
 TORSO_JOINTS = tuple(joint_index(n) for n in ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar"))
@@ -114,11 +115,15 @@ class Objective:
     ) -> None:
         dtype = torch.float32
         self.cfg = cfg
-        self.model = MarkerModel(rest_joints, build_markers(rest_joints), FIT_JOINTS, device, dtype)
-        self.joints = self.model.order  # the parameters' joint order
-        markers = self.model.markers
         lengths = np.array([k.num_frames for k in items])
         seq = np.repeat(np.arange(len(items)), lengths)
+        self.skeletons = [scaled_skeleton(rest_joints, k.bone_scale) for k in items]
+        if all(k.bone_scale is None for k in items):
+            self.model = MarkerModel(rest_joints, FIT_JOINTS, device, dtype)
+        else:
+            self.model = MarkerModel(np.stack(self.skeletons), FIT_JOINTS, device, dtype, frame_sequence=seq)
+        self.joints = self.model.order  # the parameters' joint order
+        markers = self.model.markers
         weight = np.concatenate([k.weights[:, markers.landmarks] for k in items]) * markers.weights
         seq_weight = np.bincount(seq, weights=weight.sum(1), minlength=len(items))
         tensor = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
