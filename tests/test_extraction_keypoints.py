@@ -14,6 +14,7 @@ from signavatar.config import KeypointFitConfig, SyntheticCorpusConfig
 from signavatar.data.synthetic import generate_corpus
 from signavatar.extraction import fit_cli
 from signavatar.extraction.estimators.keypoint_fit import fit_keypoints
+from signavatar.extraction.estimators.keypoint_objective import anatomical_limits
 from signavatar.extraction.estimators.keypoints import fit_landmarks, fit_landmarks_batch
 from signavatar.extraction.estimators.markers import fit_report, keypoints_from_poses
 from signavatar.extraction.landmark_orientation import rotate_xy
@@ -317,3 +318,81 @@ def test_unreadable_pose_files_raise_with_a_reason(tmp_path):
         with pytest.raises(PoseFileError, match=f"{name}.pose") as info:
             read_pose_file(str(tmp_path / f"{name}.pose"))
         assert info.value.reason == reason
+
+
+# --- known-answer hands ------------------------------------------------------------------------------------------
+
+HAND_FRAMES = 12
+RIGHT_FLEX = np.array([0.0, 0.0, 1.0])  # right-hand fingers bend toward the palm (-y at rest) about +z
+
+
+def _rotation_onto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Axis-angle of the smallest rotation taking direction ``a`` to direction ``b``."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    return axis / np.linalg.norm(axis) * np.arctan2(np.linalg.norm(axis), a @ b)
+
+
+def _right_hand(name: str) -> np.ndarray:
+    """Poses ``[12, 55, 3]``: the right hand raised before the chest (the arm moving a little)
+    holding one handshape: ``flat`` (rest), ``fist`` (fingers curled, the thumb stretched along
+    the index: ASL A) or ``pinch`` (the thumb opposed onto the tip of the bent index)."""
+    poses = np.zeros((HAND_FRAMES, 55, 3), np.float32)
+    drift = np.linspace(0.0, 0.1, HAND_FRAMES)[:, None]
+    poses[:, joint_index("right_shoulder")] = np.array([0.0, 0.0, -1.1]) + drift
+    poses[:, joint_index("right_elbow")] = np.array([0.0, -1.9, 0.0]) + drift
+    poses[:, joint_index("left_shoulder")] = [0.0, 0.0, 1.2]
+    hand = lambda joint: joint_index(f"right_{joint}")  # noqa: E731
+    if name == "fist":
+        for finger in ("index", "middle", "ring", "pinky"):
+            for k, angle in zip((1, 2, 3), (1.5, 1.75, 1.0), strict=True):
+                poses[:, hand(f"{finger}{k}")] = RIGHT_FLEX * angle
+        thumb = REST[hand("thumb3")] - REST[hand("thumb1")]
+        poses[:, hand("thumb1")] = _rotation_onto(thumb, np.array([-0.9, -0.1, 0.35]))  # along the hand, radial side
+    elif name == "pinch":
+        for finger, angle in (("middle", 1.2), ("ring", 1.3), ("pinky", 1.4)):
+            for k in (1, 2, 3):
+                poses[:, hand(f"{finger}{k}")] = RIGHT_FLEX * angle * (0.6 if k == 3 else 1.0)
+        start = RIGHT_HAND_START
+        rest_points = keypoints_from_poses(np.zeros((1, 55, 3), np.float32), REST).points[0]
+        thumb_length = np.linalg.norm(rest_points[start + 4] - rest_points[start + 1])
+
+        def index_tip(angle: float) -> np.ndarray:
+            for k, share in zip((1, 2, 3), (1.0, 1.0, 0.5), strict=True):
+                poses[:, hand(f"index{k}")] = RIGHT_FLEX * angle * share
+            return keypoints_from_poses(poses[:1], REST).points[0]
+
+        low, high = 0.1, 1.6  # bend the index until its tip is a thumb's length from the thumb's base
+        for _ in range(40):
+            middle = (low + high) / 2
+            points = index_tip(middle)
+            low, high = (middle, high) if np.linalg.norm(points[start + 8] - points[start + 1]) > thumb_length else (low, middle)
+        _, rotations = forward_kinematics_axis_angle(torch.from_numpy(poses[:1]).double(), REST, return_rotations=True)
+        wrist = rotations[0, hand("wrist")].numpy()
+        target = wrist.T @ (points[start + 8] - points[start + 1])  # the thumb's base -> the index tip, wrist frame
+        poses[:, hand("thumb1")] = _rotation_onto(rest_points[start + 4] - rest_points[start + 1], target)
+    return poses
+
+
+@pytest.mark.parametrize("name", ["flat", "fist", "pinch"])
+def test_known_handshapes_are_fitted_back(name):
+    """Landmarks made from a known hand (image landmarks with relative depth, world landmarks for
+    the body), fitted back: every finger landmark within 0.05 palm lengths of the truth on average
+    and 0.08 at most, wrist-relative, in 3D (measured 0.031-0.032 and 0.039-0.042), the thumb
+    included; each finger joint's flexion within 8 degrees (measured 0.5-5.4)."""
+    poses = _right_hand(name)
+    truth = keypoints_from_poses(poses, REST)
+    landmarks = as_holistic(truth.points, truth.weights, world_scale=1.0, pixels_per_metre=400.0, width=640)
+    fit, keypoints = fit_landmarks(landmarks, REST, KeypointFitConfig())
+    hand = slice(RIGHT_HAND_START, RIGHT_HAND_START + NUM_HAND)
+    palm = np.linalg.norm(REST[joint_index("right_middle1")] - REST[joint_index("right_wrist")])
+    error = np.linalg.norm((fit.markers[:, hand] - fit.markers[:, hand][:, :1])
+                           - (truth.points[:, hand] - truth.points[:, hand][:, :1]), axis=-1)[:, 1:] / palm
+    assert error.mean() < 0.05 and error.max() < 0.08, (name, error.mean(), error.max())
+    assert error[:, :4].mean() < 0.05, (name, "thumb", error[:, :4].mean())
+    assert fit.errors["finger_error_2d"] < 0.05 and fit.errors["finger_error_3d"] < 0.05, fit.errors
+    assert set(fit.errors["fingers_2d"]) == {"thumb", "index", "middle", "ring", "pinky"}
+    joints, bases, _, _ = anatomical_limits(REST.astype(np.float64))
+    right = [k for k, j in enumerate(joints) if j >= joint_index("right_index1")]
+    flexion = lambda p: np.degrees(np.einsum("lij,nlj->nli", bases[right], p[:, joints[right]]))[..., 0]  # noqa: E731
+    assert np.abs(flexion(fit.poses) - flexion(poses)).max() < 8.0, name

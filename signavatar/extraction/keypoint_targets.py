@@ -37,7 +37,7 @@ import numpy as np
 from signavatar.config import KeypointFitConfig
 from signavatar.extraction.landmark_depth import arm_depths, hand_depth_factor, hand_reach
 from signavatar.extraction.landmark_orientation import detect_rotation, frame_is_known, inside_frame, rotate_xy
-from signavatar.extraction.landmark_scale import body_bones, length_bound, palm_bones
+from signavatar.extraction.landmark_scale import body_bones, length_bound, median_scale, palm_bones
 from signavatar.extraction.landmarks import (
     HEAD_LANDMARKS,
     LEFT_HAND_START,
@@ -101,7 +101,9 @@ def to_body_keypoints(
     hand_scales = {}
     for start, side, wrist in ((LEFT_HAND_START, "left", LEFT_WRIST), (RIGHT_HAND_START, "right", RIGHT_WRIST)):
         hand = slice(start, start + NUM_HAND)
-        hand_scale = length_bound(pixels, seen, palm_bones(rest_joints, start, side)) or scale
+        palm = palm_bones(rest_joints, start, side)
+        hand_scale = (median_scale(np.concatenate([pixels, image[..., 2:]], -1), seen, palm) if landmarks.image_depth
+                      else None) or length_bound(pixels, seen, palm) or scale
         hand_scale = float(np.clip(hand_scale, _MIN_SCALE * scale, scale / _MIN_SCALE))
         hand_scales[start] = hand_scale
         anchor = np.where(observed[:, wrist, None], xy[:, wrist], xy[:, start])[:, None]
