@@ -279,6 +279,8 @@ def test_fit_command_prints_one_json_line_and_writes_npz(shared_data, tmp_path):
     assert report["frames"] == 5 and all(0 <= report[k] < 0.2 for k in ("wrists", "elbows", "fingertips"))
     assert report["image_error"] < 0.03 and report["lean_max_deg"] < 30 and report["rotation_deg"] == 0
     assert report["plausible"] is True and report["problem"] is None and report["fit_frames_per_s"] > 0
+    assert 0 < report["finger_error_2d"] < 0.5 and set(report["fingers_3d"]) == {"thumb", "index", "middle", "ring", "pinky"}
+    assert len(report["bone_scale"]) == 55
     clip = load_npz(str(out))
     assert clip.num_frames == 5 and clip.fps == pytest.approx(25.0)
     assert clip.source["fit"]["plausible"] is True and clip.source["fit"]["image_error"] == report["image_error"]
