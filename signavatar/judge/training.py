@@ -8,8 +8,8 @@ Augmentation, because the test signers are an unseen recording and the clips it 
 on other skeletons: every training clip is redrawn with other arm and finger proportions
 (``_reproportion``), then gets feature noise and hidden frames. Measured on the real letters
 (judge trained on sequences 0-14, fits of 15-29 projected on the standard skeleton instead of
-their own): recognised 0.94 (``u`` 0.27) without the redrawn proportions, 0.96 (``u`` 0.49) with
-them; on their own skeletons 1.00 either way.
+their own): recognised 0.94-0.95 (``u`` 0.27-0.32) without the redrawn proportions, 0.96
+(``u`` 0.49) with them; on their own skeletons 1.00 either way.
 """
 
 from __future__ import annotations
