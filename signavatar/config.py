@@ -142,6 +142,26 @@ class TrainConfig(Section):
     log_every: int = Field(1, ge=1)
 
 
+class JudgeConfig(Section):
+    """The raw-landmark judge (``signavatar.judge``): a small temporal-conv recognizer trained on
+    real signers' MediaPipe landmarks (never on fits), scoring clips projected into the same space."""
+
+    hidden: int = Field(128, ge=1, description="channels of the temporal convolutions")
+    layers: int = Field(3, ge=1, description="residual temporal-conv blocks")
+    kernel: int = Field(5, ge=1, description="frames per convolution (odd)")
+    dropout: float = Field(0.2, ge=0, lt=1)
+    epochs: int = Field(60, ge=1)
+    batch_size: int = Field(32, ge=2)
+    lr: float = Field(2e-3, gt=0)
+    weight_decay: float = Field(1e-4, ge=0)
+    arm_jitter: float = Field(0.2, ge=0, description="training clips' shoulder span, upper arms and forearms "
+                              "rescaled by log-uniform factors within exp(+-this)")
+    finger_jitter: float = Field(0.15, ge=0, description="training clips' finger bones rescaled alike")
+    noise: float = Field(0.02, ge=0, description="std of Gaussian noise added to training features")
+    frame_dropout: float = Field(0.1, ge=0, lt=1, description="share of training frames hidden per step")
+    seed: int = 0
+
+
 class EvalConfig(Section):
     """Paper metrics (Action2Motion / ACTOR protocol) and the ST-GCN recognizer behind them.
 
@@ -185,6 +205,7 @@ class EvalConfig(Section):
     recognizer_cpus: float = Field(1, gt=0, description="CPUs (= torch threads) of the recognizer-training task")
     paper_dataset: Literal["subset", "full"] | None = Field(
         None, description="the dataset follows the paper's definition: print the paper's numbers beside ours")
+    judge: JudgeConfig = JudgeConfig()
 
 
 class QCConfig(Section):
@@ -355,6 +376,9 @@ class KeypointFitConfig(Section):
     depth: Literal["bone_length", "raw"] = Field(
         "bone_length", description="bone_length: depth magnitudes from bone lengths, MediaPipe z for the sign only"
     )
+    proportions: Literal["rest", "sequence"] = Field(
+        "sequence", description="sequence: arm and finger bone lengths measured per sequence (the fit's skeleton; "
+        "signavatar.extraction.proportions); rest: the rest skeleton's")
     detect_rotation: bool = Field(True, description="find sideways / upside-down input from the body and undo it")
     min_confidence: float = Field(0.1, ge=0, le=1, description="landmarks below this count as missing")
     frame_margin: float = Field(

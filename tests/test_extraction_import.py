@@ -21,6 +21,7 @@ from signavatar.extraction.corpora import mpdata_pack
 from signavatar.extraction.corpora.base import CorpusLayoutError, CorpusReadError
 from signavatar.extraction.corpus_index import CorpusIndexError
 from signavatar.extraction.importer import LandmarkImporter
+from signavatar.extraction.landmark_store import read_landmarks
 from signavatar.extraction.pipeline import run_extraction
 from signavatar.motion import arrow_io
 from tests.support.landmark_corpora import (
@@ -415,6 +416,21 @@ def test_import_mpdata_from_s3_with_errors_unqc_copy_and_resume(ray_cluster, s3_
     assert raw_manifest["quality_control"] is False and raw_manifest["num_clips"] == 6
     reports = json.loads(storage.read_text(f"{out}/{output.QC_REPORT}"))
     assert all(r["fit"]["frames"] == 20 for r in reports)
+    # Each clip's raw landmarks beside it, cut as quality control cut the clip (the judge reads them).
+    records = {r.clip_id: r for r in read_landmarks(out)}
+    assert set(records) == set(clips)
+    kept = {r["clip_id"]: r["kept_range"] for r in reports}
+    by_id = {f"{s.gloss}-{s.name}": s for s in sequences}
+    for clip_id, clip in clips.items():
+        record, (start, end) = records[clip_id], kept[clip_id]
+        assert (record.gloss, record.split, record.num_frames) == (clip.gloss, clip.split, clip.num_frames)
+        assert record.frame_range == (start, end) and record.rotation_deg == 0  # skip_frames is 0 here
+        sequence = by_id[clip_id]
+        np.testing.assert_allclose(record.points[:, 11, :2], sequence.pose[start:end, 11, :2] * [640, 480], rtol=1e-5)
+        assert (record.weights[:, LEFT_HAND] > 0).all(1).tolist() == np.isfinite(
+            sequence.left_hand[start:end]).all((1, 2)).tolist()
+    assert any(kept[c] != [0, 20] for c in clips)  # quality control trimmed some: the cut is checked
+    assert {r.clip_id for r in read_landmarks(out, split="test")} == {c for c, clip in clips.items() if clip.split == "test"}
 
     # A rerun writes nothing; a sequence added to the corpus is the only work of the next one.
     before = listing(out)

@@ -14,6 +14,7 @@ from signavatar.config import KeypointFitConfig, SyntheticCorpusConfig
 from signavatar.data.synthetic import generate_corpus
 from signavatar.extraction import fit_cli
 from signavatar.extraction.estimators.keypoint_fit import fit_keypoints
+from signavatar.extraction.estimators.keypoint_objective import anatomical_limits
 from signavatar.extraction.estimators.keypoints import fit_landmarks, fit_landmarks_batch
 from signavatar.extraction.estimators.markers import fit_report, keypoints_from_poses
 from signavatar.extraction.landmark_orientation import rotate_xy
@@ -27,6 +28,7 @@ from signavatar.extraction.landmarks import (
     landmarks_from_mpdata,
 )
 from signavatar.extraction.pose_files import landmarks_from_pose, read_pose_file
+from signavatar.extraction.proportions import scaled_skeleton
 from signavatar.motion.amass import load_npz, save_npz
 from signavatar.motion.clip import MotionClip
 
@@ -40,10 +42,11 @@ def clips():
     return [corpus[0].slice_frames(0, 45), corpus[3].slice_frames(10, 50)]
 
 
-def round_trip_errors(clip, poses, trans) -> tuple[float, float]:
-    """MPJPE (m) of the upper-body joints and mean geodesic rotation error (deg)."""
+def round_trip_errors(clip, poses, trans, skeleton=REST) -> tuple[float, float]:
+    """MPJPE (m) of the upper-body joints (the fit's on the ``skeleton`` it was fitted with) and
+    mean geodesic rotation error (deg)."""
     truth = forward_kinematics_axis_angle(torch.from_numpy(clip.poses), REST, torch.from_numpy(clip.trans))
-    fitted = forward_kinematics_axis_angle(torch.from_numpy(poses), REST, torch.from_numpy(trans))
+    fitted = forward_kinematics_axis_angle(torch.from_numpy(poses), skeleton, torch.from_numpy(trans))
     mpjpe = (truth - fitted)[:, EVAL_JOINTS].norm(dim=-1).mean().item()
     r_true = axis_angle_to_matrix(torch.from_numpy(clip.poses[:, EVAL_JOINTS]).double())
     r_fit = axis_angle_to_matrix(torch.from_numpy(poses[:, EVAL_JOINTS]).double())
@@ -69,7 +72,11 @@ def as_holistic(
     )
 
 
-def test_round_trip_through_holistic_landmarks_is_within_two_centimetres(clips):
+def test_round_trip_through_holistic_landmarks_is_within_three_centimetres(clips):
+    """Within 2 cm with the rest skeleton's proportions given (measured 1.5-1.6 cm); the fit now
+    measures them (``proportions``), and a bone that never lies in the image plane looks shorter
+    than it is: the first clip's left forearm comes out 2% short, its wrist 5 cm off in depth
+    (measured MPJPE 2.6 and 1.3 cm)."""
     cfg = KeypointFitConfig()
     for clip in clips:
         truth = keypoints_from_poses(clip.poses, REST, clip.trans)
@@ -80,12 +87,15 @@ def test_round_trip_through_holistic_landmarks_is_within_two_centimetres(clips):
         xy, true_xy = keypoints.points[..., :2], truth.points[..., :2]
         seen = keypoints.observed
         centred = lambda p: p[seen] - p[seen].mean(0)  # noqa: E731
-        # (the scale comes from the bones' 90th-percentile image lengths: within 0.5% here)
-        assert np.abs(centred(xy) - centred(true_xy)).max() < 0.005
+        # (the scale comes from the arms' 90th-percentile image lengths: within 1% here, 5.2 mm at most)
+        assert np.abs(centred(xy) - centred(true_xy)).max() < 0.007
+        # The sequence's proportions are those of the skeleton the motion was made on (measured:
+        # arm bones within 2.1%, finger bones within 2.5%).
+        assert np.abs(keypoints.bone_scale - 1.0).max() < 0.04
         # Translation is free (the input was re-centred): compare after aligning the pelvis path.
         offset = (fit.trans - clip.trans).mean(0)
-        mpjpe, rotation_deg = round_trip_errors(clip, fit.poses, fit.trans - offset)
-        assert mpjpe < 0.02, f"{clip.clip_id}: MPJPE {mpjpe * 100:.2f} cm"
+        mpjpe, rotation_deg = round_trip_errors(clip, fit.poses, fit.trans - offset, fit.skeleton)
+        assert mpjpe < 0.03, f"{clip.clip_id}: MPJPE {mpjpe * 100:.2f} cm"
         assert rotation_deg < 10.0, f"{clip.clip_id}: rotation error {rotation_deg:.1f} deg"
         assert fit.errors["fingertips"] < 0.01 and fit.errors["coordinates"] == "xyz"
 
@@ -202,11 +212,13 @@ def written_clip_report(fit, keypoints, fps: float, path) -> dict:
     forward kinematics, over the landmarks that were seen: not the fitter's own numbers."""
     frames = fit.to_frames()
     clip = MotionClip(gloss="", clip_id=path.stem, split="unsplit", fps=fps, poses=frames.poses,
-                      expression=frames.expression, betas=frames.clip_betas(), trans=frames.trans)
+                      expression=frames.expression, betas=frames.clip_betas(), trans=frames.trans,
+                      source={"fit": fit.report})
     save_npz(clip, str(path))
     written = load_npz(str(path))
     cfg = KeypointFitConfig()
-    return fit_report(written.poses, written.trans, keypoints, REST, cfg.max_lean_deg, cfg.max_image_error)[0]
+    skeleton = scaled_skeleton(REST, written.source["fit"].get("bone_scale"))  # the fit's own proportions
+    return fit_report(written.poses, written.trans, keypoints, skeleton, cfg.max_lean_deg, cfg.max_image_error)[0]
 
 
 def assert_upright_and_close(name: str, report: dict) -> None:
@@ -267,6 +279,8 @@ def test_fit_command_prints_one_json_line_and_writes_npz(shared_data, tmp_path):
     assert report["frames"] == 5 and all(0 <= report[k] < 0.2 for k in ("wrists", "elbows", "fingertips"))
     assert report["image_error"] < 0.03 and report["lean_max_deg"] < 30 and report["rotation_deg"] == 0
     assert report["plausible"] is True and report["problem"] is None and report["fit_frames_per_s"] > 0
+    assert 0 < report["finger_error_2d"] < 0.5 and set(report["fingers_3d"]) == {"thumb", "index", "middle", "ring", "pinky"}
+    assert len(report["bone_scale"]) == 55
     clip = load_npz(str(out))
     assert clip.num_frames == 5 and clip.fps == pytest.approx(25.0)
     assert clip.source["fit"]["plausible"] is True and clip.source["fit"]["image_error"] == report["image_error"]
@@ -287,12 +301,14 @@ def test_keypoints_estimator_runs_a_detector_chunk_by_chunk_then_fits_the_whole_
     frames = np.zeros((clip.num_frames, 4, 4, 3), np.uint8)
     frames[:, 0, 0, 0] = np.arange(clip.num_frames)
     chunks = [frames[i : i + 16] for i in range(0, clip.num_frames, 16)]
-    out = KeypointsEstimator(detector, REST, KeypointFitConfig(iterations=150)).estimate_video(iter(chunks), fps=30.0)
+    estimator = KeypointsEstimator(detector, REST, KeypointFitConfig(iterations=150))
+    out = estimator.estimate_video(iter(chunks), fps=30.0)
+    last = estimator.last_fit
     assert calls == [len(c) for c in chunks]
     assert out.num_frames == clip.num_frames
     offset = (out.trans - clip.trans).mean(0)
-    mpjpe, _ = round_trip_errors(clip, out.poses, out.trans - offset)
-    assert mpjpe < 0.02
+    mpjpe, _ = round_trip_errors(clip, out.poses, out.trans - offset, last.skeleton)
+    assert mpjpe < 0.03  # measured 2.1 cm: the clip's left forearm is measured 2% short (see the round trip above)
 
 
 def test_unreadable_pose_files_raise_with_a_reason(tmp_path):
@@ -304,3 +320,81 @@ def test_unreadable_pose_files_raise_with_a_reason(tmp_path):
         with pytest.raises(PoseFileError, match=f"{name}.pose") as info:
             read_pose_file(str(tmp_path / f"{name}.pose"))
         assert info.value.reason == reason
+
+
+# --- known-answer hands ------------------------------------------------------------------------------------------
+
+HAND_FRAMES = 12
+RIGHT_FLEX = np.array([0.0, 0.0, 1.0])  # right-hand fingers bend toward the palm (-y at rest) about +z
+
+
+def _rotation_onto(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Axis-angle of the smallest rotation taking direction ``a`` to direction ``b``."""
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)
+    axis = np.cross(a, b)
+    return axis / np.linalg.norm(axis) * np.arctan2(np.linalg.norm(axis), a @ b)
+
+
+def _right_hand(name: str) -> np.ndarray:
+    """Poses ``[12, 55, 3]``: the right hand raised before the chest (the arm moving a little)
+    holding one handshape: ``flat`` (rest), ``fist`` (fingers curled, the thumb stretched along
+    the index: ASL A) or ``pinch`` (the thumb opposed onto the tip of the bent index)."""
+    poses = np.zeros((HAND_FRAMES, 55, 3), np.float32)
+    drift = np.linspace(0.0, 0.1, HAND_FRAMES)[:, None]
+    poses[:, joint_index("right_shoulder")] = np.array([0.0, 0.0, -1.1]) + drift
+    poses[:, joint_index("right_elbow")] = np.array([0.0, -1.9, 0.0]) + drift
+    poses[:, joint_index("left_shoulder")] = [0.0, 0.0, 1.2]
+    hand = lambda joint: joint_index(f"right_{joint}")  # noqa: E731
+    if name == "fist":
+        for finger in ("index", "middle", "ring", "pinky"):
+            for k, angle in zip((1, 2, 3), (1.5, 1.75, 1.0), strict=True):
+                poses[:, hand(f"{finger}{k}")] = RIGHT_FLEX * angle
+        thumb = REST[hand("thumb3")] - REST[hand("thumb1")]
+        poses[:, hand("thumb1")] = _rotation_onto(thumb, np.array([-0.9, -0.1, 0.35]))  # along the hand, radial side
+    elif name == "pinch":
+        for finger, angle in (("middle", 1.2), ("ring", 1.3), ("pinky", 1.4)):
+            for k in (1, 2, 3):
+                poses[:, hand(f"{finger}{k}")] = RIGHT_FLEX * angle * (0.6 if k == 3 else 1.0)
+        start = RIGHT_HAND_START
+        rest_points = keypoints_from_poses(np.zeros((1, 55, 3), np.float32), REST).points[0]
+        thumb_length = np.linalg.norm(rest_points[start + 4] - rest_points[start + 1])
+
+        def index_tip(angle: float) -> np.ndarray:
+            for k, share in zip((1, 2, 3), (1.0, 1.0, 0.5), strict=True):
+                poses[:, hand(f"index{k}")] = RIGHT_FLEX * angle * share
+            return keypoints_from_poses(poses[:1], REST).points[0]
+
+        low, high = 0.1, 1.6  # bend the index until its tip is a thumb's length from the thumb's base
+        for _ in range(40):
+            middle = (low + high) / 2
+            points = index_tip(middle)
+            low, high = (middle, high) if np.linalg.norm(points[start + 8] - points[start + 1]) > thumb_length else (low, middle)
+        _, rotations = forward_kinematics_axis_angle(torch.from_numpy(poses[:1]).double(), REST, return_rotations=True)
+        wrist = rotations[0, hand("wrist")].numpy()
+        target = wrist.T @ (points[start + 8] - points[start + 1])  # the thumb's base -> the index tip, wrist frame
+        poses[:, hand("thumb1")] = _rotation_onto(rest_points[start + 4] - rest_points[start + 1], target)
+    return poses
+
+
+@pytest.mark.parametrize("name", ["flat", "fist", "pinch"])
+def test_known_handshapes_are_fitted_back(name):
+    """Landmarks made from a known hand (image landmarks with relative depth, world landmarks for
+    the body), fitted back: every finger landmark within 0.05 palm lengths of the truth on average
+    and 0.08 at most, wrist-relative, in 3D (measured 0.031-0.032 and 0.039-0.042), the thumb
+    included; each finger joint's flexion within 8 degrees (measured 0.5-5.4)."""
+    poses = _right_hand(name)
+    truth = keypoints_from_poses(poses, REST)
+    landmarks = as_holistic(truth.points, truth.weights, world_scale=1.0, pixels_per_metre=400.0, width=640)
+    fit, keypoints = fit_landmarks(landmarks, REST, KeypointFitConfig())
+    hand = slice(RIGHT_HAND_START, RIGHT_HAND_START + NUM_HAND)
+    palm = np.linalg.norm(REST[joint_index("right_middle1")] - REST[joint_index("right_wrist")])
+    error = np.linalg.norm((fit.markers[:, hand] - fit.markers[:, hand][:, :1])
+                           - (truth.points[:, hand] - truth.points[:, hand][:, :1]), axis=-1)[:, 1:] / palm
+    assert error.mean() < 0.05 and error.max() < 0.08, (name, error.mean(), error.max())
+    assert error[:, :4].mean() < 0.05, (name, "thumb", error[:, :4].mean())
+    assert fit.errors["finger_error_2d"] < 0.05 and fit.errors["finger_error_3d"] < 0.05, fit.errors
+    assert set(fit.errors["fingers_2d"]) == {"thumb", "index", "middle", "ring", "pinky"}
+    joints, bases, _, _ = anatomical_limits(REST.astype(np.float64))
+    right = [k for k, j in enumerate(joints) if j >= joint_index("right_index1")]
+    flexion = lambda p: np.degrees(np.einsum("lij,nlj->nli", bases[right], p[:, joints[right]]))[..., 0]  # noqa: E731
+    assert np.abs(flexion(fit.poses) - flexion(poses)).max() < 8.0, name

@@ -150,7 +150,7 @@ def test_fitted_clip_forward_kinematics_lands_on_the_world_landmarks(real):
     assert np.isfinite(fit.poses).all() and fit.poses.shape == (VIDEO_FRAMES, 55, 3)
     joints = forward_kinematics_axis_angle(
         torch.as_tensor(fit.poses, dtype=torch.float64),
-        torch.as_tensor(DEFAULT_REST_JOINTS, dtype=torch.float64),
+        torch.as_tensor(fit.skeleton, dtype=torch.float64),  # the skeleton the fit measured (proportions)
         torch.as_tensor(fit.trans, dtype=torch.float64),
     ).numpy()
 

@@ -16,7 +16,7 @@ LAYERS: dict[str, int] = {
     "storage": 0, "config": 0, "commands": 0, "devices": 0, "seeding": 0, "cluster": 0,
     "body": 1, "motion": 1,
     "data": 2, "model": 2,
-    "client": 3, "extraction": 3, "training": 3, "rendering": 3, "avatar": 3,
+    "client": 3, "extraction": 3, "training": 3, "rendering": 3, "avatar": 3, "judge": 3,
     "evaluation": 4, "tuning": 4, "serving": 4,
     "cli": 5,
 }

@@ -5,7 +5,10 @@ with the body layer; distances in metres of the body frame, the input scaled to 
 ``markers.marker_errors`` and ``landmarks``) -- ``image_error`` (mean x, y distance over the
 landmarks seen), ``lean_max_deg``, ``rotation_deg`` (the input's rotation found and undone),
 ``plausible`` (and ``problem``), the 3D errors ``wrists``, ``elbows``, ``fingertips``, ``mean``
-with their ``coordinates`` (``xyz``/``xy``/``mixed``), ``frames``, ``frames_without_hands`` --
+with their ``coordinates`` (``xyz``/``xy``/``mixed``), ``frames``, ``frames_without_hands``, the
+finger-joint errors ``finger_error_2d`` / ``finger_error_3d`` and per finger ``fingers_2d`` /
+``fingers_3d`` (per hand, wrist-relative, in palm lengths; ``finger_errors``), the measured
+proportions ``bone_scale`` (``proportions``) --
 plus ``fit_seconds`` and ``fit_frames_per_s`` (the fit alone: reading the file and process start
 excluded). The clip is written as an AMASS-style ``.npz`` (local or s3://) with the report in its
 ``source["fit"]``.

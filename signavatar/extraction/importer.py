@@ -1,6 +1,7 @@
 """Landmark corpus import, one batch at a time (what each Ray Data actor runs; no Ray here):
 read every sequence of the batch -> fit all readable ones in one ``fit_landmarks_batch`` call (the
-batched optimisation is where the speed comes from) -> clips -> quality control -> outcomes.
+batched optimisation is where the speed comes from) -> clips -> quality control -> outcomes, each
+accepted clip with its raw landmarks cut as quality control cut it (``landmark_store``).
 
 A sequence that cannot be read, selected or fitted becomes its own error row (reasons: the
 reader's ``missing`` / ``empty`` / ``too_large`` / ``undecodable``, ``frame_range`` when
@@ -21,6 +22,7 @@ from signavatar.extraction.corpora import CorpusReadError, read_sequence
 from signavatar.extraction.corpus_index import VideoTask
 from signavatar.extraction.estimators.keypoint_fit import KeypointFit
 from signavatar.extraction.estimators.keypoints import LandmarkBatchError, fit_landmarks_batch
+from signavatar.extraction.landmark_store import record_from_landmarks
 from signavatar.extraction.landmarks import HolisticLandmarks
 from signavatar.extraction.output import Outcome
 from signavatar.extraction.video import VideoError, select_frames
@@ -113,5 +115,14 @@ class LandmarkImporter:
             except ClipValidationError as exc:
                 outcomes[i] = error_outcome(task, "invalid_estimate", exc)
                 continue
-            outcomes[i] = self.quality(task, clip, indices)
+            outcome = self.quality(task, clip, indices)
+            if outcome.clip is not None:
+                outcome.landmarks = record_from_landmarks(
+                    task.clip_id, task.gloss, task.split, landmarks, indices, outcome.qc["kept_range"],
+                    fit.errors["rotation_deg"],
+                )
+                if outcome.landmarks.num_frames != outcome.clip.num_frames:  # QC cuts, never resamples
+                    raise AssertionError(f"{task.clip_id}: {outcome.landmarks.num_frames} landmark frames "
+                                         f"for {outcome.clip.num_frames} clip frames")
+            outcomes[i] = outcome
         return outcomes  # type: ignore[return-value]

@@ -11,10 +11,13 @@ layout and coordinate systems).
    (head above shoulders, shoulders above hips, the shoulder line of a signer facing the camera)
    and the landmarks (image and world) are turned back by the nearest multiple of 90 degrees:
    phone videos stored sideways and upside-down recordings become upright.
-3. **Scale.** Image x, y become metres at the largest scale at which no seen body bone
-   (shoulder line, upper arms, forearms; 90th percentile over frames) looks longer than the
-   body's (a bone seen end-on looks shorter, never longer); each hand is sized by its palm
-   alike. They are the primary evidence.
+3. **Scale and proportions.** With ``proportions="sequence"`` (``proportions`` module) the arms'
+   image lengths set the scale (both arms as long as the rest skeleton's together) and the
+   sequence's own skeleton (shoulder span, arm and finger bone lengths; ``bone_scale``), which the
+   depth targets below and the fit use. With ``"rest"``, image x, y become metres at the largest
+   scale at which no seen body bone (shoulder line, upper arms, forearms; 90th percentile over
+   frames) looks longer than the rest skeleton's (a bone seen end-on looks shorter, never longer).
+   Each hand is sized by its palm alike. They are the primary evidence.
 4. **Depth.** MediaPipe's depth (world z where the input has world landmarks, else image
    ``z * width``) is weak evidence: with ``depth="bone_length"`` each arm bone's depth is
    ``sign(dz) * sqrt(L^2 - dxy^2)`` (the depth that the bone length ``L`` leaves for its image
@@ -34,7 +37,7 @@ import numpy as np
 from signavatar.config import KeypointFitConfig
 from signavatar.extraction.landmark_depth import arm_depths, hand_depth_factor, hand_reach
 from signavatar.extraction.landmark_orientation import detect_rotation, frame_is_known, inside_frame, rotate_xy
-from signavatar.extraction.landmark_scale import body_bones, length_bound, palm_bones
+from signavatar.extraction.landmark_scale import body_bones, length_bound, median_scale, palm_bones
 from signavatar.extraction.landmarks import (
     HEAD_LANDMARKS,
     LEFT_HAND_START,
@@ -50,6 +53,7 @@ from signavatar.extraction.landmarks import (
     HolisticLandmarks,
     arm_confidence,
 )
+from signavatar.extraction.proportions import arm_proportions, hand_proportions, scaled_skeleton
 
 _CAMERA_TO_BODY = np.array([1.0, -1.0, -1.0], dtype=np.float64)
 _ASSUMED_TRUST = 0.3
@@ -81,28 +85,46 @@ def to_body_keypoints(
 
     rotation = detect_rotation(image[..., :2], observed) if cfg.detect_rotation else 0
     pixels = rotate_xy(image[..., :2], rotation) * _CAMERA_TO_BODY[:2]
-    bones = body_bones(rest_joints)
     shoulders = seen if (seen[:, LEFT_SHOULDER] & seen[:, RIGHT_SHOULDER]).any() else observed
-    shoulder_scale = length_bound(pixels, shoulders, bones[:1])
+    shoulder_scale = length_bound(pixels, shoulders, body_bones(rest_joints)[:1])
     if shoulder_scale is None:
         raise ValueError("no frame shows both shoulders: cannot bring the landmarks to metric scale")
-    scale = max(length_bound(pixels, seen, bones) or shoulder_scale, _MIN_SCALE * shoulder_scale)
+    arms = arm_proportions(pixels, seen, rest_joints) if cfg.proportions == "sequence" else None
+    bone_scale = None if arms is None else arms[1]
+    skeleton = scaled_skeleton(rest_joints, bone_scale).astype(np.float64)
+    scale = arms[0] if arms is not None else length_bound(pixels, seen, body_bones(rest_joints))
+    scale = float(np.clip(scale or shoulder_scale, _MIN_SCALE * shoulder_scale, shoulder_scale / _MIN_SCALE))
     xy = pixels * scale
     # Hands nearer the camera than the shoulders look larger: each hand is sized by its own palm.
-    hand_scales, reaches = {}, {}
-    for start, side in ((LEFT_HAND_START, "left"), (RIGHT_HAND_START, "right")):
+    # It hangs on the pose's wrist where that is seen: the two detectors' wrists lie ~2 cm apart
+    # on the real corpus, which no single wrist joint can match, and the hand's shape is relative.
+    hand_scales = {}
+    for start, side, wrist in ((LEFT_HAND_START, "left", LEFT_WRIST), (RIGHT_HAND_START, "right", RIGHT_WRIST)):
         hand = slice(start, start + NUM_HAND)
-        hand_scale = length_bound(pixels, seen, palm_bones(rest_joints, start, side)) or scale
+        palm = palm_bones(rest_joints, start, side)
+        hand_scale = (median_scale(np.concatenate([pixels, image[..., 2:]], -1), seen, palm) if landmarks.image_depth
+                      else None) or length_bound(pixels, seen, palm) or scale
         hand_scale = float(np.clip(hand_scale, _MIN_SCALE * scale, scale / _MIN_SCALE))
-        hand_scales[start], reaches[start] = hand_scale, hand_reach(rest_joints, side)
-        xy[:, hand] = xy[:, start : start + 1] + (pixels[:, hand] - pixels[:, start : start + 1]) * hand_scale
+        hand_scales[start] = hand_scale
+        anchor = np.where(observed[:, wrist, None], xy[:, wrist], xy[:, start])[:, None]
+        xy[:, hand] = anchor + (pixels[:, hand] - pixels[:, start : start + 1]) * hand_scale
+    if cfg.proportions == "sequence":
+        bone_scale = np.ones(skeleton.shape[0]) if bone_scale is None else bone_scale
+        for start, side in ((LEFT_HAND_START, "left"), (RIGHT_HAND_START, "right")):
+            hand = slice(start, start + NUM_HAND)
+            local = np.concatenate([xy[:, hand] - xy[:, start : start + 1],
+                                    -(image[:, hand, 2:] - image[:, start : start + 1, 2:]) * hand_scales[start]], -1)
+            bone_scale = hand_proportions(local, seen[:, hand], side, rest_joints, landmarks.image_depth, bone_scale)
+        skeleton = scaled_skeleton(rest_joints, bone_scale).astype(np.float64)
+    reaches = {start: hand_reach(skeleton, side) for start, side in ((LEFT_HAND_START, "left"),
+                                                                      (RIGHT_HAND_START, "right"))}
 
     # MediaPipe depth in the body frame (metres at the body's scale); NaN where there is none.
     raw = np.full((frames, NUM_LANDMARKS), np.nan)
     source = "image"
     if landmarks.world is not None:
         world_conf = np.where(landmarks.world_confidence >= cfg.min_confidence, landmarks.world_confidence, 0.0)
-        world_scale = length_bound(landmarks.world, world_conf > 0, bones)
+        world_scale = length_bound(landmarks.world, world_conf > 0, body_bones(skeleton))
         if world_scale is not None:
             raw[:, :NUM_POSE] = np.where(world_conf > 0, -landmarks.world[..., 2] * world_scale, np.nan)
             source = "world"
@@ -117,11 +139,11 @@ def to_body_keypoints(
         # No depth at all: every arm bone is assumed to point toward the camera (signing happens
         # in front of the body), weakly; the face gets none.
         source = "none"
-        depth, trust, implausible = arm_depths(xy, np.where(observed, 0.0, np.nan), rest_joints)
+        depth, trust, implausible = arm_depths(xy, np.where(observed, 0.0, np.nan), skeleton)
         trust *= _ASSUMED_TRUST
     elif np.isfinite(raw).any():
         if cfg.depth == "bone_length":
-            depth, trust, implausible = arm_depths(xy, raw, rest_joints)
+            depth, trust, implausible = arm_depths(xy, raw, skeleton)
         else:
             depth, trust = raw.copy(), np.isfinite(raw).astype(np.float64)
         for landmark in HEAD_LANDMARKS:  # the face keeps MediaPipe's depth (compared up to a translation)
@@ -155,4 +177,5 @@ def to_body_keypoints(
         rotation_deg=rotation,
         depth_implausible=implausible,
         frame_confidence=arm_confidence(conf),
+        bone_scale=None if bone_scale is None else bone_scale.astype(np.float32),
     )

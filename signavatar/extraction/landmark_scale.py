@@ -55,3 +55,19 @@ def palm_bones(rest_joints: np.ndarray, start: int, side: str) -> list[tuple[int
          bone_length(rest_joints, f"{side}_{ja}", f"{side}_{jb}"))
         for a, ja, b, jb in pairs
     ]  # fmt: skip
+
+
+def median_scale(points: np.ndarray, seen: np.ndarray, bones: list[tuple[int, int, float]]) -> float | None:
+    """The scale (metres per input unit) at which the ``bones`` have their lengths, from their median
+    3D lengths (``points [T, P, 3]``): the median over the bones seen in at least
+    ``_MIN_BONE_FRAMES`` frames (or in every frame) of ``length / median(observed length)``. For
+    points whose depth is trustworthy at the x, y scale (a hand's, within MediaPipe's hand model),
+    where ``length_bound``'s image lengths would take a palm that is never face-on for a smaller one."""
+    ratios = []
+    for a, b, length in bones:
+        ok = seen[:, a] & seen[:, b]
+        if ok.sum() >= min(_MIN_BONE_FRAMES, len(ok)) and ok.any():
+            observed = np.median(np.linalg.norm(points[ok, a] - points[ok, b], axis=-1))
+            if observed > 0:
+                ratios.append(length / observed)
+    return float(np.median(ratios)) if ratios else None

@@ -165,6 +165,8 @@ class BodyKeypoints:
     ``depth_implausible``: fraction of observed arm bones whose MediaPipe depth exceeded their
     length (``keypoint_targets`` module docstring); ``frame_confidence``: ``[T]`` how well the signing
     arms were detected (``arm_confidence``; from ``weights`` when not given).
+    ``bone_scale``: ``[55]`` the per-sequence proportions to fit with (``proportions``; None: the
+    rest skeleton's).
     """
 
     points: np.ndarray
@@ -177,6 +179,7 @@ class BodyKeypoints:
     rotation_deg: int = 0
     depth_implausible: float = 0.0
     frame_confidence: np.ndarray | None = None
+    bone_scale: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if self.frame_confidence is None:
@@ -207,4 +210,4 @@ def arm_confidence(confidence: np.ndarray) -> np.ndarray:
     elbows and wrists (how well the signing arms were seen), inside the frame or not. Missing
     hands lower nothing here: hands at rest out of the frame are normal in signing, and their
     joints are masked in the fit."""
-    return np.clip(confidence[:, list(ARM_LANDMARKS)].mean(1), 0.0, 1.0).astype(np.float32)
+    return np.clip(confidence[..., list(ARM_LANDMARKS)].mean(-1), 0.0, 1.0).astype(np.float32)

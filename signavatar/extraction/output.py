@@ -10,9 +10,11 @@
     <output>/unqc/part-<digest>.parquet    every fitted clip before quality control (``keep_unqc``)
     <output>/unqc/manifest.json            ... as a dataset of its own (same splits), for the
                                            paper's "without quality control" variant (Table II)
+    <output>/landmarks/part-<digest>.parquet  landmark imports: each clip's raw landmarks, cut as
+                                           quality control cut the clip (``landmark_store``)
 
 A batch is named by a digest of its clip ids, so the same batch always gets the same name. Its
-clip shard and error shard are written first, each atomically; the commit file is written last
+clip shard, landmark shard and error shard are written first, each atomically; the commit file is written last
 and is what makes the batch count. A job killed in between leaves shards without a commit:
 ``load_state`` deletes those orphans before a resumed run redoes their videos, so nothing is lost
 and nothing is duplicated. (One run per output at a time.)
@@ -35,6 +37,7 @@ import pyarrow.parquet as pq
 
 from signavatar import storage
 from signavatar.extraction.corpus_index import VideoTask
+from signavatar.extraction.landmark_store import LANDMARKS, LandmarkRecord, write_landmarks
 from signavatar.motion import arrow_io
 from signavatar.motion.clip import MotionClip
 
@@ -60,7 +63,8 @@ ERROR_SCHEMA = pa.schema(
 class Outcome:
     """What became of one video: ``ok`` (a clip), ``rejected`` by QC, or ``error`` (``reason`` is
     the category: missing, empty, undecodable, frame_range, estimator_error, ...). ``raw`` is the
-    clip as fitted, before QC (kept in ``<output>/unqc``)."""
+    clip as fitted, before QC (kept in ``<output>/unqc``); ``landmarks`` the accepted clip's raw
+    landmarks (landmark imports; kept in ``<output>/landmarks``)."""
 
     task: VideoTask
     status: str
@@ -69,6 +73,7 @@ class Outcome:
     message: str | None = None
     qc: dict[str, Any] | None = None
     raw: MotionClip | None = None
+    landmarks: LandmarkRecord | None = None
 
     def record(self) -> dict[str, Any]:
         return {
@@ -103,7 +108,8 @@ def _errors_table(outcomes: list[Outcome]) -> pa.Table:
 
 
 def commit_batch(output: str, outcomes: list[Outcome]) -> str:
-    """Write one batch (clip shard, un-QC'd shard, error shard, then the commit) and return its name."""
+    """Write one batch (clip shard, un-QC'd shard, landmark shard, error shard, then the commit)
+    and return its name."""
     name = batch_name([o.task.clip_id for o in outcomes])
     clips = [o.clip for o in outcomes if o.clip is not None]
     if clips:
@@ -111,6 +117,9 @@ def commit_batch(output: str, outcomes: list[Outcome]) -> str:
     raw = [o.raw for o in outcomes if o.raw is not None]
     if raw:
         arrow_io.write_shard(raw, storage.join(output, UNQC, f"{name}.parquet"))
+    landmarks = [o.landmarks for o in outcomes if o.clip is not None and o.landmarks is not None]
+    if landmarks:
+        write_landmarks(landmarks, storage.join(output, LANDMARKS, f"{name}.parquet"))
     errors = _errors_table(outcomes)
     if errors.num_rows:
         buffer = io.BytesIO()
@@ -153,7 +162,8 @@ def load_state(output: str, remove_orphans: bool = True) -> RunState:
     commits = [json.loads(storage.read_text(uri)) for uri in storage.listdir(storage.join(output, COMMITS), ".json")]
     committed = {c["name"] for c in commits}
     if remove_orphans:
-        shards = [u for sub in ((), (ERRORS,), (UNQC,)) for u in storage.listdir(storage.join(output, *sub), ".parquet")]
+        folders = ((), (ERRORS,), (UNQC,), (LANDMARKS,))
+        shards = [u for sub in folders for u in storage.listdir(storage.join(output, *sub), ".parquet")]
         for uri in shards:
             if _name(uri) not in committed:
                 log.warning("removing %s: written by a run that stopped before committing the batch", uri)

@@ -57,7 +57,8 @@ SCHEMA = pa.schema(
 )
 
 
-def _frame_array(arrays: Sequence[np.ndarray], width: int) -> pa.Array:
+def frame_array(arrays: Sequence[np.ndarray], width: int) -> pa.Array:
+    """Per-row ``[T_i, width]`` arrays -> one ``list<fixed_size_list<float32, width>>`` column."""
     flat = np.concatenate([a.reshape(-1) for a in arrays]).astype(np.float32)
     frames = pa.FixedSizeListArray.from_arrays(pa.array(flat, pa.float32()), width)
     offsets = np.concatenate([[0], np.cumsum([a.shape[0] for a in arrays])]).astype(np.int32)
@@ -72,13 +73,13 @@ def clips_to_table(clips: Sequence[MotionClip]) -> pa.Table:
         "split": pa.array([c.split for c in clips], pa.string()),
         "fps": pa.array([c.fps for c in clips], pa.float64()),
         "num_frames": pa.array([c.num_frames for c in clips], pa.int32()),
-        "poses": _frame_array([c.poses.reshape(c.num_frames, POSE_DIM) for c in clips], POSE_DIM),
-        "expression": _frame_array([c.expression for c in clips], NUM_EXPRESSION),
+        "poses": frame_array([c.poses.reshape(c.num_frames, POSE_DIM) for c in clips], POSE_DIM),
+        "expression": frame_array([c.expression for c in clips], NUM_EXPRESSION),
         "betas": pa.FixedSizeListArray.from_arrays(
             pa.array(np.concatenate([c.betas for c in clips]) if clips else np.zeros(0, np.float32), pa.float32()),
             NUM_BETAS,
         ),
-        "trans": _frame_array([c.trans for c in clips], 3),
+        "trans": frame_array([c.trans for c in clips], 3),
         "confidence": pa.array(
             [None if c.confidence is None else c.confidence.tolist() for c in clips], pa.list_(pa.float32())
         ),
@@ -90,7 +91,8 @@ def clips_to_table(clips: Sequence[MotionClip]) -> pa.Table:
     return pa.table(columns, schema=SCHEMA)
 
 
-def _unflatten(column: pa.ChunkedArray | pa.Array, row: int) -> np.ndarray:
+def unflatten(column: pa.ChunkedArray | pa.Array, row: int) -> np.ndarray:
+    """Row ``row`` of a ``frame_array`` column back to ``[T, width]`` float32."""
     frames = column[row].values  # FixedSizeListArray for this row
     width = frames.type.list_size
     return np.asarray(frames.flatten().to_numpy(zero_copy_only=False), dtype=np.float32).reshape(-1, width)
@@ -113,10 +115,10 @@ def table_to_clips(table: pa.Table) -> list[MotionClip]:
                 clip_id=cols["clip_id"][i].as_py(),
                 split=cols["split"][i].as_py(),
                 fps=cols["fps"][i].as_py(),
-                poses=_unflatten(cols["poses"], i).reshape(-1, NUM_JOINTS, 3),
-                expression=_unflatten(cols["expression"], i),
+                poses=unflatten(cols["poses"], i).reshape(-1, NUM_JOINTS, 3),
+                expression=unflatten(cols["expression"], i),
                 betas=np.asarray(cols["betas"][i].as_py(), np.float32),
-                trans=_unflatten(cols["trans"], i),
+                trans=unflatten(cols["trans"], i),
                 confidence=None if not conf.is_valid else np.asarray(conf.as_py(), np.float32),
                 source=json.loads(cols["source"][i].as_py()),
                 segments=segments,

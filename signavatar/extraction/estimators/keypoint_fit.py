@@ -36,19 +36,22 @@ class KeypointFit:
     """A fitted motion: ``poses [T, 55, 3]``, ``trans [T, 3]``, per-frame ``confidence [T]``,
     fitted ``markers [T, 75, 3]`` (body frame; zeros where no marker) and ``errors``: the report
     of ``markers.fit_report`` (computed from the poses with the body layer) plus the optimiser's
-    ``iterations``. ``report`` is the same as a plain JSON-able dict."""
+    ``iterations`` (and ``bone_scale`` with per-sequence proportions); ``skeleton [55, 3]`` is the
+    rest skeleton the poses were fitted on (``proportions.scaled_skeleton``). ``report`` is the
+    same as a plain JSON-able dict."""
 
     poses: np.ndarray
     trans: np.ndarray
     confidence: np.ndarray
     markers: np.ndarray
     errors: dict[str, Any]
+    skeleton: np.ndarray | None = None
 
     @property
     def report(self) -> dict[str, Any]:
         """``errors`` with NaN as None: what a clip's ``source["fit"]`` and its QC
         record hold, and what ``signavatar fit`` prints."""
-        return {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in self.errors.items()}
+        return _json_safe(self.errors)
 
     def to_frames(self) -> SmplxFrames:
         frames = self.poses.shape[0]
@@ -59,6 +62,13 @@ class KeypointFit:
             trans=self.trans,
             confidence=self.confidence,
         )
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and inf as None, inside nested dicts too."""
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
 def _learning_rate(cfg: KeypointFitConfig, step: int) -> float:
@@ -84,19 +94,21 @@ def fit_keypoints_batch(
         return []
     rest = np.asarray(rest_joints, np.float32)
     objective = Objective(items, rest, cfg, device)
-    rotations, trans = _starting_point(items, rest, objective, device)
+    rotations, trans = _starting_point(items, objective, device)
     optimizer, schedule = _build_optimizer(rotations, trans, cfg)
     steps = _optimise(objective, rotations, trans, optimizer, schedule, cfg)
-    return _reported_fits(items, objective.joints, rotations, trans, steps, rest, cfg)
+    return _reported_fits(items, objective.joints, rotations, trans, steps, objective.skeletons, cfg)
 
 
 def _starting_point(
-    items: Sequence[BodyKeypoints], rest: np.ndarray, objective: Objective, device: str | torch.device
+    items: Sequence[BodyKeypoints], objective: Objective, device: str | torch.device
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """The optimiser's parameters at the closed-form start: axis-angle rotations ``[F, J, 3]``
     of the objective's joints and translations ``[F, 3]`` over all frames ``F`` of ``items``."""
-    markers = build_markers(rest)
-    start = np.concatenate([initial_rotations(k, rest, markers)[:, list(objective.joints)] for k in items])
+    start = np.concatenate([
+        initial_rotations(k, skeleton, build_markers(skeleton))[:, list(objective.joints)]
+        for k, skeleton in zip(items, objective.skeletons, strict=True)
+    ])  # fmt: skip
     rotations = matrix_to_axis_angle(torch.from_numpy(start)).to(dtype=torch.float32, device=device)
     trans = initial_trans(objective, rotations, [k.num_frames for k in items])
     rotations.requires_grad_(True)
@@ -144,23 +156,26 @@ def _reported_fits(
     rotations: torch.Tensor,
     trans: torch.Tensor,
     steps: int,
-    rest: np.ndarray,
+    skeletons: Sequence[np.ndarray],
     cfg: KeypointFitConfig,
 ) -> list[KeypointFit]:
-    """The optimised parameters cut back into one reported fit per sequence."""
+    """The optimised parameters cut back into one reported fit per sequence (each reported on the
+    skeleton it was fitted with)."""
     lengths = [k.num_frames for k in items]
     all_poses = np.zeros((sum(lengths), NUM_JOINTS, 3), np.float32)
     all_poses[:, list(joints)] = rotations.detach().cpu().numpy()
     all_trans = trans.detach().cpu().numpy()
     fits = []
     offset = 0
-    for keypoints, length in zip(items, lengths, strict=True):
+    for keypoints, length, skeleton in zip(items, lengths, skeletons, strict=True):
         poses, tr = all_poses[offset : offset + length], all_trans[offset : offset + length]
         offset += length
-        report, markers = fit_report(poses, tr, keypoints, rest, cfg.max_lean_deg, cfg.max_image_error)
+        report, markers = fit_report(poses, tr, keypoints, skeleton, cfg.max_lean_deg, cfg.max_image_error)
         errors = {**report, "iterations": steps}
+        if keypoints.bone_scale is not None:
+            errors["bone_scale"] = [round(float(v), 4) for v in keypoints.bone_scale]
         log.debug("keypoint fit: %s", errors)
-        fits.append(KeypointFit(poses, tr, keypoints.frame_confidence, markers, errors))
+        fits.append(KeypointFit(poses, tr, keypoints.frame_confidence, markers, errors, skeleton))
     return fits
 
 

@@ -25,7 +25,8 @@ import torch
 
 from signavatar.body.joints import LEFT_HAND, RIGHT_HAND, joint_index
 from signavatar.config import KeypointFitConfig
-from signavatar.extraction.estimators.markers import FINGERS, MarkerModel, build_markers
+from signavatar.extraction.estimators.markers import FINGERS, MarkerModel
+from signavatar.extraction.proportions import scaled_skeleton
 from signavatar.extraction.landmarks import BodyKeypoints
 
 TORSO_JOINTS = tuple(joint_index(n) for n in ("spine1", "spine2", "spine3", "neck", "left_collar", "right_collar"))
@@ -38,7 +39,15 @@ FIT_JOINTS = (0,) + TORSO_JOINTS + HEAD_JOINTS + ARM_JOINTS + HAND_JOINTS
 """Joints whose rotations are fitted (root orientation first); all others stay at rest."""
 
 
-def _anatomical_limits(rest_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+_THUMB_LIMITS = (
+    ((-45.0, -45.0, -60.0), (70.0, 45.0, 60.0)),  # base (carpometacarpal): flexion, twist, spread
+    ((-20.0, -20.0, -20.0), (70.0, 20.0, 20.0)),  # metacarpophalangeal
+    ((-30.0, -15.0, -15.0), (90.0, 15.0, 15.0)),  # interphalangeal
+)
+"""Degrees, (low, high) on the components of ``anatomical_limits``' thumb bases."""
+
+
+def anatomical_limits(rest_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Joint-limit boxes: ``joints [L]``, bases ``[L, 3, 3]`` (rows: flexion, twist, spread axes
     in the rest frame) and bounds ``lo, hi [L, 3]`` in radians on the axis-angle components."""
     joints, bases, lo, hi = [], [], [], []
@@ -71,6 +80,19 @@ def _anatomical_limits(rest_joints: np.ndarray) -> tuple[np.ndarray, np.ndarray,
                 else:
                     lo.append(np.deg2rad([-15.0, -10.0, -10.0]))
                     hi.append(np.deg2rad([115.0, 10.0, 10.0]))
+        # The thumb: the same kind of box about its own bones, wide at the base (the carpometacarpal
+        # joint swings the thumb across the palm to oppose it, or alongside the index, and turns it
+        # with it), hinges beyond it.
+        chain = [joint_index(f"{side}_thumb{k}") for k in (1, 2, 3)]
+        for k, joint in enumerate(chain):
+            bone = rest_joints[chain[k + 1]] - rest_joints[joint] if k < 2 else rest_joints[joint] - rest_joints[chain[1]]
+            bone = bone / np.linalg.norm(bone)
+            flex = np.cross(bone, palm_normal)
+            flex /= np.linalg.norm(flex)
+            joints.append(joint)
+            bases.append(np.stack([flex, bone, np.cross(flex, bone)]))
+            lo.append(np.deg2rad(_THUMB_LIMITS[k][0]))
+            hi.append(np.deg2rad(_THUMB_LIMITS[k][1]))
     return np.array(joints), np.array(bases, np.float32), np.array(lo, np.float32), np.array(hi, np.float32)
 
 
@@ -114,11 +136,15 @@ class Objective:
     ) -> None:
         dtype = torch.float32
         self.cfg = cfg
-        self.model = MarkerModel(rest_joints, build_markers(rest_joints), FIT_JOINTS, device, dtype)
-        self.joints = self.model.order  # the parameters' joint order
-        markers = self.model.markers
         lengths = np.array([k.num_frames for k in items])
         seq = np.repeat(np.arange(len(items)), lengths)
+        self.skeletons = [scaled_skeleton(rest_joints, k.bone_scale) for k in items]
+        if all(k.bone_scale is None for k in items):
+            self.model = MarkerModel(rest_joints, FIT_JOINTS, device, dtype)
+        else:
+            self.model = MarkerModel(np.stack(self.skeletons), FIT_JOINTS, device, dtype, frame_sequence=seq)
+        self.joints = self.model.order  # the parameters' joint order
+        markers = self.model.markers
         weight = np.concatenate([k.weights[:, markers.landmarks] for k in items]) * markers.weights
         seq_weight = np.bincount(seq, weights=weight.sum(1), minlength=len(items))
         tensor = lambda x: torch.as_tensor(np.asarray(x, np.float32), device=device)  # noqa: E731
@@ -130,7 +156,7 @@ class Objective:
         self.frame_mean = tensor(1.0 / lengths[seq])
         pairs = np.maximum(lengths - 1, 1)[seq[:-1]]
         self.pair_mean = tensor(np.where(seq[1:] == seq[:-1], 1.0 / pairs, 0.0))
-        limit_joints, bases, lo, hi = _anatomical_limits(np.asarray(rest_joints, np.float64))
+        limit_joints, bases, lo, hi = anatomical_limits(np.asarray(rest_joints, np.float64))
         self.limit_slot = torch.as_tensor([self.joints.index(j) for j in limit_joints], device=device)
         self.limit_bases, self.limit_lo, self.limit_hi = tensor(bases), tensor(lo), tensor(hi)
         prior = _prior_weights(cfg)

@@ -20,13 +20,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
-from signavatar.body.joints import PARENTS, joint_index
+from signavatar.body.joints import NUM_JOINTS, PARENTS, joint_index
 from signavatar.body.rotations import axis_angle_to_matrix
 from signavatar.body.skeleton import DEFAULT_REST_JOINTS, forward_kinematics
+from signavatar.extraction.estimators.finger_errors import finger_errors
 from signavatar.extraction.landmarks import (
     HAND_LANDMARK_NAMES,
     LEFT_HAND_START,
@@ -145,16 +147,19 @@ def _attach(joints: torch.Tensor, global_rots: torch.Tensor, markers: MarkerSet)
 
 def keypoints_from_poses(poses: np.ndarray, rest_joints: np.ndarray, trans: np.ndarray | None = None) -> BodyKeypoints:
     """The keypoints a perfect detector would report for an SMPL-X motion (body frame, metres):
-    every marked landmark observed with weight 1, the others missing. Used for round trips."""
+    every marked landmark observed with weight 1, the others missing. Used for round trips and
+    to project clips into the landmark space (``signavatar.judge.space``).
+
+    ``poses [..., T, 55, 3]``, ``trans [..., T, 3]``: leading batch dimensions carry through to
+    ``points [..., T, 75, 3]`` and ``weights [..., T, 75]``."""
     markers = build_markers(rest_joints)
     rot = axis_angle_to_matrix(torch.as_tensor(poses, dtype=torch.float64))
     tr = None if trans is None else torch.as_tensor(trans, dtype=torch.float64)
     positions = marker_positions(rot, torch.as_tensor(rest_joints, dtype=torch.float64), markers, tr).numpy()
-    frames = poses.shape[0]
-    points = np.zeros((frames, NUM_LANDMARKS, 3), np.float32)
-    weights = np.zeros((frames, NUM_LANDMARKS), np.float32)
-    points[:, markers.landmarks] = positions
-    weights[:, markers.landmarks] = 1.0
+    points = np.zeros(poses.shape[:-2] + (NUM_LANDMARKS, 3), np.float32)
+    weights = np.zeros(poses.shape[:-2] + (NUM_LANDMARKS,), np.float32)
+    points[..., markers.landmarks, :] = positions
+    weights[..., markers.landmarks] = 1.0
     return BodyKeypoints(points=points, weights=weights, depth_weights=np.ones_like(weights), fps=30.0)
 
 
@@ -167,28 +172,35 @@ class MarkerModel:
     parameters (``order``: fitted joints by level, siblings together) and its parents a block of
     the level above, shared by equal groups of children (broadcast, no gather). About a dozen
     batched steps instead of one per joint; same result as ``marker_positions`` (tested).
-    ``markers`` is the marker set reordered: markers without offset first."""
+    ``markers`` is the marker set reordered: markers without offset first.
+
+    ``rest_joints`` is one skeleton ``[55, 3]`` for every frame, or one per sequence ``[S, 55, 3]``
+    with ``frame_sequence [N]`` naming each frame's (sequences fitted together with their own
+    proportions); the markers are ``build_markers``' (finger tips follow each skeleton's last bones)."""
 
     def __init__(
         self,
         rest_joints: np.ndarray,
-        markers: MarkerSet,
         fitted: Sequence[int],
         device: str | torch.device = "cpu",
         dtype: torch.dtype = torch.float32,
+        frame_sequence: np.ndarray | None = None,
     ) -> None:
-        rest = np.asarray(rest_joints, np.float64)
+        rests = np.asarray(rest_joints, np.float64).reshape(-1, NUM_JOINTS, 3)  # [S, 55, 3]
+        if len(rests) > 1 and frame_sequence is None:
+            raise ValueError("several skeletons need frame_sequence (each frame's skeleton)")
+        markers = build_markers(rests[0])
         fitted_set = set(fitted)
         if 0 not in fitted_set or any(PARENTS[j] not in fitted_set for j in fitted_set - {0}):
             raise ValueError("the fitted joints must include the root and every fitted joint's parent")
-        anchors, offsets = [], []
-        for joint, offset in zip(markers.joints.tolist(), markers.offsets, strict=True):
+        anchors = []
+        for joint in markers.joints.tolist():
             anchor = joint
             while anchor not in fitted_set:
                 anchor = PARENTS[anchor]
             anchors.append(anchor)
-            offsets.append(rest[joint] - rest[anchor] + offset)
-        offsets = np.array(offsets)
+        # Each skeleton's marker offsets from their anchors [S, M, 3] (the tips scale with the skeleton).
+        offsets = np.stack([rest[markers.joints] - rest[anchors] + build_markers(rest).offsets for rest in rests])
         needed: set[int] = set()
         for joint in anchors:
             while joint >= 0 and joint not in needed:
@@ -202,7 +214,8 @@ class MarkerModel:
             levels.append(level)
         self.order: tuple[int, ...] = tuple(j for level in levels for j in level)
         tensor = lambda x, dt=dtype: torch.as_tensor(np.asarray(x), dtype=dt, device=device)  # noqa: E731
-        self.root = tensor(rest[0])
+        per_frame = (lambda x: x) if frame_sequence is None else (lambda x: x[np.asarray(frame_sequence)])  # noqa: E731
+        self.root = tensor(per_frame(rests[:, 0]))  # [S or N, 3]
         self.steps: list[tuple[int, int, int, int, int, torch.Tensor]] = []
         start = 1
         for previous, level in zip(levels[:-1], levels[1:], strict=True):
@@ -211,20 +224,21 @@ class MarkerModel:
             group = len(level) // (last - first)
             if parents != [first + i // group for i in range(len(level))]:
                 raise ValueError(f"joints {level} do not share their parents evenly")  # not the case for SMPL-X
-            bones = np.array([rest[j] - rest[PARENTS[j]] for j in level]).reshape(last - first, group, 3, 1)
-            self.steps.append((start, start + len(level), first, last, group, tensor(bones)))
+            bones = (rests[:, level] - rests[:, [PARENTS[j] for j in level]]).reshape(-1, last - first, group, 3, 1)
+            self.steps.append((start, start + len(level), first, last, group, tensor(per_frame(bones))))
             start += len(level)
         # Markers without offset first: their positions are joint positions, no rotation needed.
-        order = np.argsort(np.abs(offsets).sum(1) > 0, kind="stable")
+        moved = (np.abs(offsets).sum((0, 2)) > 0)
+        order = np.argsort(moved, kind="stable")
         self.markers = MarkerSet(
-            markers.landmarks[order], np.array(anchors)[order], offsets[order].astype(np.float32),
+            markers.landmarks[order], np.array(anchors)[order], offsets[0][order].astype(np.float32),
             markers.weights[order], markers.relative[order],
         )  # fmt: skip
         position = {j: i for i, j in enumerate(self.order)}
-        self.plain = int((np.abs(offsets).sum(1) == 0).sum())
+        self.plain = int((~moved).sum())
         self.marker_index = tensor([position[j] for j in self.markers.joints.tolist()], torch.long)
         self.offset_index = self.marker_index[self.plain :]
-        self.offsets = tensor(self.markers.offsets[self.plain :])[..., None]
+        self.offsets = tensor(per_frame(offsets[:, order[self.plain :]]))[..., None]  # [S or N, M', 3, 1]
 
     def __call__(self, local: torch.Tensor, trans: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """``local [N, F, 3, 3]`` (joints in ``order``), ``trans [N, 3]`` -> markers ``[N, M, 3]``
@@ -296,11 +310,12 @@ def fit_report(
     rest_joints: np.ndarray,
     max_lean_deg: float,
     max_image_error: float,
-) -> tuple[dict[str, float | int | str | bool | None], np.ndarray]:
+) -> tuple[dict[str, Any], np.ndarray]:
     """The fit's report, computed from the motion itself (``poses [T, 55, 3]``, ``trans [T, 3]``)
     with the body layer's forward kinematics: ``marker_errors`` plus ``lean_max_deg`` and
-    ``lean_mean_deg`` (``torso_lean_deg``), ``rotation_deg`` and ``depth_implausible`` (from the
-    keypoints), ``plausible`` (finite, lean at most ``max_lean_deg``, image error at most
+    ``lean_mean_deg`` (``torso_lean_deg``), the finger-joint errors (``finger_errors``:
+    ``finger_error_2d``, ``finger_error_3d``, ``fingers_2d``, ``fingers_3d``, in palm lengths),
+    ``rotation_deg`` and ``depth_implausible`` (from the keypoints), ``plausible`` (finite, lean at most ``max_lean_deg``, image error at most
     ``max_image_error``) and ``problem`` (why not, or None). Also returns the markers ``[T, 75, 3]``."""
     rest = torch.as_tensor(rest_joints, dtype=torch.float64)
     markers = build_markers(np.asarray(rest_joints))
@@ -311,7 +326,8 @@ def fit_report(
         positions = _attach(joints, global_rot, markers)
     fitted = np.zeros((len(poses), NUM_LANDMARKS, 3))
     fitted[:, markers.landmarks] = positions.numpy()
-    report: dict[str, float | int | str | bool | None] = dict(marker_errors(fitted, keypoints))
+    report: dict[str, Any] = dict(marker_errors(fitted, keypoints))
+    report.update(finger_errors(fitted, keypoints, np.asarray(rest_joints)))
     lean = torso_lean_deg(joints.numpy())
     report["lean_max_deg"] = float(lean.max())
     report["lean_mean_deg"] = float(lean.mean())
