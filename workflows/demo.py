@@ -22,7 +22,7 @@ from pathlib import Path
 from signavatar import storage
 from signavatar.config import SignAvatarConfig, dump_config
 from signavatar.evaluation.protocol import generation_separability
-from signavatar.evaluation.run import evaluate, resolve_recognizer, start_recognizer
+from signavatar.evaluation.run import evaluate, resolve_judge, resolve_recognizer, start_judge, start_recognizer
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
 from signavatar.motion.clip import MotionClip
@@ -85,13 +85,15 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = resolve_dataset(config)
     corpus = arrow_io.read_manifest(dataset).get("corpus")
     lap("import" if config.extract.landmark_corpus and not config.data.dataset else "dataset")
-    # the recognizer depends on the dataset only: it trains (or is found in the dataset's cache) on the
-    # CPU the CVAE's single training worker leaves free
-    recognizer = resolve_recognizer(config, storage.join(config.run_dir, "checkpoint"))
+    # the recognizer and the judge depend on the dataset only: they train (or are found in the
+    # dataset's cache) on the CPU the CVAE's single training worker leaves free
+    checkpoint = storage.join(config.run_dir, "checkpoint")
+    recognizer, judge = resolve_recognizer(config, checkpoint), resolve_judge(config, checkpoint)
     recognizer_job = None if storage.exists(recognizer) else start_recognizer(config, dataset, recognizer)
+    judge_job = None if storage.exists(judge) else start_judge(config, dataset, judge)
     training = train(config, dataset)
     lap("train")
-    evaluation = evaluate(config, dataset, recognizer_job)
+    evaluation = evaluate(config, dataset, recognizer_job, judge_job)
     lap("evaluate")
 
     avatar = SignAvatar.from_checkpoint(training["checkpoint"])

@@ -33,9 +33,10 @@ import numpy as np
 import torch
 
 from signavatar.config import EvalConfig
-from signavatar.evaluation import faithfulness, metrics
+from signavatar.evaluation import faithfulness, judging, metrics
 from signavatar.evaluation.recognizer_training import extract_features
 from signavatar.evaluation.stgcn import STGCN
+from signavatar.judge.model import Judge
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
 from signavatar.seeding import latent_seeds
@@ -53,6 +54,7 @@ class GroupOutputs:
     logits: np.ndarray  # [N, K]
     labels: np.ndarray  # [N] recognizer class indices
     positions: np.ndarray | None = None  # [N, T, J, 3]
+    judge_logits: np.ndarray | None = None  # [N, K'] the raw-landmark judge's (judging), where it scores
 
 
 @dataclass
@@ -154,13 +156,13 @@ def encode_clips(avatar: SignAvatar, recognizer: STGCN, clips: Sequence[MotionCl
 
 
 def decode_and_recognize(avatar: SignAvatar, recognizer: STGCN, z: torch.Tensor, glosses: Sequence[str],
-                         batch_size: int, rest_joints: np.ndarray | None = None,
-                         placed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+                         batch_size: int, rest_joints: np.ndarray | None = None, placed: np.ndarray | None = None,
+                         judge: Judge | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Recognizer ``(features, logits)`` of the clips decoded from latents ``z`` [N, L] with their
-    glosses, ``batch_size`` latents per decoder and recognizer pass, and the joint positions
-    (``faithfulness.positions`` on ``rest_joints``) of the rows ``placed`` marks (None: no
-    positions), in ``placed``'s order."""
-    features, logits, positions = [], [], []
+    glosses, ``batch_size`` latents per decoder and recognizer pass; and, for the rows ``placed``
+    marks (in its order; None: none), their joint positions (``faithfulness.positions`` on
+    ``rest_joints``) and, with a ``judge``, its logits of them (``judging.feature_logits``)."""
+    features, logits, positions, judged = [], [], [], []
     for first in range(0, len(z), batch_size):
         part = slice(first, first + batch_size)
         motion = avatar.decode_features(z[part], avatar.text_embeddings(list(glosses[part])))
@@ -168,18 +170,24 @@ def decode_and_recognize(avatar: SignAvatar, recognizer: STGCN, z: torch.Tensor,
         features.append(f)
         logits.append(lg)
         if placed is not None and placed[part].any():
-            positions.append(faithfulness.positions(motion[torch.from_numpy(placed[part])], rest_joints))
-    return np.concatenate(features), np.concatenate(logits), np.concatenate(positions) if positions else None
+            kept = motion[torch.from_numpy(placed[part])]
+            positions.append(faithfulness.positions(kept, rest_joints))
+            if judge is not None:
+                judged.append(judging.feature_logits(judge, kept, rest_joints))
+    return (np.concatenate(features), np.concatenate(logits), np.concatenate(positions) if positions else None,
+            np.concatenate(judged) if judged else None)
 
 
 def draw_repetitions(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings, seeds: Sequence[int],
                      batch_size: int, rest_joints: np.ndarray, temperatures: Sequence[float] = (),
-                     curve_split: str | None = None) -> list[tuple[dict[str, GroupOutputs], dict[float, GroupOutputs]]]:
+                     curve_split: str | None = None,
+                     judge: Judge | None = None) -> list[tuple[dict[str, GroupOutputs], dict[float, GroupOutputs]]]:
     """For each repetition seed: its Rec and Gen groups of every split (per clip one posterior sample
     ``z = mu + sigma * eps`` and one prior sample (``SignAvatar.prior_z``), decoded with the clip's gloss;
     with joint positions) and its temperature curve (Gen of ``curve_split`` redrawn with the same
     prior noise scaled by each of ``temperatures``, ``{T: group}``; empty without a curve). All
-    latents go through one stream of ``batch_size`` passes."""
+    latents go through one stream of ``batch_size`` passes; with a ``judge``, the Rec and Gen
+    groups carry its logits too."""
     mu, logvar = torch.as_tensor(np.array(clips.mu)), torch.as_tensor(np.array(clips.logvar))  # ray hands read-only arrays
     n = len(clips.key)
     curve_rows = clips.split_rows().get(curve_split) if temperatures else None
@@ -194,17 +202,18 @@ def draw_repetitions(avatar: SignAvatar, recognizer: STGCN, clips: ClipEncodings
         glosses += [str(g) for g in clips.gloss] * 2 + [str(g) for g in clips.gloss[curve_rows]] * len(temperatures)
     per_seed = 2 * n + len(curve_rows) * len(temperatures)
     placed = np.tile(np.arange(per_seed) < 2 * n, len(seeds))
-    features, logits, positions = decode_and_recognize(avatar, recognizer, torch.cat(latents), glosses, batch_size,
-                                                       rest_joints, placed)
+    features, logits, positions, judged = decode_and_recognize(avatar, recognizer, torch.cat(latents), glosses,
+                                                               batch_size, rest_joints, placed, judge)
     draws = []
     for r in range(len(seeds)):
         offset = r * per_seed
         drawn = {}
         for split, rows in clips.split_rows().items():
             for group, at in (("Rec", 0), ("Gen", n)):
-                where = offset + at + rows
+                where, placed_rows = offset + at + rows, r * 2 * n + at + rows
                 drawn[f"{group}_{split}"] = GroupOutputs(features[where], logits[where], clips.label[rows],
-                                                         positions[r * 2 * n + at + rows])
+                                                         positions[placed_rows],
+                                                         None if judged is None else judged[placed_rows])
         curve = {}
         for k, t in enumerate(temperatures):
             where = offset + 2 * n + k * len(curve_rows) + np.arange(len(curve_rows))

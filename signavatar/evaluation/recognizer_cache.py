@@ -69,25 +69,32 @@ def train_on_dataset(dataset: str, uri: str, num_frames: int, cfg: EvalConfig) -
 Trainer = Callable[[str, str, int, EvalConfig], dict[str, Any]]
 
 
-def ensure_recognizer(dataset: str, target: str, num_frames: int, cfg: EvalConfig,
-                      trainer: Trainer = train_on_dataset) -> dict[str, Any]:
-    """A recognizer for ``dataset`` at ``target``: copied from the dataset's cache when one with the
-    same fingerprint is there, else trained by ``trainer`` (``train_on_dataset``'s signature; the
-    evaluation passes a Ray task) into the cache and copied. Returns its training figures with
-    ``cached`` (reused) and ``fingerprint``."""
-    key = fingerprint(arrow_io.read_dataset(dataset, split="train"), num_frames, cfg)
-    cached = storage.join(dataset, CACHE_DIR, f"{key}.pt")
-    figures_uri = storage.join(dataset, CACHE_DIR, f"{key}.json")
+def trained_once(dataset: str, target: str, folder: str, key: str,
+                 train: Callable[[str], dict[str, Any]]) -> dict[str, Any]:
+    """What ``train(uri)`` writes at ``uri`` (a model trained on ``dataset``), at ``target``: copied
+    from ``<dataset>/<folder>/<key>.pt`` when the cache holds it, else trained there and copied (or,
+    where the dataset's folder cannot be written, trained at ``target`` alone). Returns the training
+    figures (kept beside as ``<key>.json``) with ``cached`` (reused) and ``fingerprint``."""
+    cached = storage.join(dataset, folder, f"{key}.pt")
+    figures_uri = storage.join(dataset, folder, f"{key}.json")
     if storage.exists(cached) and storage.exists(figures_uri):
         figures = {**json.loads(storage.read_text(figures_uri)), "cached": True}
-        log.info("recognizer %s… of %s reused (trained on the same clips with the same settings)", key[:12], dataset)
+        log.info("%s %s… of %s reused (trained on the same data with the same settings)", folder, key[:12], dataset)
     else:
         try:
-            figures = {**trainer(dataset, cached, num_frames, cfg), "cached": False}
+            figures = {**train(cached), "cached": False}
             storage.write_text(figures_uri, json.dumps(figures))
         except OSError as exc:  # a dataset folder we may not write to
-            log.warning("cannot keep the recognizer beside %s (%s); training it for this run only", dataset, exc)
-            return {**trainer(dataset, target, num_frames, cfg), "cached": False, "fingerprint": key}
+            log.warning("cannot keep the %s beside %s (%s); training for this run only", folder, dataset, exc)
+            return {**train(target), "cached": False, "fingerprint": key}
     if cached != target:
         storage.write_bytes(target, storage.read_bytes(cached))
     return {**figures, "fingerprint": key}
+
+
+def ensure_recognizer(dataset: str, target: str, num_frames: int, cfg: EvalConfig,
+                      trainer: Trainer = train_on_dataset) -> dict[str, Any]:
+    """A recognizer for ``dataset`` at ``target`` (``trained_once``): reused when the cache holds
+    one of the same fingerprint, else trained by ``trainer`` (``train_on_dataset``'s signature)."""
+    key = fingerprint(arrow_io.read_dataset(dataset, split="train"), num_frames, cfg)
+    return trained_once(dataset, target, CACHE_DIR, key, lambda uri: trainer(dataset, uri, num_frames, cfg))

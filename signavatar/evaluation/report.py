@@ -170,6 +170,37 @@ def faithfulness_markdown(faithful: Mapping[str, Mapping]) -> str:
     return "\n".join(lines) + "\n"
 
 
+JUDGE_GROUPS = ("Raw", "Fit", "Fit_std", "Rec", "Gen")
+
+
+def _judge_cell(figure: Mapping[str, Any] | None) -> str:
+    if figure is None or figure["mean"] is None:
+        return "–"
+    return Stat(figure["mean"], figure["ci95"]).format(3)
+
+
+def judge_markdown(judged: Mapping[str, Mapping], per_gloss_split: str = "test") -> str:
+    """The raw-landmark judge's accuracy along the chain (``judging``; mean±CI95 over the
+    repetitions): per split Raw (the landmarks) / Fit (projected fits, their own proportions) /
+    Fit_std (on the standard skeleton) / Rec / Gen, then per gloss on ``per_gloss_split``."""
+    splits = [s for s in SPLITS if f"Raw_{s}" in judged]
+    lines = ["Raw-landmark judge (`signavatar.evaluation.judging`: trained on real signers' landmarks, never on a "
+             "fit), accuracy mean±CI95:", "",
+             "| Split | " + " | ".join(JUDGE_GROUPS) + " |", "|" + "---|" * (1 + len(JUDGE_GROUPS))]
+    for split in splits:
+        lines.append(f"| {split} | " + " | ".join(_judge_cell(judged.get(f"{g}_{split}", {}).get("acc"))
+                                                 for g in JUDGE_GROUPS) + " |")
+    if f"Raw_{per_gloss_split}" in judged:
+        glosses = list(judged[f"Raw_{per_gloss_split}"]["per_gloss"])
+        lines += ["", f"Per gloss ({per_gloss_split} split):", "",
+                  "| gloss | " + " | ".join(JUDGE_GROUPS) + " |", "|" + "---|" * (1 + len(JUDGE_GROUPS))]
+        for gloss in glosses:
+            cells = [_judge_cell(judged.get(f"{g}_{per_gloss_split}", {}).get("per_gloss", {}).get(gloss))
+                     for g in JUDGE_GROUPS]
+            lines.append(f"| {gloss} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _stat_json(stat: Stat | None) -> dict[str, float | None] | None:
     if stat is None:
         return None

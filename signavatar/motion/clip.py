@@ -259,9 +259,7 @@ class MotionClip:
         if not len(glosses) == len(clip_ids) == len(sources) == count:
             raise ValueError(f"{count} clips of features but {len(glosses)} glosses, {len(clip_ids)} ids "
                              f"and {len(sources)} sources")
-        upper = rot6d_to_axis_angle(torch.from_numpy(features.reshape(count, frames, -1, 6))).numpy()
-        poses = np.zeros((count, frames, NUM_JOINTS, 3), dtype=np.float32)
-        poses[:, :, list(UPPER_BODY_JOINTS)] = upper
+        poses = poses_from_features(features)
         return [
             cls(
                 gloss=gloss,
@@ -276,3 +274,13 @@ class MotionClip:
             )
             for pose, gloss, clip_id, source in zip(poses, glosses, clip_ids, sources, strict=True)
         ]
+
+
+def poses_from_features(features: np.ndarray) -> np.ndarray:
+    """Axis-angle poses ``[..., T, 55, 3]`` float32 of model features ``[..., T, F]``: the upper
+    body from its 6D rotations, every other joint at rest."""
+    features = np.asarray(features, dtype=np.float32)
+    upper = rot6d_to_axis_angle(torch.from_numpy(features.reshape(features.shape[:-1] + (-1, 6)))).numpy()
+    poses = np.zeros(features.shape[:-1] + (NUM_JOINTS, 3), dtype=np.float32)
+    poses[..., list(UPPER_BODY_JOINTS), :] = upper
+    return poses
