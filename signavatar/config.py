@@ -119,6 +119,10 @@ class TrainConfig(Section):
     free_bits: float = Field(
         0.0, ge=0, description="nats per latent dim (batch mean) below which the KL is not penalised (Kingma et al. "
         "2016): keeps the posterior informative instead of collapsing onto the prior")
+    hand_loss_weight: float = Field(
+        1.0, gt=0, description="weight of the 30 finger joints' features in the reconstruction loss against the 14 "
+        "body joints' (1: every feature alike, the paper's); the loss is normalised to the same mean weight, so the "
+        "KL balance is unchanged")
     grad_clip: float = Field(1.0, gt=0)
     precision: Literal["fp32", "bf16"] = Field(
         "fp32", description="bf16: forward and loss under torch.autocast in bfloat16 (weights, optimizer and "

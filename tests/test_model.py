@@ -147,6 +147,30 @@ def test_kl_matches_closed_form_and_is_summed_like_actor():
     torch.testing.assert_close(terms["total"], terms["rec"] + 1e-2 * per_sample.sum())
 
 
+def test_hand_loss_weight_scales_the_finger_features_in_the_reconstruction_loss():
+    """train.hand_loss_weight: the finger joints' 6D features weigh w against the body's 1, the
+    weights normalised to mean 1 (an error spread evenly over every feature costs the same)."""
+    from signavatar.body.joints import LEFT_HAND, UPPER_BODY_JOINTS
+    from signavatar.model.cvae import feature_weights
+    from signavatar.motion.clip import FEATURE_DIM
+
+    assert feature_weights(1.0) is None
+    weights = feature_weights(3.0)
+    first_hand = UPPER_BODY_JOINTS.index(LEFT_HAND.start) * 6
+    assert weights.shape == (FEATURE_DIM,) and weights.mean().item() == pytest.approx(1.0)
+    assert weights[first_hand].item() == pytest.approx(3 * weights[0].item())
+    x = torch.zeros(2, 3, FEATURE_DIM)
+    out = {"recon": torch.zeros(2, 3, FEATURE_DIM), "mu": torch.zeros(2, 4), "logvar": torch.zeros(2, 4)}
+    out["recon"][..., first_hand] = 1.0  # one finger feature wrong
+    body = {**out, "recon": torch.zeros(2, 3, FEATURE_DIM)}
+    body["recon"][..., 0] = 1.0  # one body feature wrong
+    hand_rec = SignAvatarCVAE.loss_terms(out, x, 0.0, feature_weights=weights)["rec"]
+    body_rec = SignAvatarCVAE.loss_terms(body, x, 0.0, feature_weights=weights)["rec"]
+    assert hand_rec.item() == pytest.approx(3 * body_rec.item())
+    even = {**out, "recon": torch.ones(2, 3, FEATURE_DIM)}
+    assert SignAvatarCVAE.loss_terms(even, x, 0.0, feature_weights=weights)["rec"].item() == pytest.approx(1.0)
+
+
 def test_one_batch_overfits():
     model = small_model(dropout=0.0)
     x, cond = batch(8)

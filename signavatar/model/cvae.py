@@ -29,7 +29,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from signavatar.body.joints import LEFT_HAND, RIGHT_HAND, UPPER_BODY_JOINTS
 from signavatar.config import ModelConfig
+from signavatar.motion.clip import FEATURE_DIM
 
 NUM_SPECIAL_TOKENS = 3  # mu, sigma, word
 
@@ -163,7 +165,7 @@ class SignAvatarCVAE(nn.Module):
 
     @staticmethod
     def loss_terms(out: dict[str, torch.Tensor], x: torch.Tensor, kl_weight: float, reduction: str = "sum",
-                   free_bits: float = 0.0) -> dict[str, torch.Tensor]:
+                   free_bits: float = 0.0, feature_weights: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
         """``total = rec + kl_weight * kl_penalised``.
 
         ``rec`` is the MSE averaged over every frame and feature of the full sequence, hidden
@@ -172,8 +174,10 @@ class SignAvatarCVAE(nn.Module):
         it means there) or averaged over the batch (``"mean"``). With ``free_bits`` > 0 each latent
         dim's batch-mean KL below ``free_bits`` nats costs nothing (it is clamped from below before
         the reduction), so the optimiser gains nothing by collapsing a dim onto the prior; ``kl`` is
-        always reported unclamped."""
-        rec = F.mse_loss(out["recon"].float(), x)  # float32 even when the forward ran under bf16 autocast
+        always reported unclamped. ``feature_weights`` [F] (mean 1, ``feature_weights``) weighs each
+        feature's squared error in ``rec``."""
+        squared = (out["recon"].float() - x).square()  # float32 even when the forward ran under bf16 autocast
+        rec = squared.mean() if feature_weights is None else (squared * feature_weights).mean()
         mu, logvar = out["mu"].float(), out["logvar"].float()
         kl = kl_divergence(mu, logvar, reduction=reduction)
         penalised = kl
@@ -181,3 +185,14 @@ class SignAvatarCVAE(nn.Module):
             per_dim = (-0.5 * (1 + logvar - mu.pow(2) - logvar.exp())).mean(dim=0)
             penalised = per_dim.clamp(min=free_bits).sum() * (mu.shape[0] if reduction == "sum" else 1)
         return {"total": rec + kl_weight * penalised, "rec": rec, "kl": kl}
+
+
+def feature_weights(hand_weight: float) -> torch.Tensor | None:
+    """Per-feature weights ``[44 * 6]`` of the reconstruction loss: ``hand_weight`` on the finger
+    joints' 6D features, 1 on the body's, normalised to mean 1 (None when every weight is 1)."""
+    if hand_weight == 1.0:
+        return None
+    hands = set(range(LEFT_HAND.start, RIGHT_HAND.stop))
+    per_joint = torch.tensor([hand_weight if j in hands else 1.0 for j in UPPER_BODY_JOINTS])
+    weights = per_joint.repeat_interleave(FEATURE_DIM // len(UPPER_BODY_JOINTS))
+    return weights / weights.mean()

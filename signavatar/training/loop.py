@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from signavatar.config import SignAvatarConfig, TrainConfig
 from signavatar.devices import torch_device
 from signavatar.model.curriculum import mask_ratio, sample_visible_mask
-from signavatar.model.cvae import SignAvatarCVAE
+from signavatar.model.cvae import SignAvatarCVAE, feature_weights
 from signavatar.motion.clip import FEATURE_DIM
 from signavatar.model.normalizer import FeatureNormalizer
 from signavatar.model.prior import fit_gloss_prior
@@ -159,6 +159,8 @@ def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch:
     kl_weight = annealed_kl_weight(epoch, cfg.train.kl_weight, cfg.train.kl_warmup_epochs)
     mask_gen = torch.Generator().manual_seed(mask_seed(cfg.train.seed, epoch))
     embeddings = state.gloss_embeddings.to(device)
+    weights = feature_weights(cfg.train.hand_loss_weight)
+    weights = None if weights is None else weights.to(device)
     model.train()
     totals = {"loss": 0.0, "rec": 0.0, "kl": 0.0}
     clips = 0
@@ -168,7 +170,7 @@ def run_epoch(model: nn.Module, state: TrainingState, loader: DataLoader, epoch:
         visible = sample_visible_mask(x.shape[0], x.shape[1], ratio, generator=mask_gen).to(device)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.train.precision == "bf16"):
             out = model(x, embeddings[labels], visible)
-            terms = core.loss_terms(out, x, kl_weight, cfg.train.kl_reduction, cfg.train.free_bits)
+            terms = core.loss_terms(out, x, kl_weight, cfg.train.kl_reduction, cfg.train.free_bits, weights)
         if not torch.isfinite(terms["total"]):
             raise FloatingPointError(f"non-finite loss at epoch {epoch}: {({k: float(v) for k, v in terms.items()})}")
         state.optimizer.zero_grad(set_to_none=True)
