@@ -15,6 +15,7 @@ import logging
 import sys
 
 from signavatar import storage
+from signavatar.evaluation import judging
 from signavatar.evaluation.recognizer_cache import ensure_recognizer
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.training.run import train_glosses
@@ -40,12 +41,16 @@ def main(argv: list[str] | None = None) -> dict:
     dataset = resolve_dataset(base)
     glosses = train_glosses(dataset)
     embeddings = ClipConditioner(base.clip).encode_text(glosses)
-    recognizer = None
+    recognizer = judge = None
     if spec.needs_recognizer:  # one recognizer, trained on Raw train (or reused from the dataset), shared by all trials
         recognizer = storage.absolute(storage.join(experiment_path(spec), "recognizer.pt"))
         if not storage.exists(recognizer):
             ensure_recognizer(dataset, recognizer, base.data.num_frames, base.eval)
-    tuner = build_tuner(spec, dataset, glosses, embeddings, resume=args.resume, recognizer=recognizer)
+    if spec.metric in ("quality", "gen_dtw") and judging.has_landmarks(dataset):  # and the raw-landmark judge
+        judge = storage.absolute(storage.join(experiment_path(spec), "judge.pt"))
+        if not storage.exists(judge):
+            judging.ensure_judge(dataset, judge, base.eval.judge)
+    tuner = build_tuner(spec, dataset, glosses, embeddings, resume=args.resume, recognizer=recognizer, judge=judge)
     results = tuner.fit()
     summary = write_results(results, spec, dataset, experiment_path(spec))
     print(to_markdown(summary["trials"], spec))

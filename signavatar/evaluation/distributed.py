@@ -85,13 +85,16 @@ class Evaluator:
                                                      self.judge)
         scores = protocol.score_repetition(clips.raw_groups(), drawn, self.cfg, seed)
         faithful = protocol.score_faithfulness(clips, drawn)
-        figures = {split: quality.score_quality(clips, drawn, scores, curve if split == splits[0] else {}, self.cfg,
-                                                seed, fid_scales[split], split, faithful) for split in splits}
-        result = {"repetition": repetition, "scores": scores, "faithfulness": faithful, "quality": figures}
+        judged = None
         if self.judge is not None and reference is not None:
-            result["judge"] = judging.score_judge(judging.JudgeReference(**reference), self.judge_classes, clips.key,
-                                                  clips.gloss, clips.split_rows(),
-                                                  {name: group.judge_logits for name, group in drawn.items()})
+            judged = judging.score_judge(judging.JudgeReference(**reference), self.judge_classes, clips.key,
+                                         clips.gloss, clips.split_rows(),
+                                         {name: group.judge_logits for name, group in drawn.items()})
+        figures = {split: quality.score_quality(clips, drawn, scores, curve if split == splits[0] else {}, self.cfg,
+                                                seed, fid_scales[split], split, faithful, judged) for split in splits}
+        result = {"repetition": repetition, "scores": scores, "faithfulness": faithful, "quality": figures}
+        if judged is not None:
+            result["judge"] = judged
         return {**result, "cpu_seconds": time.process_time() - cpu}
 
 

@@ -139,6 +139,16 @@ def _accuracy(logits: np.ndarray, labels: np.ndarray, glosses: np.ndarray) -> di
             "per_gloss": {str(g): float(hit[glosses == g].mean()) for g in sorted(set(glosses.tolist()))}}
 
 
+def accuracy(logits: np.ndarray, glosses: np.ndarray, classes: Sequence[str]) -> dict:
+    """``{"acc", "per_gloss"}`` of judge ``logits`` of clips of ``glosses`` (glosses the judge does
+    not know are not scored)."""
+    index = {g: i for i, g in enumerate(classes)}
+    glosses = np.asarray(glosses)
+    labels = np.array([index.get(str(g), -1) for g in glosses])
+    known = labels >= 0
+    return _accuracy(np.asarray(logits)[known], labels[known], glosses[known])
+
+
 def score_judge(ref: JudgeReference, classes: Sequence[str], keys: np.ndarray, glosses: np.ndarray,
                 splits: Mapping[str, np.ndarray], drawn: Mapping[str, np.ndarray]) -> dict[str, dict]:
     """One repetition's judge accuracies: ``{"<Group>_<split>": {"acc", "per_gloss"}}`` for Raw, Fit,
@@ -154,7 +164,5 @@ def score_judge(ref: JudgeReference, classes: Sequence[str], keys: np.ndarray, g
         for group, logits in (("Raw", ref.raw), ("Fit", ref.fit), ("Fit_std", ref.fit_std)):
             out[f"{group}_{split}"] = _accuracy(logits[where[rows]], labels[rows], glosses[rows])
     for name, logits in drawn.items():
-        rows = splits[name.split("_", 1)[1]]
-        known = labels[rows] >= 0
-        out[name] = _accuracy(logits[known], labels[rows][known], glosses[rows][known])
+        out[name] = accuracy(logits, glosses[splits[name.split("_", 1)[1]]], classes)
     return out

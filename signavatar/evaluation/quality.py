@@ -30,7 +30,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from signavatar.config import EvalConfig
-from signavatar.evaluation import faithfulness, metrics
+from signavatar.evaluation import faithfulness, judging, metrics
 from signavatar.evaluation.protocol import (
     ClipEncodings,
     GroupOutputs,
@@ -42,6 +42,7 @@ from signavatar.evaluation.protocol import (
     with_posterior,
 )
 from signavatar.evaluation.stgcn import STGCN
+from signavatar.judge.model import Judge
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion.clip import MotionClip
 from signavatar.seeding import latent_seeds, repetition_seed
@@ -50,9 +51,10 @@ REPORT_SPLITS = ("test", "val")
 """The evaluation's quality report: its figures on test (per gloss, temperature curve), val beside."""
 
 
-def objective(gen_fid: float, multi_ratio: float, fid_scale: float) -> float:
-    """The composite a sweep minimises: ``gen_fid / fid_scale + |1 - multi_ratio|``."""
-    return float(gen_fid / fid_scale + abs(1.0 - multi_ratio))
+def objective(gen_fid: float, multi_ratio: float, fid_scale: float, judge_acc: float | None = None) -> float:
+    """The composite a sweep minimises: ``gen_fid / fid_scale + |1 - multi_ratio|``, plus
+    ``1 - judge_acc`` where the raw-landmark judge scored the generated clips (``judging``)."""
+    return float(gen_fid / fid_scale + abs(1.0 - multi_ratio) + (0.0 if judge_acc is None else 1.0 - judge_acc))
 
 
 def fid_scale(clips: ClipEncodings, split: str) -> float:
@@ -82,11 +84,11 @@ def _ratio(a: float, b: float) -> float:
     return a / b if math.isfinite(a) and math.isfinite(b) and b > 0 else math.nan
 
 
-def overall_figures(scores: Mapping[str, Mapping], scale: float, split: str,
-                    dtw: Mapping[str, Mapping] | None = None) -> dict[str, float]:
+def overall_figures(scores: Mapping[str, Mapping], scale: float, split: str, dtw: Mapping[str, Mapping] | None = None,
+                    judge_acc: float | None = None) -> dict[str, float]:
     """The overall figures and ``objective`` of one repetition from its ``protocol.score_repetition``
     result (the numbers of Table I), the ``fid_scale`` and, when given, the split's Rec and Gen
-    DTW errors (``dtw_errors``: ``{"Rec": .., "Gen": ..}``)."""
+    DTW errors (``{"Rec": .., "Gen": ..}``) and the judge's accuracy of Gen."""
     raw_scores, rec_scores, gen_scores = (scores[f"{g}_{split}"] for g in ("Raw", "Rec", "Gen"))
     multi_ratio = _ratio(gen_scores["multi"], raw_scores["multi"])
     figures = {
@@ -95,26 +97,30 @@ def overall_figures(scores: Mapping[str, Mapping], scale: float, split: str,
         "gen_fid": gen_scores["fid"], "rec_fid": rec_scores["fid"],
         "gen_multi": gen_scores["multi"], "rec_multi": rec_scores["multi"], "raw_multi": raw_scores["multi"],
         "gen_acc": gen_scores["acc"], "rec_acc": rec_scores["acc"], "raw_acc": raw_scores["acc"],
-        "objective": objective(gen_scores["fid"], multi_ratio, scale),
+        "objective": objective(gen_scores["fid"], multi_ratio, scale, judge_acc),
     }
     if dtw is not None:
         figures.update(gen_dtw=_part_mean(dtw["Gen"]["overall"]), rec_dtw=_part_mean(dtw["Rec"]["overall"]))
+    if judge_acc is not None:
+        figures["gen_judge_acc"] = judge_acc
     return figures
 
 
 def score_quality(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs], scores: Mapping[str, Mapping],
                   curve: Mapping[float, GroupOutputs], cfg: EvalConfig, seed: int, scale: float, split: str,
-                  faithful: Mapping[str, Mapping]) -> dict:
+                  faithful: Mapping[str, Mapping], judged: Mapping[str, Mapping] | None = None) -> dict:
     """One repetition's quality figures on ``split`` (see the module docstring). ``scores`` is the
     repetition's ``protocol.score_repetition`` result, ``drawn`` its groups, ``curve`` its
     temperature curve (``protocol.draw_repetitions``; empty: no curve), ``faithful`` its
-    ``protocol.score_faithfulness`` result and ``scale`` the ``fid_scale``."""
+    ``protocol.score_faithfulness`` result, ``judged`` its ``judging.score_judge`` result (None:
+    no judge) and ``scale`` the ``fid_scale``."""
     rows = clips.split_rows()[split]
     raw = GroupOutputs(clips.features[rows], clips.logits[rows], clips.label[rows], clips.positions[rows])
     rec, gen = drawn[f"Rec_{split}"], drawn[f"Gen_{split}"]
     glosses = clips.gloss[rows]
     dtw = {"Rec": faithful[f"Rec_{split}"], "Gen": faithful[f"Gen_{split}"]}
-    overall = overall_figures(scores, scale, split, dtw)
+    judge = judged.get(f"Gen_{split}") if judged else None
+    overall = overall_figures(scores, scale, split, dtw, None if judge is None else judge["acc"])
     raw_multi_all, rec_fid_all = overall["raw_multi"], overall["rec_fid"]
     per_gloss = {}
     for i, gloss in enumerate(sorted(set(glosses.tolist()))):
@@ -130,6 +136,7 @@ def score_quality(clips: ClipEncodings, drawn: Mapping[str, GroupOutputs], score
             "gen_acc": metrics.accuracy(gen.logits[members], gen.labels[members]),
             "gen_dtw": _part_mean(dtw["Gen"]["per_gloss"][str(gloss)]),
             "rec_dtw": _part_mean(dtw["Rec"]["per_gloss"][str(gloss)]),
+            **({"gen_judge_acc": judge["per_gloss"].get(str(gloss), math.nan)} if judge else {}),
         }
     temperatures = {}
     for t, group in curve.items():
@@ -152,7 +159,8 @@ class QualityProxy:
     ``clips`` are read: a sweep passes train and val."""
 
     def __init__(self, recognizer: STGCN, clips: Sequence[MotionClip], class_index: Mapping[str, int],
-                 num_frames: int, cfg: EvalConfig, rest_joints: np.ndarray, split: str = "val"):
+                 num_frames: int, cfg: EvalConfig, rest_joints: np.ndarray, split: str = "val",
+                 judge: tuple[Judge, Sequence[str]] | None = None):
         raw = encode_raw(recognizer, clips, class_index, num_frames, cfg.feature_batch_size, rest_joints)
         rows = np.flatnonzero(raw["split"] == split)
         if not len(rows):
@@ -161,18 +169,22 @@ class QualityProxy:
         self.scale = metrics.fid(raw["features"][train], raw["features"][rows]) if len(train) else math.nan
         self.raw = {k: v[rows] for k, v in raw.items()}
         self.recognizer, self.cfg, self.rest_joints, self.split = recognizer, cfg, rest_joints, split
+        self.judge = judge
 
     def __call__(self, avatar: SignAvatar, repeats: int = 1, seed: int = 0) -> dict[str, float]:
         part = with_posterior(avatar, self.raw, self.cfg.feature_batch_size)
         seeds = [repetition_seed(seed, r) for r in range(repeats)]
+        draws = draw_repetitions(avatar, self.recognizer, part, seeds, self.cfg.feature_batch_size, self.rest_joints,
+                                 judge=self.judge[0] if self.judge else None)
         figures = []
-        for rep_seed, (drawn, _) in zip(seeds, draw_repetitions(avatar, self.recognizer, part, seeds,
-                                                                self.cfg.feature_batch_size, self.rest_joints),
-                                        strict=True):
+        for rep_seed, (drawn, _) in zip(seeds, draws, strict=True):
             scores = score_repetition(part.raw_groups(), drawn, self.cfg, rep_seed)
             faithful = score_faithfulness(part, drawn)
+            gen = drawn[f"Gen_{self.split}"]
+            judge_acc = (judging.accuracy(gen.judge_logits, part.gloss, self.judge[1])["acc"]
+                         if self.judge else None)
             figures.append(overall_figures(scores, self.scale, self.split,
-                                           {g: faithful[f"{g}_{self.split}"] for g in ("Rec", "Gen")}))
+                                           {g: faithful[f"{g}_{self.split}"] for g in ("Rec", "Gen")}, judge_acc))
         return {key: float(np.mean([f[key] for f in figures])) for key in figures[0]}
 
 
@@ -192,7 +204,7 @@ def _cell(entry: Mapping[str, float | None], digits: int = 2) -> str:
 
 
 _OVERALL = ("multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_multi", "rec_multi", "raw_multi", "raw_acc",
-            "rec_acc", "gen_acc", "gen_dtw", "rec_dtw", "objective")
+            "rec_acc", "gen_acc", "gen_judge_acc", "gen_dtw", "rec_dtw", "objective")
 
 
 def _digits(key: str) -> int:
@@ -210,12 +222,13 @@ def to_markdown(summary: Mapping, temperature: float = 1.0, beside: Sequence[Map
     lines = [f"# Generation quality on the {summary['split']} split ({summary['repetitions']} repetitions, "
              f"sampling temperature {temperature:g})", "",
              "| split | Gen/Raw multimodality | Gen/Rec FID | Gen FID | Rec FID | Gen multi | Rec multi | Raw multi | "
-             "Acc Raw | Acc Rec | Acc Gen | Gen DTW (m) | Rec DTW (m) | objective |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+             "Acc Raw | Acc Rec | Acc Gen | Judge Gen | Gen DTW (m) | Rec DTW (m) | objective |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
              _overall_row(summary), *(_overall_row(other) for other in beside), "",
              f"objective = Gen FID / {summary['fid_scale']:.2f} (FID of the real train clips against the real "
-             f"{summary['split']} clips) + |1 - Gen/Raw multimodality|; lower is better. DTW: the joint error to the "
-             "nearest real clip of the gloss after dynamic time warping, mean of body, left hand, right hand (metres; "
+             f"{summary['split']} clips) + |1 - Gen/Raw multimodality| (+ 1 - Judge Gen where the raw-landmark judge "
+             "scores: `signavatar.evaluation.judging`); lower is better. DTW: the joint error to the nearest real clip "
+             "of the gloss after dynamic time warping, mean of body, left hand, right hand (metres; "
              "`signavatar.evaluation.faithfulness`).", ""]
     if "dtw" in summary:
         columns = [f"{part}_{kind}" for part in faithfulness.PARTS for kind in ("nearest", "mean")]
@@ -226,14 +239,14 @@ def to_markdown(summary: Mapping, temperature: float = 1.0, beside: Sequence[Map
                   for group, figures in summary["dtw"].items()]
         lines.append("")
     if "per_gloss" in summary:
+        keys = ("raw_multi", "rec_multi", "gen_multi", "multi_ratio", "rec_fid", "gen_fid", "fid_ratio", "gen_acc",
+                "gen_judge_acc", "rec_dtw", "gen_dtw")
         lines += ["## Per gloss", "",
                   "| gloss | clips | Raw multi | Rec multi | Gen multi | Gen/Raw multi | Rec FID | Gen FID | Gen/Rec FID "
-                  "| Acc Gen | Rec DTW (m) | Gen DTW (m) |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+                  "| Acc Gen | Judge Gen | Rec DTW (m) | Gen DTW (m) |", "|---|" + "---|" * (len(keys) + 1)]
         for gloss, g in summary["per_gloss"].items():
             lines.append(f"| {gloss} | {g['clips']['mean']:.0f} | " + " | ".join(
-                _cell(g[k], _digits(k)) for k in (
-                    "raw_multi", "rec_multi", "gen_multi", "multi_ratio", "rec_fid", "gen_fid", "fid_ratio",
-                    "gen_acc", "rec_dtw", "gen_dtw")) + " |")
+                _cell(g[k], _digits(k)) if k in g else "-" for k in keys) + " |")
         lines.append("")
     if "temperature_curve" in summary:
         lines += ["## Sampling temperature (Gen redrawn at temperature T: the prior's spread scaled by T)", "",

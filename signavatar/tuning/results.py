@@ -15,7 +15,7 @@ from signavatar.config import dump_config, set_path
 from signavatar.tuning.spec import TuneSpec
 
 QUALITY_FIGURES = ("objective", "multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_multi", "raw_multi", "gen_acc",
-                   "rec_acc", "raw_acc", "gen_dtw", "rec_dtw")
+                   "rec_acc", "raw_acc", "gen_dtw", "rec_dtw", "gen_judge_acc")
 
 
 def _best_report(result, spec: TuneSpec) -> dict[str, Any]:
@@ -87,7 +87,7 @@ def stopped_at(data: dict[str, Any], epochs: int) -> None:
 
 def to_markdown(rows: list[dict[str, Any]], spec: TuneSpec) -> str:
     keys = list(spec.search_space)
-    figures = ({"quality": ["multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_acc", "gen_dtw"],
+    figures = ({"quality": ["multi_ratio", "fid_ratio", "gen_fid", "rec_fid", "gen_acc", "gen_judge_acc", "gen_dtw"],
                 "gen_dtw": ["objective", "multi_ratio", "fid_ratio", "gen_acc"]}.get(spec.metric, []))
     header = ["trial", *keys, spec.metric, *figures, "best epoch", "epochs", "status"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]

@@ -49,20 +49,21 @@ def trial_training_config(spec: TuneSpec, params: dict[str, Any], trial_id: str)
     return config.model_copy(update={"train": config.train.model_copy(update=train)})
 
 
-def trial_scores(spec: TuneSpec, dataset: str, recognizer: str | None) -> ray_trainer.EpochScores | None:
+def trial_scores(spec: TuneSpec, dataset: str, recognizer: str | None,
+                 judge: str | None = None) -> ray_trainer.EpochScores | None:
     if spec.metric in ("quality", "gen_dtw"):
-        return QualityScores(dataset, recognizer, spec.quality_repeats, spec.seed)
+        return QualityScores(dataset, recognizer, spec.quality_repeats, spec.seed, judge)
     if spec.metric in ("gen_acc", "gen_fid"):
         return GenerationScores(recognizer, spec.gen_samples_per_gloss, spec.seed)
     return None
 
 
 def trainable(params: dict[str, Any], spec: TuneSpec, dataset: str, glosses: list[str],
-              gloss_embeddings: torch.Tensor, recognizer: str | None = None) -> None:
+              gloss_embeddings: torch.Tensor, recognizer: str | None = None, judge: str | None = None) -> None:
     """One trial: the trial's training job, its reports forwarded to Tune."""
     config = trial_training_config(spec, params, tune.get_context().get_trial_id())
     result = ray_trainer.fit(config, dataset, glosses, gloss_embeddings, val_fraction=spec.val_fraction,
-                             val_seed=spec.seed, scores=trial_scores(spec, dataset, recognizer),
+                             val_seed=spec.seed, scores=trial_scores(spec, dataset, recognizer, judge),
                              callbacks=[TuneReportCallback()], checkpoint_score=(spec.metric, spec.mode))
     if result.error:
         raise RuntimeError(f"trial training failed: {result.error}") from result.error
@@ -84,10 +85,10 @@ def experiment_path(spec: TuneSpec) -> str:
 
 
 def build_tuner(spec: TuneSpec, dataset: str, glosses: list[str], gloss_embeddings: torch.Tensor,
-                resume: bool = False, recognizer: str | None = None) -> tune.Tuner:
+                resume: bool = False, recognizer: str | None = None, judge: str | None = None) -> tune.Tuner:
     fn = tune.with_resources(
         tune.with_parameters(trainable, spec=spec, dataset=dataset, glosses=glosses, gloss_embeddings=gloss_embeddings,
-                             recognizer=recognizer),
+                             recognizer=recognizer, judge=judge),
         DRIVER_RESOURCES,
     )
     filesystem, path = storage.ray_storage(spec.storage_path)

@@ -17,6 +17,7 @@ from signavatar.body.body_model import resolve_rest_joints
 from signavatar.evaluation import quality
 from signavatar.evaluation.protocol import generation_metrics
 from signavatar.evaluation.recognizer_training import load_recognizer
+from signavatar.judge.training import load_judge
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
 from signavatar.training.data import FeatureSet
@@ -68,13 +69,15 @@ class GenerationScores:
 @dataclass(frozen=True)
 class QualityScores:
     """``quality`` (the objective) and its parts (``evaluation.quality``, DTW joint errors
-    included): ``repeats`` repetitions of the protocol's draws on the validation split of
-    ``dataset`` (train clips give the FID scale; test clips are never read), at checkpoints only."""
+    included, and the raw-landmark judge's accuracy of Gen with a ``judge``): ``repeats``
+    repetitions of the protocol's draws on the validation split of ``dataset`` (train clips give
+    the FID scale; test clips are never read), at checkpoints only."""
 
     dataset: str
     recognizer: str
     repeats: int
     seed: int
+    judge: str | None = None
     at_checkpoints_only: bool = True
 
     def bind(self, state: TrainingState, val: FeatureSet | None, device: torch.device) -> Scores:
@@ -87,7 +90,8 @@ class QualityScores:
             raise ValueError(f"the quality objective needs a val split; {self.dataset} has none "
                              "(import it with extract.val_groups or extract.val_fraction)")
         rest = resolve_rest_joints(state.config.body.model_path, state.config.body.gender)
-        proxy = quality.QualityProxy(model, clips, index, state.config.data.num_frames, state.config.eval, rest)
+        proxy = quality.QualityProxy(model, clips, index, state.config.data.num_frames, state.config.eval, rest,
+                                     judge=load_judge(self.judge) if self.judge else None)
 
         def scores() -> dict[str, float]:
             figures = proxy(avatar, self.repeats, self.seed)

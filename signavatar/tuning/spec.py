@@ -43,7 +43,8 @@ class TuneSpec(Section):
     metric: Literal["val_rec", "gen_acc", "gen_fid", "quality", "gen_dtw"] = Field(
         "val_rec", description="val_rec: validation reconstruction MSE; gen_acc / gen_fid: recognizer accuracy / "
         "FID of generated clips against the validation clips; quality: the generation-quality objective "
-        "(evaluation.quality: Gen FID / FID between the real blocks + |1 - Gen/Raw multimodality|) of the "
+        "(evaluation.quality: Gen FID / FID between the real blocks + |1 - Gen/Raw multimodality| + 1 - the "
+        "raw-landmark judge's accuracy of Gen where the dataset keeps landmarks) of the "
         "protocol's draws on the validation split, measured at every checkpoint; gen_dtw: the generated clips' DTW "
         "joint error to the nearest real validation clip of their gloss (metres, mean of body and hands; measured "
         "with quality). A recognizer is trained on train first. The test split is never read.")
