@@ -6,18 +6,21 @@ Measured against it, each on the same thread:
 
 * ``recognizer``: the ST-GCN trained on Raw train (``recognizer_cache.train_on_dataset``; once per
   dataset and settings, so a second evaluation, an ablation variant or a sweep trial skips it);
+* ``judge``: the raw-landmark judge trained on the train landmarks (``judging.train_on_dataset``;
+  cached the same way), where the dataset keeps landmarks;
 * ``encode``: every clip's recognizer outputs, posterior and joint positions (``encode_clips``);
-* ``repetition``: one repetition of the protocol, split into its draws (the decoder and recognizer
-  passes of Rec, Gen and the temperature curve), Table I's metrics, the DTW joint errors and the
-  quality figures;
+* ``repetition``: one repetition of the protocol, split into its draws (the decoder, recognizer
+  and judge passes of Rec, Gen and the temperature curve), Table I's metrics, the DTW joint errors
+  and the quality figures;
 * ``sweep_score``: what a sweep trial pays at each checkpoint (``quality.QualityProxy`` on the
   validation split, ``quality_repeats`` of ``tune_configs/quality.yaml``; ``sweep_setup``: what it
   pays once per trial).
 
 The report gives seconds per part and the ratios a reader checks: the whole evaluation (recognizer +
-encode + ``eval.repeats`` repetitions, as one CPU would run them) over the training, and the
-evaluation's wall estimate with its ``eval.num_actors`` actors and the recognizer trained beside the
-CVAE (as ``make demo`` runs them); a sweep's per-checkpoint scoring over its trial's training.
+judge + encode + ``eval.repeats`` repetitions, as one CPU would run them) over the training, and the
+evaluation's wall estimate with its ``eval.num_actors`` actors and the recognizer and judge trained
+beside the CVAE (as ``make demo`` runs them, each on its own CPU); a sweep's per-checkpoint scoring
+over its trial's training.
 
     python -m benchmarks.bench_eval [--dataset runs/demo/dataset] [--config configs/demo.yaml] [key=value ...]
 """
@@ -36,9 +39,10 @@ import yaml
 from benchmarks.timing import measure, summary
 from signavatar.body.body_model import resolve_rest_joints
 from signavatar.config import load_config
-from signavatar.evaluation import protocol, quality
+from signavatar.evaluation import judging, protocol, quality
 from signavatar.evaluation.recognizer_cache import train_on_dataset
 from signavatar.evaluation.recognizer_training import load_recognizer
+from signavatar.judge.training import load_judge
 from signavatar.model.clip_encoder import ClipConditioner
 from signavatar.model.pipeline import SignAvatar
 from signavatar.motion import arrow_io
@@ -76,6 +80,10 @@ def main(argv: list[str] | None = None) -> dict:
     times["train"] = _seconds(lambda: train_plain(config, train, embeddings, checkpoint_dir=str(work / "checkpoint")))
     times["recognizer"] = _seconds(lambda: train_on_dataset(args.dataset, str(work / "recognizer.pt"),
                                                             config.data.num_frames, cfg))
+    judge = None
+    if judging.has_landmarks(args.dataset):
+        times["judge"] = _seconds(lambda: judging.train_on_dataset(args.dataset, str(work / "judge.pt"), cfg.judge))
+        judge = load_judge(str(work / "judge.pt"))
     avatar = SignAvatar.from_checkpoint(str(work / "checkpoint"), device="cpu")
     recognizer, classes = load_recognizer(str(work / "recognizer.pt"), precision=cfg.recognizer_precision)
     index = {g: i for i, g in enumerate(classes)}
@@ -92,7 +100,8 @@ def main(argv: list[str] | None = None) -> dict:
         seed = repetition_seed(cfg.seed, r)
         started = time.perf_counter()
         [(drawn, curve)] = protocol.draw_repetitions(avatar, recognizer, clips_enc, [seed], cfg.feature_batch_size,
-                                                     rest, cfg.temperature_curve, splits[0] if splits else None)
+                                                     rest, cfg.temperature_curve, splits[0] if splits else None,
+                                                     judge=judge[0] if judge else None)
         parts["draws"] += time.perf_counter() - started
         started = time.perf_counter()
         scores = protocol.score_repetition(clips_enc.raw_groups(), drawn, cfg, seed)
@@ -111,12 +120,13 @@ def main(argv: list[str] | None = None) -> dict:
     trial_clips = [c for c in clips if c.split in ("train", "val")]
     proxies: list[quality.QualityProxy] = []
     times["sweep_setup"] = _seconds(lambda: proxies.append(
-        quality.QualityProxy(recognizer, trial_clips, index, config.data.num_frames, cfg, rest)))
+        quality.QualityProxy(recognizer, trial_clips, index, config.data.num_frames, cfg, rest, judge=judge)))
     times["sweep_score"] = _seconds(lambda: proxies[0](avatar, sweep.get("quality_repeats", 1)))
 
-    one_cpu = times["recognizer"] + times["encode"] + cfg.repeats * times["repetition"]
+    one_cpu = times["recognizer"] + times.get("judge", 0.0) + times["encode"] + cfg.repeats * times["repetition"]
     actors = max(1, cfg.num_actors)
-    demo_wall = max(0.0, times["recognizer"] - times["train"]) + times["encode"] / actors + \
+    demo_wall = max(0.0, times["recognizer"] - times["train"], times.get("judge", 0.0) - times["train"]) + \
+        times["encode"] / actors + \
         cfg.repeats * times["repetition"] / actors
     checkpoint_every = sweep.get("overrides", [])
     epochs_between = next((int(o.split("=")[1]) for o in checkpoint_every if o.startswith("train.checkpoint_every=")),
