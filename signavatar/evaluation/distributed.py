@@ -114,8 +114,11 @@ def judge_reference(pool: ActorPool, dataset: str) -> dict[str, np.ndarray]:
 
 
 def _each(pool: ActorPool, call: Callable[[Any, Any], ray.ObjectRef], items: Iterable, what: str) -> Iterator:
+    """``call`` on every item over the pool's actors, the results in the order of ``items`` whichever
+    actor finishes first: concatenated encodings keep their row order from run to run, so every
+    figure drawn from them (Diversity's pairs, sums in FID) is the same for the same seed."""
     items = list(items)
-    for done, result in enumerate(pool.map_unordered(call, items), start=1):
+    for done, result in enumerate(pool.map(call, items), start=1):
         log.info("evaluation: %s %d/%d done", what, done, len(items))
         yield result
 
@@ -131,5 +134,4 @@ def score_repetitions(pool: ActorPool, clips: protocol.ClipEncodings, repeats: i
     """Stage 2: ``repeats`` repetitions (each as ``Evaluator.score`` gives it), in repetition order."""
     encodings, reference = ray.put(clips.columns()), ray.put(reference)
     scales = {split: quality.fid_scale(clips, split) for split in quality.REPORT_SPLITS}  # the same for every repetition
-    results = _each(pool, lambda a, r: a.score.remote(r, encodings, scales, reference), range(repeats), "repetition")
-    return sorted(results, key=lambda r: r["repetition"])
+    return list(_each(pool, lambda a, r: a.score.remote(r, encodings, scales, reference), range(repeats), "repetition"))
