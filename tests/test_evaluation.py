@@ -356,3 +356,12 @@ def test_ablation_table(ray_cluster, tiny_checkpoint, tmp_path):
     assert result["variants"]["without quality control"]["dataset"].endswith("without-quality-control/dataset")
     assert (no_qc_dir / "recognizer.pt").exists() and (tmp_path / "ablation" / "recognizer.pt").exists()
     assert len(list((tmp_path / "ablation").glob("*/checkpoint/checkpoint.pt"))) == 3
+
+
+def test_spare_cpus_decide_whether_the_recognizer_trains_beside_the_cvae(ray_cluster):
+    """The demo starts the recognizer and the judge beside training only on CPUs its workers leave
+    free (beside two workers on two CPUs, the workers would wait for them)."""
+    from signavatar.cluster import spare_cpus
+
+    assert spare_cpus(1) == 1  # the demo's one training worker on the test cluster's 2 CPUs: one to spare
+    assert spare_cpus(2 * 1.0) == 0  # asl_mpdata_full.yaml's two DDP workers: none

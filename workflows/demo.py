@@ -20,6 +20,7 @@ import time
 from pathlib import Path
 
 from signavatar import storage
+from signavatar.cluster import spare_cpus
 from signavatar.config import SignAvatarConfig, dump_config
 from signavatar.evaluation.protocol import generation_separability
 from signavatar.evaluation.run import evaluate, resolve_judge, resolve_recognizer, start_judge, start_recognizer
@@ -86,11 +87,14 @@ def main(argv: list[str] | None = None) -> dict:
     corpus = arrow_io.read_manifest(dataset).get("corpus")
     lap("import" if config.extract.landmark_corpus and not config.data.dataset else "dataset")
     # the recognizer and the judge depend on the dataset only: they train (or are found in the
-    # dataset's cache) on the CPU the CVAE's single training worker leaves free
+    # dataset's cache) beside the CVAE where its training workers leave a CPU free; otherwise the
+    # evaluation starts them after training (beside a run that takes every CPU, they would hold
+    # CPUs its workers wait for)
     checkpoint = storage.join(config.run_dir, "checkpoint")
     recognizer, judge = resolve_recognizer(config, checkpoint), resolve_judge(config, checkpoint)
-    recognizer_job = None if storage.exists(recognizer) else start_recognizer(config, dataset, recognizer)
-    judge_job = None if storage.exists(judge) else start_judge(config, dataset, judge)
+    beside = spare_cpus(config.train.num_workers * config.train.cpus_per_worker) >= config.eval.recognizer_cpus
+    recognizer_job = start_recognizer(config, dataset, recognizer) if beside and not storage.exists(recognizer) else None
+    judge_job = start_judge(config, dataset, judge) if beside and not storage.exists(judge) else None
     training = train(config, dataset)
     lap("train")
     evaluation = evaluate(config, dataset, recognizer_job, judge_job)

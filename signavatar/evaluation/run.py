@@ -117,17 +117,17 @@ def evaluate(config: SignAvatarConfig, dataset: str, recognizer_job: ray.ObjectR
     check_vocabulary(dataset_glosses, {"checkpoint": saved["glosses"]})
     seconds: dict[str, float] = {}
     started = time.perf_counter()
+    judge = resolve_judge(config, checkpoint)
     if recognizer_job is None and not storage.exists(recognizer):
         recognizer_job = start_recognizer(config, dataset, recognizer)
+    if judge_job is None and not storage.exists(judge):  # trains beside the recognizer where a CPU is free
+        judge_job = start_judge(config, dataset, judge)
     if recognizer_job is not None:
         summary["recognizer_training"] = ray.get(recognizer_job)
         seconds["recognizer"] = time.perf_counter() - started
         log.info("recognizer: %s", summary["recognizer_training"])
     _, classes = load_recognizer(recognizer)
     check_vocabulary(dataset_glosses, {"recognizer": classes})
-    judge = resolve_judge(config, checkpoint)
-    if judge_job is None and not storage.exists(judge):
-        judge_job = start_judge(config, dataset, judge)
     if judge_job is not None:
         summary["judge_training"] = ray.get(judge_job)
     judge_used = judge if storage.exists(judge) and judging.has_landmarks(dataset) else None
