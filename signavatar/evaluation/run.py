@@ -83,11 +83,16 @@ def resolve_judge(config: SignAvatarConfig, checkpoint: str) -> str:
     return _beside_checkpoint(config, checkpoint, "judge.pt")
 
 
+def _has_train_clips(dataset: str) -> bool:
+    """From the manifest's clip counts per split (no shard is read)."""
+    return arrow_io.read_manifest(dataset).get("splits", {}).get("train", 0) > 0
+
+
 def start_recognizer(config: SignAvatarConfig, dataset: str, target: str) -> ray.ObjectRef:
     """A Ray task making sure the recognizer of ``dataset`` is at ``target`` (``ensure_recognizer``:
     reused from the dataset's cache or trained, on a GPU when the cluster has one); its result is the
     training figures. The demo starts it beside the CVAE's training, which leaves a CPU free."""
-    if not any(row["split"] == "train" for row in arrow_io.read_index(dataset)):
+    if not _has_train_clips(dataset):
         raise ValueError(f"no recognizer at {target} and {dataset} has no train clips to train one on "
                          "(all test, e.g. extract.split=test): give eval.recognizer or the run's eval.checkpoint")
     task = ray.remote(ensure_recognizer).options(num_gpus=1 if cluster_has_gpus() else 0,
@@ -98,7 +103,7 @@ def start_recognizer(config: SignAvatarConfig, dataset: str, target: str) -> ray
 def start_judge(config: SignAvatarConfig, dataset: str, target: str) -> ray.ObjectRef | None:
     """A Ray task making sure the raw-landmark judge of ``dataset`` is at ``target``
     (``judging.ensure_judge``), or None where the dataset keeps no landmarks of a train split."""
-    if not judging.has_landmarks(dataset) or not any(row["split"] == "train" for row in arrow_io.read_index(dataset)):
+    if not judging.has_landmarks(dataset) or not _has_train_clips(dataset):
         return None
     task = ray.remote(judging.ensure_judge).options(num_cpus=config.eval.recognizer_cpus)
     return task.remote(dataset, target, config.eval.judge)
